@@ -1,0 +1,1 @@
+"""The HTTP layer: dependencies, error mapping and one thin router per domain."""

@@ -1,0 +1,74 @@
+"""Dependencies, declared once as `Annotated` aliases that routes use as parameter types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from ..config import Settings
+from ..errors import PermissionDenied
+from ..llm import ChatModel
+from ..records import UserRecord
+from ..security import PasswordHasher, TokenCodec
+from ..services import auth
+from ..storage import Database
+
+__all__ = [
+    "AdminUser",
+    "AppContext",
+    "ContextDep",
+    "CurrentUser",
+    "DatabaseDep",
+    "get_context",
+]
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """Everything the app builds once at start-up and shares between requests."""
+
+    settings: Settings
+    database: Database
+    hasher: PasswordHasher
+    tokens: TokenCodec
+    chat_model: ChatModel
+
+
+def get_context(request: Request) -> AppContext:
+    """The context the lifespan stored on the app."""
+    return request.app.state.context  # type: ignore[no-any-return]
+
+
+ContextDep = Annotated[AppContext, Depends(get_context)]
+
+
+def get_database(context: ContextDep) -> Database:
+    """The storage backend."""
+    return context.database
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+# auto_error=False: a missing token is a domain AuthenticationError, mapped like the others.
+_bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+
+
+def get_current_user(context: ContextDep, token: Annotated[str | None, Depends(_bearer)]) -> UserRecord:
+    """The caller's account, read from storage on every request."""
+    return auth.user_from_token(context.database, context.tokens, token)
+
+
+CurrentUser = Annotated[UserRecord, Depends(get_current_user)]
+
+
+def require_admin(user: CurrentUser) -> UserRecord:
+    """The caller's account, if its stored role is admin."""
+    if user["role"] != "admin":
+        raise PermissionDenied("This action is reserved for administrators.")
+    return user
+
+
+AdminUser = Annotated[UserRecord, Depends(require_admin)]

@@ -1,0 +1,86 @@
+"""The one place where domain errors become HTTP responses."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from ..errors import (
+    AssistantIAError,
+    AuthenticationError,
+    DataFileCorrupt,
+    EmailAlreadyRegistered,
+    InvalidCredentials,
+    NotFoundError,
+    PermissionDenied,
+    StorageError,
+    UpstreamBadResponse,
+    UpstreamNotConfigured,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+)
+
+__all__ = ["ErrorBody", "install_error_handlers", "responses"]
+
+logger = logging.getLogger(__name__)
+
+# Most specific first: the first matching class decides the status.
+_STATUS_BY_ERROR: list[tuple[type[AssistantIAError], int]] = [
+    (NotFoundError, 404),
+    (EmailAlreadyRegistered, 409),
+    (InvalidCredentials, 401),
+    (AuthenticationError, 401),
+    (PermissionDenied, 403),
+    (UpstreamNotConfigured, 503),
+    (UpstreamTimeout, 504),
+    (UpstreamRateLimited, 429),
+    (UpstreamBadResponse, 502),
+    (StorageError, 503),
+]
+
+_DESCRIPTIONS = {
+    401: "Missing, invalid or expired token, or wrong credentials",
+    403: "Reserved for administrators",
+    404: "No such object for this user",
+    409: "Already exists",
+    413: "Request body too large",
+    429: "The AI service is rate limiting; see Retry-After",
+    502: "The AI service failed or sent an unusable answer",
+    503: "The AI service is not configured, or storage is unavailable",
+    504: "The AI service did not answer in time",
+}
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a sentence a person can read."""
+
+    detail: str
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """The `responses=` entry documenting these error statuses of a route."""
+    return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses}
+
+
+async def _handle_domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AssistantIAError)
+    status = next((code for kind, code in _STATUS_BY_ERROR if isinstance(exc, kind)), 500)
+    detail = str(exc)
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, UpstreamRateLimited) and exc.retry_after:
+        headers["Retry-After"] = exc.retry_after
+    if isinstance(exc, DataFileCorrupt):
+        # The path is for the administrator's log, not for API clients.
+        logger.error("%s", exc)
+        detail = "Stored data is unreadable; the administrator must check the server log."
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every domain error through one mapping."""
+    app.add_exception_handler(AssistantIAError, _handle_domain_error)

@@ -1,0 +1,25 @@
+"""Talking to the model."""
+
+from fastapi import APIRouter
+
+from ...schemas import ChatReply, ChatRequest
+from ...services import chat
+from ..deps import ContextDep, CurrentUser
+from ..errors import responses
+
+router = APIRouter(prefix="/ai", tags=["chat"])
+
+
+@router.post("/chat", responses=responses(401, 404, 429, 502, 503, 504))
+async def send_chat_message(body: ChatRequest, user: CurrentUser, context: ContextDep) -> ChatReply:
+    """Send a message and get the model's answer; both are stored only if it answered."""
+    turn = await chat.send_message(
+        context.database,
+        context.chat_model,
+        user_id=user["id"],
+        message=body.message,
+        conversation_id=body.conversation_id,
+        system_prompt=context.settings.system_prompt,
+        memory=context.settings.chat_memory_messages,
+    )
+    return ChatReply.model_validate(turn, from_attributes=True)

@@ -1,0 +1,77 @@
+"""The application factory: settings, storage, upstream client, CORS, routers, error mapping."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
+
+from . import __version__
+from .api.deps import AppContext
+from .api.errors import install_error_handlers
+from .api.routes import api_router
+from .config import Settings
+from .llm import ChatModel, build_upstream_client
+from .security import PasswordHasher, TokenCodec, load_or_create_secret
+from .storage import Database, open_database
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    upstream_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """Build the API. Without `database`, the lifespan opens (and closes) the configured one.
+
+    `upstream_transport` replaces the network under the model client (tests use
+    `httpx.MockTransport`).
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = open_database(settings) if database is None else None
+        try:
+            secret = settings.jwt_secret or load_or_create_secret(settings.bdd_dir)
+            async with build_upstream_client(settings, upstream_transport) as client:
+                app.state.context = AppContext(
+                    settings=settings,
+                    database=owned or database,  # type: ignore[arg-type]
+                    hasher=PasswordHasher(rounds=settings.bcrypt_rounds, concurrency=os.cpu_count() or 2),
+                    tokens=TokenCodec(
+                        secret, algorithm=settings.jwt_algorithm, expires_minutes=settings.jwt_expires_minutes
+                    ),
+                    chat_model=ChatModel(settings, client),
+                )
+                yield
+        finally:
+            if owned is not None:
+                owned.close()
+
+    # Swagger UI 5 served from the package, not a CDN: classroom servers may be offline.
+    app = FastAPIOffline(
+        title="AssistantIA",
+        version=__version__,
+        description="Self-hosted AI chat backend. Use **Authorize** with your email and password.",
+        lifespan=lifespan,
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["Retry-After"],
+    )
+    install_error_handlers(app)
+    app.include_router(api_router)
+    return app

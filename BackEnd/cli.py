@@ -1,0 +1,106 @@
+"""`python main.py [serve|promote|demote|dump|restore]`: the server and its admin commands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .config import Settings
+from .errors import AssistantIAError
+from .records import Role
+from .storage import change_role, open_database
+from .storage.dump import read_dump, write_dump
+
+__all__ = ["main"]
+
+
+def _serve(settings: Settings, _: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    # Opened here, not in the lifespan, so a locked or corrupt folder ends with one clear line.
+    database = open_database(settings)
+    try:
+        uvicorn.run(create_app(settings, database=database), host=settings.host, port=settings.port)
+    finally:
+        database.close()
+    return 0
+
+
+def _set_role(role: Role) -> Callable[[Settings, argparse.Namespace], int]:
+    def command(settings: Settings, args: argparse.Namespace) -> int:
+        user = change_role(settings, args.email.strip().lower(), role)
+        if user is None:
+            print(f"error: no account has the email {args.email!r}", file=sys.stderr)
+            return 1
+        print(f"{user['email']} is now {role}")
+        return 0
+
+    return command
+
+
+def _dump(settings: Settings, args: argparse.Namespace) -> int:
+    database = open_database(settings)
+    try:
+        dump = database.export_dump()
+    finally:
+        database.close()
+    write_dump(args.file, dump)
+    print(f"wrote {args.file}: {len(dump.users)} users, {len(dump.conversations)} conversations, "
+          f"{len(dump.messages)} messages")
+    return 0
+
+
+def _restore(settings: Settings, args: argparse.Namespace) -> int:
+    dump = read_dump(args.file)  # checked whole before anything is written
+    database = open_database(settings)
+    try:
+        database.import_dump(dump)
+    finally:
+        database.close()
+    print(f"restored {len(dump.users)} users, {len(dump.conversations)} conversations, "
+          f"{len(dump.messages)} messages from {args.file}")
+    return 0
+
+
+_COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "serve": _serve,
+    "promote": _set_role("admin"),
+    "demote": _set_role("user"),
+    "dump": _dump,
+    "restore": _restore,
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python main.py", description="AssistantIA server and admin commands.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("serve", help="run the API server (the default)")
+    for name, verb in (("promote", "make an account admin"), ("demote", "make an admin a plain user")):
+        commands.add_parser(name, help=verb).add_argument("email")
+    commands.add_parser("dump", help="write the whole database to one JSON file").add_argument("file", type=Path)
+    commands.add_parser("restore", help="load a dump into an empty database").add_argument("file", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        print(f"error: invalid settings: {problems}", file=sys.stderr)
+        return 2
+    try:
+        return _COMMANDS[args.command or "serve"](settings, args)
+    except AssistantIAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,80 @@
+"""Typed settings, read once from the environment and an optional `.env` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["DEFAULT_SYSTEM_PROMPT", "Settings"]
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are AssistantIA, a helpful, honest and concise assistant. "
+    "Answer in the language the user writes in."
+)
+
+
+class Settings(BaseSettings):
+    """Every knob of the server; the names are part of the product (see README)."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    bdd_dir: Path = Path("BDD")
+
+    # None means: generate one at first start and keep it in the data folder.
+    jwt_secret: str | None = None
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    jwt_expires_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    # bcrypt work factor; tests lower it, production keeps the default.
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+
+    openrouter_api_key: str | None = None
+    openrouter_model: str = "openrouter/auto"
+    openrouter_base_url: str = "https://openrouter.ai/api/v1"
+    openrouter_site_url: str = "http://localhost:3000"
+    openrouter_app_name: str = "AssistantIA"
+    llm_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+
+    chat_memory_messages: int = Field(default=8, ge=1, le=200)
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+
+    cors_origins: Annotated[list[str], NoDecode] = [
+        "http://localhost:3000",
+        "http://localhost:5173",
+    ]
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("jwt_secret", "openrouter_api_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `JWT_SECRET=` in a .env file means "not set", not "the empty key".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _secret_is_strong(cls, value: str | None) -> str | None:
+        # RFC 8725: an HMAC key must carry at least as many bits as the hash.
+        if value is not None and len(value.encode()) < 32:
+            raise ValueError(
+                "JWT_SECRET must be at least 32 bytes; generate one with "
+                "`python -c \"import secrets; print(secrets.token_hex(32))\"` "
+                "or leave it unset to let the server create one"
+            )
+        return value
+
+    @field_validator("openrouter_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")

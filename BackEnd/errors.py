@@ -1,0 +1,121 @@
+"""The domain exceptions; the API layer maps them to HTTP responses in one place.
+
+AssistantIAError
+├── NotFoundError               something the caller may not see or that does not exist
+├── EmailAlreadyRegistered
+├── InvalidCredentials
+├── AuthenticationError         missing, invalid or expired token, or a vanished account
+├── PermissionDenied
+├── StorageError
+│   ├── DataFileCorrupt          a data file is not valid JSON or not the expected shape
+│   ├── DataFolderInUse          another process owns the data folder
+│   ├── DataFolderInvalid        the data path cannot be used as a folder
+│   ├── RestoreError             a dump cannot be restored
+│   └── StorageUnavailable       the backend cannot serve the request right now
+└── UpstreamError
+    ├── UpstreamNotConfigured    no API key
+    ├── UpstreamTimeout
+    ├── UpstreamRateLimited      carries the upstream's Retry-After
+    └── UpstreamBadResponse      an error status, an error body or an unusable answer
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "AssistantIAError",
+    "AuthenticationError",
+    "DataFileCorrupt",
+    "DataFolderInUse",
+    "DataFolderInvalid",
+    "EmailAlreadyRegistered",
+    "InvalidCredentials",
+    "NotFoundError",
+    "PermissionDenied",
+    "RestoreError",
+    "StorageError",
+    "StorageUnavailable",
+    "UpstreamBadResponse",
+    "UpstreamError",
+    "UpstreamNotConfigured",
+    "UpstreamRateLimited",
+    "UpstreamTimeout",
+]
+
+
+class AssistantIAError(Exception):
+    """Base class: the message is safe to show to the person using the API."""
+
+
+class NotFoundError(AssistantIAError):
+    """The object does not exist, or it belongs to someone else (both look the same)."""
+
+
+class EmailAlreadyRegistered(AssistantIAError):
+    """An account with this email already exists."""
+
+
+class InvalidCredentials(AssistantIAError):
+    """Unknown email or wrong password; deliberately indistinguishable."""
+
+
+class AuthenticationError(AssistantIAError):
+    """The request carries no usable identity."""
+
+
+class PermissionDenied(AssistantIAError):
+    """The caller is authenticated but not allowed to do this."""
+
+
+class StorageError(AssistantIAError):
+    """Base class for data-folder and database problems."""
+
+
+class DataFileCorrupt(StorageError):
+    """A data file cannot be parsed; it is never repaired or overwritten silently."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"data file {path} is unreadable: {reason}")
+
+
+class DataFolderInUse(StorageError):
+    """Another server process already owns the data folder."""
+
+
+class DataFolderInvalid(StorageError):
+    """The configured data path exists but is not a usable folder."""
+
+
+class RestoreError(StorageError):
+    """A dump file is malformed or the target is not empty."""
+
+
+class StorageUnavailable(StorageError):
+    """The backend cannot take this request now; retrying later may work."""
+
+
+class UpstreamError(AssistantIAError):
+    """Base class for failures of the AI provider."""
+
+
+class UpstreamNotConfigured(UpstreamError):
+    """No API key is configured on the server."""
+
+
+class UpstreamTimeout(UpstreamError):
+    """The provider did not answer within LLM_TIMEOUT_SECONDS."""
+
+
+class UpstreamRateLimited(UpstreamError):
+    """The provider asked us to slow down."""
+
+    def __init__(self, message: str, retry_after: str | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class UpstreamBadResponse(UpstreamError):
+    """The provider answered with an error or with something we cannot use."""

@@ -1,0 +1,188 @@
+"""Request and response bodies of the HTTP API; validation of client input happens here."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ChatReply",
+    "ChatRequest",
+    "ConversationCreate",
+    "ConversationPage",
+    "ConversationPublic",
+    "ConversationUpdate",
+    "HistoryPage",
+    "LoginRequest",
+    "MessagePublic",
+    "RegisterRequest",
+    "Status",
+    "Token",
+    "UserList",
+    "UserPublic",
+]
+
+MAX_MESSAGE_CHARS = 20_000
+MAX_TITLE_CHARS = 200
+_EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
+def _encodable(value: str) -> str:
+    # JSON may carry lone surrogates ("\ud800") that no UTF-8 file can store.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text contains invalid Unicode (a lone surrogate)") from None
+    return value
+
+
+def _normalise_email(value: str) -> str:
+    value = value.strip().lower()
+    if len(value) > 254 or not _EMAIL_PATTERN.match(value):
+        raise ValueError("not a valid email address")
+    return value
+
+
+def _password_fits_bcrypt(value: str) -> str:
+    if len(value.encode("utf-8")) > 72:
+        raise ValueError("password must be at most 72 bytes in UTF-8")
+    return value
+
+
+def _stripped_not_blank(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    # A message keeps its exact text (indented code, trailing newlines); only emptiness is refused.
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _stripped_or_none(value: str | None) -> str | None:
+    value = value.strip() if value is not None else None
+    return value or None
+
+
+Text = Annotated[str, AfterValidator(_encodable)]
+Email = Annotated[Text, Field(max_length=320), AfterValidator(_normalise_email)]
+NewPassword = Annotated[Text, Field(min_length=8, max_length=72), AfterValidator(_password_fits_bcrypt)]
+Title = Annotated[Text, Field(max_length=MAX_TITLE_CHARS), AfterValidator(_stripped_not_blank)]
+
+
+class RegisterRequest(BaseModel):
+    """A new account; any other field (such as `role`) is ignored."""
+
+    email: Email
+    password: NewPassword
+    name: Annotated[Annotated[Text, Field(max_length=100)] | None, AfterValidator(_stripped_or_none)] = None
+
+
+class LoginRequest(BaseModel):
+    """Credentials; mistakes in them all give the same 401."""
+
+    email: Annotated[Text, Field(max_length=320)]
+    password: Annotated[Text, Field(max_length=1024)]
+
+
+class Token(BaseModel):
+    """An access token for the `Authorization: Bearer` header."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Lifetime in seconds.")
+
+
+class UserPublic(BaseModel):
+    """An account as the API shows it: never with its password hash."""
+
+    id: str
+    email: str
+    name: str | None
+    role: Literal["user", "admin"]
+    created_at: str
+
+
+class UserList(BaseModel):
+    """Every account (admin only)."""
+
+    items: list[UserPublic]
+
+
+class ConversationCreate(BaseModel):
+    """A new thread; without a title it is called "Nouvelle conversation"."""
+
+    title: Annotated[
+        Annotated[Text, Field(max_length=MAX_TITLE_CHARS)] | None, AfterValidator(_stripped_or_none)
+    ] = None
+
+
+class ConversationUpdate(BaseModel):
+    """A new title; blank is refused."""
+
+    title: Title
+
+
+class ConversationPublic(BaseModel):
+    """A thread without its messages."""
+
+    id: str
+    title: str
+    created_at: str
+    updated_at: str
+
+
+class ConversationPage(BaseModel):
+    """The caller's threads, most recently updated first."""
+
+    items: list[ConversationPublic]
+    limit: int
+    offset: int
+    total: int
+
+
+class MessagePublic(BaseModel):
+    """One message of a thread."""
+
+    id: str
+    conversation_id: str
+    role: Literal["user", "assistant"]
+    content: str
+    created_at: str
+
+
+class HistoryPage(BaseModel):
+    """A chronological slice of a thread."""
+
+    items: list[MessagePublic]
+    limit: int
+    offset: int
+    total: int
+
+
+class ChatRequest(BaseModel):
+    """One user message; without `conversation_id` a new thread is started."""
+
+    message: Annotated[Text, Field(max_length=MAX_MESSAGE_CHARS), AfterValidator(_not_blank)]
+    conversation_id: Annotated[str, Field(max_length=100)] | None = None
+
+
+class ChatReply(BaseModel):
+    """The model's answer and where both messages were stored."""
+
+    answer: str
+    conversation_id: str
+    user_message_id: str
+    assistant_message_id: str
+
+
+class Status(BaseModel):
+    """The liveness answer of `GET /`."""
+
+    status: Literal["online"] = "online"

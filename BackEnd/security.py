@@ -1,0 +1,109 @@
+"""Password hashing with bcrypt (off the event loop) and JWT access tokens (HS*, pinned)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from pathlib import Path
+
+import anyio
+import bcrypt
+from jose import JWTError, jwt
+
+from .errors import AuthenticationError, DataFileCorrupt
+from .records import is_valid_id
+from .storage.files import write_durably
+
+__all__ = ["PasswordHasher", "TokenCodec", "load_or_create_secret"]
+
+logger = logging.getLogger(__name__)
+
+
+class PasswordHasher:
+    """bcrypt in worker threads, at most `concurrency` at a time.
+
+    A hash costs about 0.3 s of CPU; the small limiter keeps a login flood from taking
+    every worker thread the rest of the API needs.
+    """
+
+    def __init__(self, *, rounds: int = 12, concurrency: int = 2) -> None:
+        self._rounds = rounds
+        self._limiter = anyio.CapacityLimiter(concurrency)
+        self._dummy_hash: bytes | None = None
+
+    async def hash(self, password: str) -> str:
+        """A salted bcrypt hash of a password already checked to fit in 72 bytes."""
+        return await anyio.to_thread.run_sync(self._hash, password, limiter=self._limiter)
+
+    async def verify(self, password: str, password_hash: str | None) -> bool:
+        """Check a password; with no hash, burn the same time so unknown emails do not show."""
+        return await anyio.to_thread.run_sync(self._verify, password, password_hash, limiter=self._limiter)
+
+    def _hash(self, password: str) -> str:
+        return bcrypt.hashpw(password.encode(), bcrypt.gensalt(self._rounds)).decode()
+
+    def _verify(self, password: str, password_hash: str | None) -> bool:
+        if self._dummy_hash is None:
+            self._dummy_hash = self._hash(secrets.token_hex(16)).encode()
+        encoded = password.encode()
+        # bcrypt 5 refuses over 72 bytes, and registration never stores such a password.
+        usable = password_hash is not None and len(encoded) <= 72
+        target = password_hash.encode() if usable and password_hash else self._dummy_hash
+        try:
+            matches = bcrypt.checkpw(encoded[:72], target)
+        except ValueError:  # a malformed hash, e.g. from a hand edit: same work, no match
+            bcrypt.checkpw(encoded[:72], self._dummy_hash)
+            return False
+        return usable and matches
+
+
+class TokenCodec:
+    """Issues and checks access tokens whose only claim of authority is the user id."""
+
+    def __init__(self, secret: str, *, algorithm: str, expires_minutes: int) -> None:
+        self._secret = secret
+        self._algorithm = algorithm
+        self.lifetime_seconds = expires_minutes * 60
+
+    def issue(self, user_id: str) -> str:
+        """A signed token for this user, expiring after the configured lifetime."""
+        now = int(time.time())
+        claims = {"sub": user_id, "iat": now, "exp": now + self.lifetime_seconds}
+        return jwt.encode(claims, self._secret, algorithm=self._algorithm)
+
+    def subject(self, token: str) -> str:
+        """The user id inside a valid token; AuthenticationError for anything else."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[self._algorithm],
+                options={"require_exp": True, "require_sub": True, "require_iat": True},
+            )
+        except JWTError as exc:
+            raise AuthenticationError("Invalid or expired token.") from exc
+        subject = claims.get("sub")
+        if not is_valid_id("usr", subject):
+            raise AuthenticationError("Invalid or expired token.")
+        return subject  # type: ignore[no-any-return]
+
+
+def load_or_create_secret(folder: Path) -> str:
+    """The JWT key kept in the data folder, created (mode 0600) on first start."""
+    path = folder / ".jwt_secret"
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        secret = secrets.token_hex(32)
+        write_durably(path, secret.encode())
+        path.chmod(0o600)
+        logger.warning(
+            "JWT_SECRET is not set: generated a random key in %s. Set JWT_SECRET to manage it "
+            "yourself (required when several servers share one database).",
+            path,
+        )
+        return secret
+    if len(secret) < 32:
+        raise DataFileCorrupt(path, "the key is shorter than 32 characters; delete the file to make a new one")
+    return secret

@@ -1,0 +1,1 @@
+"""The product's logic, free of HTTP: each function takes what it needs explicitly."""

@@ -1,0 +1,52 @@
+"""Accounts: registration, login, token checks and deletion."""
+
+from __future__ import annotations
+
+import anyio
+
+from ..errors import AuthenticationError, InvalidCredentials, NotFoundError
+from ..records import UserRecord, new_id, utc_now
+from ..security import PasswordHasher, TokenCodec
+from ..storage import Database
+
+__all__ = ["authenticate", "delete_user", "register", "user_from_token"]
+
+
+async def register(
+    database: Database, hasher: PasswordHasher, *, email: str, password: str, name: str | None
+) -> UserRecord:
+    """Create an account; the role is always `user`, whatever the client asked for."""
+    user: UserRecord = {
+        "id": new_id("usr"),
+        "email": email,
+        "name": name or email.split("@", 1)[0],
+        "role": "user",
+        "password_hash": await hasher.hash(password),
+        "created_at": utc_now(),
+    }
+    await anyio.to_thread.run_sync(database.add_user, user)
+    return user
+
+
+async def authenticate(database: Database, hasher: PasswordHasher, *, email: str, password: str) -> UserRecord:
+    """The account these credentials open; InvalidCredentials, in the same time, otherwise."""
+    user = await anyio.to_thread.run_sync(database.get_user_by_email, email.strip().lower())
+    if not await hasher.verify(password, user["password_hash"] if user else None) or user is None:
+        raise InvalidCredentials("Incorrect email or password.")
+    return user
+
+
+def user_from_token(database: Database, tokens: TokenCodec, token: str | None) -> UserRecord:
+    """The account behind a bearer token, read fresh so a role change or deletion shows at once."""
+    if not token:
+        raise AuthenticationError("Not authenticated.")
+    user = database.get_user(tokens.subject(token))
+    if user is None:
+        raise AuthenticationError("Invalid or expired token.")
+    return user
+
+
+def delete_user(database: Database, user_id: str) -> None:
+    """Delete an account with everything it owns."""
+    if not database.delete_user(user_id):
+        raise NotFoundError("User not found.")

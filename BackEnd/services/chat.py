@@ -1,0 +1,94 @@
+"""A chat turn: build the model's context from one thread, ask it, store both messages at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import anyio
+
+from ..errors import NotFoundError
+from ..llm import ChatModel
+from ..records import ConversationRecord, MessageRecord, new_id, utc_now
+from ..storage import Database
+
+__all__ = ["ChatTurn", "send_message", "title_from_message"]
+
+_TITLE_CHARS = 60
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    """The outcome of one stored turn."""
+
+    answer: str
+    conversation_id: str
+    user_message_id: str
+    assistant_message_id: str
+
+
+def title_from_message(message: str) -> str:
+    """A thread title from its first message: its first line, shortened on a word boundary."""
+    first_line = " ".join(message.strip().splitlines()[0].split())
+    if len(first_line) <= _TITLE_CHARS:
+        return first_line
+    return first_line[:_TITLE_CHARS].rsplit(" ", 1)[0].rstrip(" ,.;:") + "…"
+
+
+async def send_message(
+    database: Database,
+    model: ChatModel,
+    *,
+    user_id: str,
+    message: str,
+    conversation_id: str | None,
+    system_prompt: str,
+    memory: int,
+) -> ChatTurn:
+    """Answer `message` within one thread; nothing is stored unless the model answered.
+
+    The model sees the system prompt, then at most `memory` messages of this thread only,
+    the new one last.
+    """
+    if conversation_id is None:
+        conversation_id = new_id("conv")
+        earlier: list[MessageRecord] = []
+        is_new = True
+    else:
+        found = await anyio.to_thread.run_sync(database.recent_messages, user_id, conversation_id, memory - 1)
+        if found is None:
+            raise NotFoundError("Conversation not found.")
+        earlier, is_new = found, False
+
+    question = _message(user_id, conversation_id, "user", message)
+    context = [{"role": "system", "content": system_prompt}]
+    context += [{"role": past["role"], "content": past["content"]} for past in earlier]
+    context.append({"role": "user", "content": message})
+    answer = await model.complete(context)
+    reply = _message(user_id, conversation_id, "assistant", answer)
+
+    new_conversation: ConversationRecord | None = None
+    if is_new:
+        new_conversation = {
+            "id": conversation_id,
+            "user_id": user_id,
+            "title": title_from_message(message),
+            "created_at": question["created_at"],
+            "updated_at": question["created_at"],
+        }
+    stored = await anyio.to_thread.run_sync(
+        lambda: database.add_turn(user_id, conversation_id, [question, reply], new_conversation=new_conversation)
+    )
+    if stored is None:  # the thread (or the account) was deleted while the model was thinking
+        raise NotFoundError("Conversation not found.")
+    return ChatTurn(answer, conversation_id, question["id"], reply["id"])
+
+
+def _message(user_id: str, conversation_id: str, role: str, content: str) -> MessageRecord:
+    return {
+        "id": new_id("msg"),
+        "conversation_id": conversation_id,
+        "user_id": user_id,
+        "role": role,  # type: ignore[typeddict-item]
+        "content": content,
+        "created_at": utc_now(),
+    }

@@ -1,0 +1,162 @@
+"""users.json: hand-editable, re-read when edited, and never overwritten over an edit."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tinydb import Query, TinyDB
+from tinydb.table import Table
+
+from ..errors import DataFileCorrupt, EmailAlreadyRegistered, StorageUnavailable
+from ..records import Role, UserRecord, is_valid_id
+from .files import FileLock
+from .tinydb_storage import DurableJSONStorage
+
+__all__ = ["UsersFile"]
+
+logger = logging.getLogger(__name__)
+
+_TABLE = "users"
+_REQUIRED_TEXT_FIELDS = ("id", "email", "password_hash", "created_at")
+
+
+def _check_user(path: Path, key: str, doc: dict[str, Any]) -> None:
+    where = f"user #{key}"
+    for field in _REQUIRED_TEXT_FIELDS:
+        if not isinstance(doc.get(field), str) or not doc[field]:
+            raise DataFileCorrupt(path, f"{where} has no valid {field!r}")
+    if not is_valid_id("usr", doc["id"]):
+        raise DataFileCorrupt(path, f"{where} has a malformed id {doc['id']!r}")
+    if doc.get("role") not in ("user", "admin"):
+        raise DataFileCorrupt(path, f"{where} has role {doc.get('role')!r}; expected 'user' or 'admin'")
+    if doc.get("name") is not None and not isinstance(doc["name"], str):
+        raise DataFileCorrupt(path, f"{where} has a 'name' that is not text")
+
+
+class UsersFile:
+    """The accounts, kept in `users.json` as one TinyDB table, indexed by id and email.
+
+    People promote admins by editing this file while the server runs, so every access
+    first checks whether the file changed on disk, and every write re-reads it under an
+    inter-process lock (shared with `python main.py promote`) before changing it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._mutex = threading.RLock()
+        self._write_lock = FileLock(path.with_name(".users.lock"))
+        self._table: Table | None = None
+        self._storage: DurableJSONStorage | None = None
+        self._by_id: dict[str, UserRecord] = {}
+        self._by_email: dict[str, UserRecord] = {}
+        self._broken_edit: DataFileCorrupt | None = None
+
+    def load(self) -> None:
+        """Read and check the file; DataFileCorrupt (naming it) if it cannot be used."""
+        with self._mutex:
+            self._reload()
+
+    def _reload(self) -> None:
+        db = TinyDB(str(self.path), storage=DurableJSONStorage, indent=2)
+        storage: DurableJSONStorage = db.storage  # type: ignore[assignment]
+        by_id: dict[str, UserRecord] = {}
+        by_email: dict[str, UserRecord] = {}
+        raw = storage.read() or {}
+        for key, doc in raw.get(_TABLE, {}).items():
+            _check_user(self.path, key, doc)
+            record: UserRecord = dict(doc)  # type: ignore[assignment]
+            email_key = record["email"].strip().lower()
+            if record["id"] in by_id or email_key in by_email:
+                raise DataFileCorrupt(self.path, f"user #{key} repeats an id or an email")
+            by_id[record["id"]] = record
+            by_email[email_key] = record
+        self._storage, self._table = storage, db.table(_TABLE)
+        self._by_id, self._by_email = by_id, by_email
+        self._broken_edit = None
+
+    def _refresh(self) -> None:
+        if self._storage is not None and not self._storage.changed_on_disk():
+            return
+        try:
+            self._reload()
+        except DataFileCorrupt as exc:
+            # Keep serving the last good copy; refusing writes protects the person's edit.
+            if self._broken_edit is None or str(self._broken_edit) != str(exc):
+                logger.error("%s; still using the last valid copy until it is fixed", exc)
+            self._broken_edit = exc
+            if self._storage is None:
+                raise
+
+    @contextmanager
+    def _writing(self) -> Iterator[Table]:
+        with self._mutex:
+            self._write_lock.acquire(blocking=True)
+            try:
+                self._refresh()
+                if self._broken_edit is not None:
+                    raise StorageUnavailable(
+                        "The accounts file was edited by hand and is not valid; "
+                        "an administrator must fix it before accounts can change."
+                    )
+                assert self._table is not None
+                yield self._table
+                self._reload()
+            finally:
+                self._write_lock.release()
+
+    def _read(self, lookup: Callable[[], Any]) -> Any:
+        with self._mutex:
+            self._refresh()
+            return lookup()
+
+    def get(self, user_id: str) -> UserRecord | None:
+        """The account with this id, as the file says now."""
+        found = self._read(lambda: self._by_id.get(user_id))
+        return dict(found) if found else None  # type: ignore[return-value]
+
+    def get_by_email(self, email: str) -> UserRecord | None:
+        """The account with this email, as the file says now."""
+        found = self._read(lambda: self._by_email.get(email))
+        return dict(found) if found else None  # type: ignore[return-value]
+
+    def all(self) -> list[UserRecord]:
+        """Every account, in file order (oldest first)."""
+        return self._read(lambda: [dict(user) for user in self._by_id.values()])
+
+    def ids(self) -> set[str]:
+        """The ids of every account."""
+        return self._read(lambda: set(self._by_id))
+
+    def add(self, user: UserRecord) -> None:
+        """Insert an account; EmailAlreadyRegistered if its email is taken."""
+        with self._writing() as table:
+            if user["email"] in self._by_email:
+                raise EmailAlreadyRegistered("An account with this email already exists.")
+            table.insert(dict(user))
+
+    def add_many(self, users: list[UserRecord]) -> None:
+        """Insert many accounts in one write (restore)."""
+        with self._writing() as table:
+            table.insert_multiple(dict(user) for user in users)
+
+    def set_role(self, email: str, role: Role) -> UserRecord | None:
+        """Change one account's role; None if the email is unknown."""
+        with self._writing() as table:
+            user = self._by_email.get(email)
+            if user is None:
+                return None
+            table.update({"role": role}, Query().id == user["id"])
+        return self.get_by_email(email)
+
+    def remove(self, user_id: str) -> bool:
+        """Delete one account record; False if it was not there."""
+        with self._writing() as table:
+            if user_id not in self._by_id:
+                return False
+            table.remove(Query().id == user_id)
+        return True
