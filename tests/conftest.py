@@ -20,15 +20,9 @@ TEST_API_KEY = "sk-or-test-very-secret-key-0123456789"
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run every `async def` test on the anyio plugin (asyncio backend)."""
-    for item in items:
-        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.function):
-            item.add_marker(pytest.mark.anyio)
-
-
 @pytest.fixture
 def anyio_backend() -> str:
+    """Every `async def` test runs on asyncio (anyio_mode = auto in pytest.ini), as uvicorn does."""
     return "asyncio"
 
 

@@ -4,28 +4,20 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tinydb import Query, TinyDB
-from tinydb.table import Table
-
-from ..errors import DataFileCorrupt, DataFolderInUse, DataFolderInvalid, RestoreError
-from ..records import ConversationRecord, MessageRecord, Role, UserRecord, is_valid_id
+from ..errors import DataFolderInUse, DataFolderInvalid, RestoreError
+from ..records import ConversationRecord, MessageRecord, Role, UserRecord
 from .base import Database, Dump, Page
-from .files import TEMP_SUFFIX, FileLock, remove_durably
-from .tinydb_storage import DurableJSONStorage
+from .files import TEMP_SUFFIX, FileLock
+from .thread_files import BY_ID, ThreadFiles
 from .users_file import UsersFile
 
 __all__ = ["TinyDBDatabase"]
 
 logger = logging.getLogger(__name__)
-
-_CONVERSATION_FIELDS = ("id", "user_id", "title", "created_at", "updated_at")
-_by_id = Query().id
 
 
 class TinyDBDatabase(Database):
@@ -33,22 +25,14 @@ class TinyDBDatabase(Database):
 
     Layout: `users.json`; `conversations/<user_id>.json` (one user's threads);
     `historique/<conversation_id>.json` (one thread's messages). A chat turn touches only
-    the caller's two small files, so its cost does not grow with the whole history. One
-    lock per user serialises that user's changes; different users never wait on each other.
+    the caller's two small files, so its cost does not grow with the whole history.
     """
 
     def __init__(self, folder: Path, *, history_cache_size: int = 64) -> None:
         self.folder = folder
         self.users = UsersFile(folder / "users.json")
-        self._conversations_dir = folder / "conversations"
-        self._history_dir = folder / "historique"
+        self.threads = ThreadFiles(folder, history_cache_size=history_cache_size)
         self._owner_lock = FileLock(folder / ".server.lock")
-        self._user_locks: dict[str, threading.Lock] = {}
-        self._user_locks_guard = threading.Lock()
-        self._conversation_tables: dict[str, Table] = {}
-        self._history_tables: OrderedDict[str, Table] = OrderedDict()
-        self._history_guard = threading.Lock()
-        self._history_cache_size = history_cache_size
 
     @classmethod
     def open(cls, folder: Path) -> TinyDBDatabase:
@@ -68,8 +52,11 @@ class TinyDBDatabase(Database):
         self._owner_lock.release()
 
     # -- start-up ------------------------------------------------------------------------
+    def _folders(self) -> tuple[Path, ...]:
+        return (self.folder, self.threads.conversations_dir, self.threads.history_dir)
+
     def _prepare_folder(self) -> None:
-        for folder in (self.folder, self._conversations_dir, self._history_dir):
+        for folder in self._folders():
             if folder.exists() and not folder.is_dir():
                 raise DataFolderInvalid(f"data path {folder} is a file, not a folder")
             try:
@@ -92,68 +79,14 @@ class TinyDBDatabase(Database):
 
     def _recover(self) -> None:
         leftovers = 0
-        for folder in (self.folder, self._conversations_dir, self._history_dir):
+        for folder in self._folders():
             for temp in folder.glob(f".*{TEMP_SUFFIX}"):
                 temp.unlink()
                 leftovers += 1
         self.users.load()
-        user_ids = self.users.ids()
-        live: set[str] = set()
-        for path in sorted(self._conversations_dir.glob("*.json")):
-            if path.stem not in user_ids:
-                leftovers += remove_durably(path)
-                continue
-            for doc in self._conversations(path.stem).all():
-                _check_conversation(path, path.stem, doc)
-                live.add(doc["id"])
-        for path in sorted(self._history_dir.glob("*.json")):
-            if path.stem not in live:
-                leftovers += remove_durably(path)
-                continue
-            DurableJSONStorage(path).read()  # raises DataFileCorrupt naming the file
+        leftovers += self.threads.sweep(self.users.ids())
         if leftovers:
             logger.warning("Removed %d leftover file(s) of an interrupted operation", leftovers)
-
-    # -- files and locks -----------------------------------------------------------------
-    def _user_lock(self, user_id: str) -> threading.Lock:
-        with self._user_locks_guard:
-            return self._user_locks.setdefault(user_id, threading.Lock())
-
-    def _conversations(self, user_id: str) -> Table:
-        table = self._conversation_tables.get(user_id)
-        if table is None:
-            path = self._conversations_dir / f"{user_id}.json"
-            table = TinyDB(str(path), storage=DurableJSONStorage).table("conversations")
-            self._conversation_tables[user_id] = table
-        return table
-
-    def _history(self, conversation_id: str) -> Table:
-        with self._history_guard:
-            table = self._history_tables.pop(conversation_id, None)
-            if table is None:
-                path = self._history_dir / f"{conversation_id}.json"
-                table = TinyDB(str(path), storage=DurableJSONStorage).table("messages")
-            self._history_tables[conversation_id] = table
-            while len(self._history_tables) > self._history_cache_size:
-                self._history_tables.popitem(last=False)
-        return table
-
-    def _drop_history(self, conversation_id: str) -> None:
-        with self._history_guard:
-            self._history_tables.pop(conversation_id, None)
-        remove_durably(self._history_dir / f"{conversation_id}.json")
-
-    def _find(self, user_id: str, conversation_id: str) -> ConversationRecord | None:
-        doc = self._conversations(user_id).get(_by_id == conversation_id)
-        return dict(doc) if doc is not None else None  # type: ignore[return-value]
-
-    def _drop_all_conversations(self, user_id: str) -> int:
-        ids = [doc["id"] for doc in self._conversations(user_id).all()]
-        self._conversation_tables.pop(user_id, None)
-        remove_durably(self._conversations_dir / f"{user_id}.json")
-        for conversation_id in ids:
-            self._drop_history(conversation_id)
-        return len(ids)
 
     # -- users ---------------------------------------------------------------------------
     def get_user(self, user_id: str) -> UserRecord | None:
@@ -172,76 +105,76 @@ class TinyDBDatabase(Database):
         return self.users.set_role(email, role)
 
     def delete_user(self, user_id: str) -> bool:
-        with self._user_lock(user_id):
-            # The account goes first: from then on its leftovers are orphans that
-            # start-up would clear even if we crashed now.
+        with self.threads.lock(user_id):
+            # The account goes first: from then on its files are orphans that start-up
+            # clears, even if we crash before deleting them below.
             if not self.users.remove(user_id):
                 return False
-            self._drop_all_conversations(user_id)
-        with self._user_locks_guard:
-            self._user_locks.pop(user_id, None)
+            self.threads.drop_user_threads(user_id)
+        self.threads.forget_lock(user_id)
         return True
 
     # -- conversations -------------------------------------------------------------------
     def list_conversations(self, user_id: str, *, limit: int, offset: int) -> Page[ConversationRecord]:
-        with self._user_lock(user_id):
-            docs = self._conversations(user_id).all()
+        with self.threads.lock(user_id):
+            docs = self.threads.conversations(user_id).all()
         docs.sort(key=lambda doc: (doc["updated_at"], doc["id"]), reverse=True)
-        return Page(items=[dict(doc) for doc in docs[offset : offset + limit]], total=len(docs))  # type: ignore[misc]
+        return Page(items=_plain(docs[offset : offset + limit]), total=len(docs))
 
     def get_conversation(self, user_id: str, conversation_id: str) -> ConversationRecord | None:
-        with self._user_lock(user_id):
-            return self._find(user_id, conversation_id)
+        with self.threads.lock(user_id):
+            return self.threads.find(user_id, conversation_id)
 
     def add_conversation(self, conversation: ConversationRecord) -> None:
         user_id = conversation["user_id"]
-        with self._user_lock(user_id):
+        with self.threads.lock(user_id):
             if self.users.get(user_id) is not None:
-                self._conversations(user_id).insert(dict(conversation))
+                self.threads.conversations(user_id).insert(dict(conversation))
 
     def rename_conversation(
         self, user_id: str, conversation_id: str, *, title: str, updated_at: str
     ) -> ConversationRecord | None:
-        with self._user_lock(user_id):
-            if self._find(user_id, conversation_id) is None:
+        with self.threads.lock(user_id):
+            if self.threads.find(user_id, conversation_id) is None:
                 return None
-            self._conversations(user_id).update({"title": title, "updated_at": updated_at}, _by_id == conversation_id)
-            return self._find(user_id, conversation_id)
+            changes = {"title": title, "updated_at": updated_at}
+            self.threads.conversations(user_id).update(changes, BY_ID == conversation_id)
+            return self.threads.find(user_id, conversation_id)
 
     def delete_conversation(self, user_id: str, conversation_id: str) -> bool:
-        with self._user_lock(user_id):
-            if self._find(user_id, conversation_id) is None:
+        with self.threads.lock(user_id):
+            if self.threads.find(user_id, conversation_id) is None:
                 return False
-            self._conversations(user_id).remove(_by_id == conversation_id)
-            self._drop_history(conversation_id)
+            self.threads.conversations(user_id).remove(BY_ID == conversation_id)
+            self.threads.drop_history(conversation_id)
             return True
 
     def delete_conversations(self, user_id: str) -> int:
-        with self._user_lock(user_id):
-            return self._drop_all_conversations(user_id)
+        with self.threads.lock(user_id):
+            return self.threads.drop_user_threads(user_id)
 
     # -- messages ------------------------------------------------------------------------
     def list_messages(
         self, user_id: str, conversation_id: str, *, limit: int, offset: int
     ) -> Page[MessageRecord] | None:
-        with self._user_lock(user_id):
-            if self._find(user_id, conversation_id) is None:
+        with self.threads.lock(user_id):
+            if self.threads.find(user_id, conversation_id) is None:
                 return None
-            docs = self._history(conversation_id).all()
-        return Page(items=[dict(doc) for doc in docs[offset : offset + limit]], total=len(docs))  # type: ignore[misc]
+            docs = self.threads.history(conversation_id).all()
+        return Page(items=_plain(docs[offset : offset + limit]), total=len(docs))
 
     def recent_messages(self, user_id: str, conversation_id: str, count: int) -> list[MessageRecord] | None:
-        with self._user_lock(user_id):
-            if self._find(user_id, conversation_id) is None:
+        with self.threads.lock(user_id):
+            if self.threads.find(user_id, conversation_id) is None:
                 return None
-            docs = self._history(conversation_id).all()
-        return [dict(doc) for doc in docs[-count:]] if count > 0 else []  # type: ignore[misc]
+            docs = self.threads.history(conversation_id).all()
+        return _plain(docs[-count:]) if count > 0 else []
 
     def clear_messages(self, user_id: str, conversation_id: str) -> bool:
-        with self._user_lock(user_id):
-            if self._find(user_id, conversation_id) is None:
+        with self.threads.lock(user_id):
+            if self.threads.find(user_id, conversation_id) is None:
                 return False
-            self._drop_history(conversation_id)
+            self.threads.drop_history(conversation_id)
             return True
 
     def add_turn(
@@ -252,57 +185,50 @@ class TinyDBDatabase(Database):
         *,
         new_conversation: ConversationRecord | None = None,
     ) -> ConversationRecord | None:
-        with self._user_lock(user_id):
+        with self.threads.lock(user_id):
             if new_conversation is not None:
                 conversation = dict(new_conversation) if self.users.get(user_id) else None
             else:
-                conversation = self._find(user_id, conversation_id)
+                conversation = self.threads.find(user_id, conversation_id)  # type: ignore[assignment]
             if conversation is None:
                 return None
             # Messages first: until the thread's record says so, a crash leaves at most an
             # orphan history file that start-up deletes.
-            self._history(conversation_id).insert_multiple(dict(message) for message in messages)
+            self.threads.history(conversation_id).insert_multiple(dict(message) for message in messages)
             conversation["updated_at"] = max(conversation["updated_at"], messages[-1]["created_at"])
-            conversations = self._conversations(user_id)
+            conversations = self.threads.conversations(user_id)
             if new_conversation is not None:
                 conversations.insert(conversation)
             else:
-                conversations.update({"updated_at": conversation["updated_at"]}, _by_id == conversation_id)
+                conversations.update({"updated_at": conversation["updated_at"]}, BY_ID == conversation_id)
             return conversation  # type: ignore[return-value]
 
     # -- whole database ------------------------------------------------------------------
     def export_dump(self) -> Dump:
         dump = Dump(users=self.users.all(), conversations=[], messages=[])
         for user in dump.users:
-            with self._user_lock(user["id"]):
-                threads = sorted(self._conversations(user["id"]).all(), key=lambda doc: doc["created_at"])
+            with self.threads.lock(user["id"]):
+                threads = sorted(self.threads.conversations(user["id"]).all(), key=lambda doc: doc["created_at"])
                 for thread in threads:
                     dump.conversations.append(dict(thread))  # type: ignore[arg-type]
-                    dump.messages.extend(dict(doc) for doc in self._history(thread["id"]).all())  # type: ignore[misc]
+                    dump.messages.extend(_plain(self.threads.history(thread["id"]).all()))
         return dump
 
     def import_dump(self, dump: Dump) -> None:
-        if self.users.ids() or _has_files(self._conversations_dir, self._history_dir):
+        if self.users.ids() or not self.threads.is_empty():
             raise RestoreError(f"data folder {self.folder} is not empty; restore needs an empty one")
         # Threads before accounts: an interrupted restore leaves only orphans that the
         # next start-up clears, never a half-visible database.
         for conversation_id, messages in _group(dump.messages, "conversation_id").items():
-            self._history(conversation_id).insert_multiple(messages)
+            self.threads.history(conversation_id).insert_multiple(messages)
         for user_id, conversations in _group(dump.conversations, "user_id").items():
-            self._conversations(user_id).insert_multiple(conversations)
+            self.threads.conversations(user_id).insert_multiple(conversations)
         self.users.add_many(dump.users)
 
 
-def _check_conversation(path: Path, user_id: str, doc: dict[str, Any]) -> None:
-    for field in _CONVERSATION_FIELDS:
-        if not isinstance(doc.get(field), str):
-            raise DataFileCorrupt(path, f"a conversation has no valid {field!r}")
-    if doc["user_id"] != user_id or not is_valid_id("conv", doc["id"]):
-        raise DataFileCorrupt(path, f"conversation {doc['id']!r} has a wrong id or owner")
-
-
-def _has_files(*folders: Path) -> bool:
-    return any(any(folder.glob("*.json")) for folder in folders)
+def _plain(docs: Iterable[Any]) -> list[Any]:
+    # TinyDB Documents carry a doc_id the rest of the app must not depend on.
+    return [dict(doc) for doc in docs]
 
 
 def _group(records: Iterable[Any], key: str) -> dict[str, list[dict[str, Any]]]:

@@ -1,0 +1,124 @@
+"""The conversation files (one per user) and history files (one per thread), with their locks."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from tinydb import Query, TinyDB
+from tinydb.table import Table
+
+from ..errors import DataFileCorrupt
+from ..records import ConversationRecord, is_valid_id
+from .files import remove_durably
+from .tinydb_storage import DurableJSONStorage
+
+__all__ = ["BY_ID", "ThreadFiles"]
+
+BY_ID = Query().id
+_CONVERSATION_FIELDS = ("id", "user_id", "title", "created_at", "updated_at")
+
+
+class ThreadFiles:
+    """`conversations/<user_id>.json` and `historique/<conversation_id>.json`.
+
+    Callers hold `lock(user_id)` around any use of that user's files: one lock per user
+    keeps a user's changes in order while different users never wait on each other.
+    History tables are kept in a small LRU so memory does not grow with the archive.
+    """
+
+    def __init__(self, folder: Path, *, history_cache_size: int = 64) -> None:
+        self.conversations_dir = folder / "conversations"
+        self.history_dir = folder / "historique"
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._conversation_tables: dict[str, Table] = {}
+        self._history_tables: OrderedDict[str, Table] = OrderedDict()
+        self._history_guard = threading.Lock()
+        self._history_cache_size = history_cache_size
+
+    def lock(self, user_id: str) -> threading.Lock:
+        """The lock that serialises every change to this user's files."""
+        with self._locks_guard:
+            return self._locks.setdefault(user_id, threading.Lock())
+
+    def forget_lock(self, user_id: str) -> None:
+        """Drop a deleted user's lock so the table of locks does not grow forever."""
+        with self._locks_guard:
+            self._locks.pop(user_id, None)
+
+    def conversations(self, user_id: str) -> Table:
+        """The user's conversations table (the file appears on first write)."""
+        table = self._conversation_tables.get(user_id)
+        if table is None:
+            path = self.conversations_dir / f"{user_id}.json"
+            table = TinyDB(str(path), storage=DurableJSONStorage).table("conversations")
+            self._conversation_tables[user_id] = table
+        return table
+
+    def history(self, conversation_id: str) -> Table:
+        """A thread's messages table."""
+        with self._history_guard:
+            table = self._history_tables.pop(conversation_id, None)
+            if table is None:
+                path = self.history_dir / f"{conversation_id}.json"
+                table = TinyDB(str(path), storage=DurableJSONStorage).table("messages")
+            self._history_tables[conversation_id] = table
+            while len(self._history_tables) > self._history_cache_size:
+                self._history_tables.popitem(last=False)
+        return table
+
+    def find(self, user_id: str, conversation_id: str) -> ConversationRecord | None:
+        """One of the user's conversations, or None."""
+        doc = self.conversations(user_id).get(BY_ID == conversation_id)
+        return dict(doc) if doc is not None else None  # type: ignore[return-value]
+
+    def drop_history(self, conversation_id: str) -> None:
+        """Delete a thread's messages file; its text is gone from disk."""
+        with self._history_guard:
+            self._history_tables.pop(conversation_id, None)
+        remove_durably(self.history_dir / f"{conversation_id}.json")
+
+    def drop_user_threads(self, user_id: str) -> int:
+        """Delete all of a user's threads, the list first; returns how many went."""
+        ids = [doc["id"] for doc in self.conversations(user_id).all()]
+        self._conversation_tables.pop(user_id, None)
+        remove_durably(self.conversations_dir / f"{user_id}.json")
+        for conversation_id in ids:
+            self.drop_history(conversation_id)
+        return len(ids)
+
+    def is_empty(self) -> bool:
+        """Whether no conversation or history file exists."""
+        return not any(any(folder.glob("*.json")) for folder in (self.conversations_dir, self.history_dir))
+
+    def sweep(self, user_ids: set[str]) -> int:
+        """Start-up check: parse every file, delete the orphans of interrupted deletions.
+
+        Returns how many orphan files were removed; raises DataFileCorrupt naming a bad file.
+        """
+        removed = 0
+        live: set[str] = set()
+        for path in sorted(self.conversations_dir.glob("*.json")):
+            if path.stem not in user_ids:
+                removed += remove_durably(path)
+                continue
+            for doc in self.conversations(path.stem).all():
+                _check_conversation(path, path.stem, doc)
+                live.add(doc["id"])
+        for path in sorted(self.history_dir.glob("*.json")):
+            if path.stem not in live:
+                removed += remove_durably(path)
+            else:
+                DurableJSONStorage(path).read()
+        return removed
+
+
+def _check_conversation(path: Path, user_id: str, doc: dict[str, Any]) -> None:
+    for field in _CONVERSATION_FIELDS:
+        if not isinstance(doc.get(field), str):
+            raise DataFileCorrupt(path, f"a conversation has no valid {field!r}")
+    if doc["user_id"] != user_id or not is_valid_id("conv", doc["id"]):
+        raise DataFileCorrupt(path, f"conversation {doc['id']!r} has a wrong id or owner")
