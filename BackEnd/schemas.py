@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 __all__ = [
     "ChatReply",
@@ -51,11 +51,9 @@ def _password_fits_bcrypt(value: str) -> str:
     return value
 
 
-def _stripped_not_blank(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("must not be blank")
-    return value
+def _strip(value: object) -> object:
+    # Before the length check, so surrounding spaces never count against the limit.
+    return value.strip() if isinstance(value, str) else value
 
 
 def _not_blank(value: str) -> str:
@@ -65,15 +63,14 @@ def _not_blank(value: str) -> str:
     return value
 
 
-def _stripped_or_none(value: str | None) -> str | None:
-    value = value.strip() if value is not None else None
+def _empty_is_none(value: str | None) -> str | None:
     return value or None
 
 
 Text = Annotated[str, AfterValidator(_encodable)]
 Email = Annotated[Text, Field(max_length=320), AfterValidator(_normalise_email)]
 NewPassword = Annotated[Text, Field(min_length=8, max_length=72), AfterValidator(_password_fits_bcrypt)]
-Title = Annotated[Text, Field(max_length=MAX_TITLE_CHARS), AfterValidator(_stripped_not_blank)]
+Title = Annotated[Text, BeforeValidator(_strip), Field(max_length=MAX_TITLE_CHARS), AfterValidator(_not_blank)]
 
 
 class RegisterRequest(BaseModel):
@@ -81,7 +78,7 @@ class RegisterRequest(BaseModel):
 
     email: Email
     password: NewPassword
-    name: Annotated[Annotated[Text, Field(max_length=100)] | None, AfterValidator(_stripped_or_none)] = None
+    name: Annotated[Annotated[Text, Field(max_length=100)] | None, BeforeValidator(_strip), AfterValidator(_empty_is_none)] = None
 
 
 class LoginRequest(BaseModel):
@@ -119,7 +116,7 @@ class ConversationCreate(BaseModel):
     """A new thread; without a title it is called "Nouvelle conversation"."""
 
     title: Annotated[
-        Annotated[Text, Field(max_length=MAX_TITLE_CHARS)] | None, AfterValidator(_stripped_or_none)
+        Annotated[Text, Field(max_length=MAX_TITLE_CHARS)] | None, BeforeValidator(_strip), AfterValidator(_empty_is_none)
     ] = None
 
 

@@ -31,7 +31,11 @@ def title_from_message(message: str) -> str:
     first_line = " ".join(message.strip().splitlines()[0].split())
     if len(first_line) <= _TITLE_CHARS:
         return first_line
-    return first_line[:_TITLE_CHARS].rsplit(" ", 1)[0].rstrip(" ,.;:") + "…"
+    # One character more than fits, so a word ending exactly at the limit is kept whole.
+    head = first_line[: _TITLE_CHARS + 1].rsplit(" ", 1)[0].rstrip(" ,.;:")
+    if not head or len(head) > _TITLE_CHARS:  # a single long word: cut it
+        head = first_line[:_TITLE_CHARS]
+    return head + "…"
 
 
 async def send_message(
