@@ -90,7 +90,7 @@ class ChatModel:
         return answer
 
     def _log_rejection(self, response: httpx.Response) -> None:
-        logger.warning("Upstream answered %s: %s", response.status_code, self._scrub(response.text[:500]))
+        logger.warning("Upstream answered %s: %s", response.status_code, self._scrub(response.text)[:500])
 
     def _scrub(self, text: str) -> str:
         # Logs are read by people who must not learn the key, even if an upstream echoes it.

@@ -115,6 +115,9 @@ class Database(ABC):
     ) -> ConversationRecord | None:
         """Append one chat turn's messages all together and bump `updated_at`.
 
+        The messages' `created_at` is set here, in commit order, so a thread's history is
+        in time order and `updated_at` equals its last message's time.
+
         With `new_conversation` the thread is created in the same step, so a failed turn
         leaves no empty thread behind. Returns None (storing nothing) if the existing
         conversation vanished meanwhile.

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataFolderInUse, DataFolderInvalid, RestoreError
-from ..records import ConversationRecord, MessageRecord, Role, UserRecord
+from ..records import ConversationRecord, MessageRecord, Role, UserRecord, utc_now
 from .base import Database, Dump, Page
 from .files import TEMP_SUFFIX, FileLock
 from .thread_files import BY_ID, ThreadFiles
@@ -192,10 +192,13 @@ class TinyDBDatabase(Database):
                 conversation = self.threads.find(user_id, conversation_id)  # type: ignore[assignment]
             if conversation is None:
                 return None
+            # Stamped under the lock, so history order and time order agree even when
+            # parallel turns of one thread finish out of order.
+            stamped = [{**message, "created_at": utc_now()} for message in messages]
             # Messages first: until the thread's record says so, a crash leaves at most an
             # orphan history file that start-up deletes.
-            self.threads.history(conversation_id).insert_multiple(dict(message) for message in messages)
-            conversation["updated_at"] = max(conversation["updated_at"], messages[-1]["created_at"])
+            self.threads.history(conversation_id).insert_multiple(stamped)
+            conversation["updated_at"] = stamped[-1]["created_at"]
             conversations = self.threads.conversations(user_id)
             if new_conversation is not None:
                 conversations.insert(conversation)
