@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -81,6 +83,15 @@ async def _handle_domain_error(request: Request, exc: Exception) -> JSONResponse
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
+async def _handle_invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # FastAPI's default echoes the rejected `input`: a password would come back in the body,
+    # and text that is not valid Unicode could not even be encoded (a 500).
+    errors = [{key: value for key, value in error.items() if key not in ("input", "ctx")} for error in exc.errors()]
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Route every domain error through one mapping."""
+    """Route every domain error through one mapping, and keep 422 bodies free of echoed input."""
     app.add_exception_handler(AssistantIAError, _handle_domain_error)
+    app.add_exception_handler(RequestValidationError, _handle_invalid_request)
