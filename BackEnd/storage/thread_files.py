@@ -19,6 +19,7 @@ __all__ = ["BY_ID", "ThreadFiles"]
 
 BY_ID = Query().id
 _CONVERSATION_FIELDS = ("id", "user_id", "title", "created_at", "updated_at")
+_MESSAGE_FIELDS = ("id", "conversation_id", "user_id", "role", "content", "created_at")
 
 
 class ThreadFiles:
@@ -100,19 +101,21 @@ class ThreadFiles:
         Returns how many orphan files were removed; raises DataFileCorrupt naming a bad file.
         """
         removed = 0
-        live: set[str] = set()
+        owners: dict[str, str] = {}
         for path in sorted(self.conversations_dir.glob("*.json")):
             if path.stem not in user_ids:
                 removed += remove_durably(path)
                 continue
             for doc in self.conversations(path.stem).all():
                 _check_conversation(path, path.stem, doc)
-                live.add(doc["id"])
+                owners[doc["id"]] = path.stem
         for path in sorted(self.history_dir.glob("*.json")):
-            if path.stem not in live:
+            if path.stem not in owners:
                 removed += remove_durably(path)
-            else:
-                DurableJSONStorage(path).read()
+                continue
+            tables = DurableJSONStorage(path).read() or {}
+            for doc in tables.get("messages", {}).values():
+                _check_message(path, path.stem, owners[path.stem], doc)
         return removed
 
 
@@ -122,3 +125,13 @@ def _check_conversation(path: Path, user_id: str, doc: dict[str, Any]) -> None:
             raise DataFileCorrupt(path, f"a conversation has no valid {field!r}")
     if doc["user_id"] != user_id or not is_valid_id("conv", doc["id"]):
         raise DataFileCorrupt(path, f"conversation {doc['id']!r} has a wrong id or owner")
+
+
+def _check_message(path: Path, conversation_id: str, user_id: str, doc: dict[str, Any]) -> None:
+    for field in _MESSAGE_FIELDS:
+        if not isinstance(doc.get(field), str):
+            raise DataFileCorrupt(path, f"a message has no valid {field!r}")
+    if not is_valid_id("msg", doc["id"]) or doc["role"] not in ("user", "assistant"):
+        raise DataFileCorrupt(path, f"message {doc['id']!r} has a malformed id or role")
+    if (doc["conversation_id"], doc["user_id"]) != (conversation_id, user_id):
+        raise DataFileCorrupt(path, f"message {doc['id']!r} belongs to another conversation or user")

@@ -1,0 +1,188 @@
+"""A real server killed with SIGKILL under chat load loses no acknowledged turn and no file."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.utils.fake_upstream import fake_chat_server
+from tests.utils.server import ServerProcess, run_cli
+
+PASSWORD = "correct horse"
+KILL_CYCLES = 5
+CHATTERS = 4
+
+
+@dataclass
+class Load:
+    """What the clients saw before the kill."""
+
+    turns: list[tuple[dict[str, str], str, dict[str, str]]] = field(default_factory=list)  # headers, sent, reply
+    accounts: list[str] = field(default_factory=list)  # emails whose registration got 201
+    unexpected: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)
+    answered: threading.Event = field(default_factory=threading.Event)  # a first turn got its 200
+
+
+def _client(url: str) -> httpx.Client:
+    return httpx.Client(base_url=url, timeout=15, trust_env=False)
+
+
+def _sign_up(url: str, email: str) -> dict[str, str]:
+    with _client(url) as http:
+        assert http.post("/auth/register", json={"email": email, "password": PASSWORD}).status_code == 201
+        login = http.post("/auth/login", json={"email": email, "password": PASSWORD})
+        assert login.status_code == 200, login.text
+    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+def _chatter(url: str, headers: dict[str, str], name: str, load: Load, rng: random.Random) -> None:
+    conversation_id: str | None = None
+    with _client(url) as http:
+        for n in range(10_000):
+            if load.stop.is_set():
+                return
+            if conversation_id is not None and rng.random() < 0.25:
+                conversation_id = None  # start a new thread now and then
+            text = f"{name} message {n}"
+            try:
+                body = {"message": text, "conversation_id": conversation_id}
+                reply = http.post("/ai/chat", json=body, headers=headers)
+            except httpx.HTTPError:
+                return  # the server died under us
+            with load.lock:
+                if reply.status_code == 200:
+                    load.turns.append((headers, text, reply.json()))
+                    load.answered.set()
+                    conversation_id = reply.json()["conversation_id"]
+                else:
+                    load.unexpected.append(f"{reply.status_code} {reply.text[:200]}")
+
+
+def _registrar(url: str, cycle: int, load: Load) -> None:
+    with _client(url) as http:
+        for n in range(10_000):
+            if load.stop.is_set():
+                return
+            email = f"new-{cycle}-{n}@example.com"
+            try:
+                created = http.post("/auth/register", json={"email": email, "password": PASSWORD})
+            except httpx.HTTPError:
+                return
+            with load.lock:
+                if created.status_code == 201:
+                    load.accounts.append(email)
+                else:
+                    load.unexpected.append(f"{created.status_code} {created.text[:200]}")
+
+
+def _load_then_kill(server: ServerProcess, accounts: list[dict[str, str]], cycle: int, rng: random.Random) -> Load:
+    load = Load()
+    workers = [
+        threading.Thread(target=_chatter, args=(server.url, h, f"c{cycle}u{i}", load, random.Random(rng.random())))
+        for i, h in enumerate(accounts)
+    ]
+    workers.append(threading.Thread(target=_registrar, args=(server.url, cycle, load)))
+    for worker in workers:
+        worker.start()
+    try:
+        assert load.answered.wait(timeout=30), f"no chat turn answered:\n{server.output()[-2000:]}"
+        load.stop.wait(rng.uniform(0.05, 0.8))
+        server.kill()
+    finally:
+        load.stop.set()
+        for worker in workers:
+            worker.join(timeout=30)
+    assert not any(worker.is_alive() for worker in workers)
+    return load
+
+
+def _check_files(data_dir: Path, *, temp_files_allowed: bool) -> None:
+    for folder, _, names in os.walk(data_dir):
+        for name in names:
+            path = Path(folder, name)
+            if name.endswith(".json"):
+                try:
+                    json.loads(path.read_bytes())
+                except ValueError as exc:
+                    raise AssertionError(f"{path} is not valid JSON after SIGKILL: {exc}") from exc
+            assert temp_files_allowed or not name.endswith(".tmp"), f"leftover temp file {path}"
+
+
+def _check_acknowledged_turns(url: str, load: Load) -> None:
+    stored: dict[str, dict[str, dict]] = {}  # type: ignore[type-arg]
+    with _client(url) as http:
+        for headers, text, reply in load.turns:
+            conversation_id = reply["conversation_id"]
+            if conversation_id not in stored:
+                messages: dict[str, dict] = {}  # type: ignore[type-arg]
+                while True:
+                    where = {"limit": 200, "offset": len(messages)}
+                    page = http.get(f"/history/{conversation_id}", params=where, headers=headers)
+                    assert page.status_code == 200, f"acknowledged thread {conversation_id}: {page.text}"
+                    messages.update({m["id"]: m for m in page.json()["items"]})
+                    if not page.json()["items"] or len(messages) >= page.json()["total"]:
+                        break
+                stored[conversation_id] = messages
+            question = stored[conversation_id].get(reply["user_message_id"])
+            answer = stored[conversation_id].get(reply["assistant_message_id"])
+            assert question is not None and question["content"] == text, f"lost user message of {reply}"
+            assert answer is not None and answer["content"] == f"echo: {text}", f"lost answer of {reply}"
+        for email in load.accounts:
+            login = http.post("/auth/login", json={"email": email, "password": PASSWORD})
+            assert login.status_code == 200, f"account {email} registered before the kill is gone"
+
+
+def test_acknowledged_turns_and_accounts_survive_repeated_sigkill_under_load(tmp_path: Path) -> None:
+    data_dir = tmp_path / "BDD"
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    with fake_chat_server(max_delay=0.02) as upstream:
+        env = {"OPENROUTER_BASE_URL": upstream.base_url, "OPENROUTER_API_KEY": "sk-test-fake-key"}
+        server = ServerProcess(data_dir, tmp_path / "server-0.log", **env)
+        try:
+            server.wait_ready()
+            accounts = [_sign_up(server.url, f"user{i}@example.com") for i in range(CHATTERS)]
+            everything = Load()
+            for cycle in range(1, KILL_CYCLES + 1):
+                load = _load_then_kill(server, accounts, cycle, rng)
+                assert load.unexpected == [], f"seed {seed}: errors before the kill: {load.unexpected[:3]}"
+                everything.turns += load.turns
+                everything.accounts += load.accounts
+                _check_files(data_dir, temp_files_allowed=True)
+
+                server = ServerProcess(data_dir, tmp_path / f"server-{cycle}.log", **env)
+                server.wait_ready()
+                _check_files(data_dir, temp_files_allowed=False)
+                _check_acknowledged_turns(server.url, everything)
+            assert everything.turns, f"seed {seed}: no turn was answered; the load never ran"
+            assert upstream.calls >= len(everything.turns)
+        finally:
+            server.kill()
+
+
+def test_server_refuses_a_held_folder_and_starts_once_the_holder_is_killed(tmp_path: Path) -> None:
+    data_dir = tmp_path / "BDD"
+    holder = ServerProcess(data_dir, tmp_path / "holder.log")
+    successor: ServerProcess | None = None
+    try:
+        holder.wait_ready()
+        refused = run_cli(data_dir=data_dir, timeout=30)
+        assert refused.returncode != 0
+        assert "already used" in refused.stderr and str(data_dir) in refused.stderr
+
+        holder.kill()
+        successor = ServerProcess(data_dir, tmp_path / "successor.log")
+        successor.wait_ready()
+        assert httpx.get(f"{successor.url}/", trust_env=False).json() == {"status": "online"}
+    finally:
+        holder.kill()
+        if successor is not None:
+            successor.stop()

@@ -1,0 +1,80 @@
+"""A tiny OpenAI-compatible chat server on 127.0.0.1, run in a background thread."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class FakeChatServer:
+    """Answers POST …/chat/completions with "echo: <last message>"; counts the calls."""
+
+    max_delay: float = 0.0  # each answer waits up to this long, so turns overlap
+    calls: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def start(self) -> None:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                with owner._lock:
+                    owner.calls += 1
+                if not self.path.endswith("/chat/completions"):
+                    self._send(404, {"error": {"message": "not found"}})
+                    return
+                if owner.max_delay:
+                    time.sleep(random.uniform(0, owner.max_delay))
+                text = "echo: " + str(body["messages"][-1]["content"])
+                self._send(200, {"id": "gen-1", "object": "chat.completion", "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                ]})
+
+            def _send(self, status: int, document: object) -> None:
+                payload = json.dumps(document).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the caller was killed while we answered: expected in crash tests
+
+            def log_message(self, *args: object) -> None:
+                """Keep test output quiet."""
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+@contextmanager
+def fake_chat_server(max_delay: float = 0.0) -> Iterator[FakeChatServer]:
+    """A started fake upstream, shut down on exit."""
+    server = FakeChatServer(max_delay=max_delay)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,81 @@
+"""Record factories for tests that fill a data folder directly through the storage layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bcrypt
+
+from BackEnd.records import ConversationRecord, MessageRecord, UserRecord, new_id, utc_now
+from BackEnd.storage import Database, TinyDBDatabase
+
+PASSWORD = "correct horse"
+_HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+
+
+def make_user(email: str, role: str = "user") -> UserRecord:
+    """An account whose password is PASSWORD."""
+    return {
+        "id": new_id("usr"),
+        "email": email,
+        "name": email.split("@")[0],
+        "role": role,  # type: ignore[typeddict-item]
+        "password_hash": _HASH,
+        "created_at": utc_now(),
+    }
+
+
+def make_conversation(user_id: str, title: str = "A thread") -> ConversationRecord:
+    now = utc_now()
+    return {"id": new_id("conv"), "user_id": user_id, "title": title, "created_at": now, "updated_at": now}
+
+
+def make_turn(user_id: str, conversation_id: str, text: str) -> list[MessageRecord]:
+    """A user message and its answer."""
+    return [
+        {
+            "id": new_id("msg"),
+            "conversation_id": conversation_id,
+            "user_id": user_id,
+            "role": role,  # type: ignore[typeddict-item]
+            "content": content,
+            "created_at": utc_now(),
+        }
+        for role, content in (("user", text), ("assistant", f"echo: {text}"))
+    ]
+
+
+def chat(database: Database, user_id: str, text: str, conversation_id: str | None = None) -> ConversationRecord:
+    """Store one turn, in a new thread unless `conversation_id` is given."""
+    new = make_conversation(user_id, title=text) if conversation_id is None else None
+    target = new["id"] if new else conversation_id
+    messages = make_turn(user_id, target, text)  # type: ignore[arg-type]
+    stored = database.add_turn(user_id, target, messages, new_conversation=new)  # type: ignore[arg-type]
+    assert stored is not None
+    return stored
+
+
+def populate(database: Database) -> dict[str, UserRecord]:
+    """Two accounts (one admin), three threads, a few turns each."""
+    alice, bob = make_user("alice@example.com"), make_user("bob@example.com", role="admin")
+    database.add_user(alice)
+    database.add_user(bob)
+    first = chat(database, alice["id"], "bonjour")
+    chat(database, alice["id"], "ça va ? ünïcödé", first["id"])
+    chat(database, alice["id"], "second thread")
+    chat(database, bob["id"], "hello from bob")
+    return {"alice": alice, "bob": bob}
+
+
+def populate_folder(folder: Path) -> dict[str, UserRecord]:
+    """`populate` a data folder through TinyDBDatabase, then release it."""
+    database = TinyDBDatabase.open(folder)
+    try:
+        return populate(database)
+    finally:
+        database.close()
+
+
+def json_snapshot(folder: Path) -> dict[str, bytes]:
+    """The bytes of every JSON file under `folder`, by relative path."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*.json"))}
