@@ -8,6 +8,7 @@ same server as the framework's baseline.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import socket
@@ -100,8 +101,14 @@ def measure(size: int, turns: int) -> dict[str, float]:
                 token = client.post("/auth/login", json={"email": "student0@school.example",
                                                          "password": PASSWORD}).json()["access_token"]
                 headers = {"Authorization": f"Bearer {token}"}
-                body = {"message": "Explain it again, please.", "conversation_id": "conv_000000"}
-                chat = _timed(lambda: client.post("/ai/chat", json=body, headers=headers), turns)
+                threads = [c["id"] for c in client.get("/conversations", headers=headers).json()["items"]]
+                rotation = itertools.cycle(threads)  # spread turns like a real user, not one ever-growing thread
+
+                def turn() -> httpx.Response:
+                    body = {"message": "Explain it again, please.", "conversation_id": next(rotation)}
+                    return client.post("/ai/chat", json=body, headers=headers)
+
+                chat = _timed(turn, turns)
                 root = _timed(lambda: client.get("/"), turns)
         finally:
             server.kill()

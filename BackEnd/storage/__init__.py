@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..config import Settings
-from ..errors import DataFolderInvalid
+from ..errors import NotFoundError
 from ..records import Role, UserRecord
 from .base import Database, Dump, Page
 from .tinydb_backend import TinyDBDatabase
@@ -25,7 +25,7 @@ def change_role(settings: Settings, email: str, role: Role) -> UserRecord | None
     """
     users_path = settings.bdd_dir / "users.json"
     if not users_path.is_file():
-        raise DataFolderInvalid(f"there are no accounts yet: {users_path} does not exist")
+        raise NotFoundError(f"there are no accounts yet: {users_path} does not exist")
     users = UsersFile(users_path)
     users.load()
     return users.set_role(email, role)

@@ -1,13 +1,13 @@
 """Registration, login and the caller's own account."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from ...schemas import LoginRequest, RegisterRequest, Token, UserPublic
 from ...services import auth
-from ..deps import ContextDep, CurrentUser
+from ..deps import AppContext, ContextDep, CurrentUser
 from ..errors import responses
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -28,7 +28,7 @@ async def login(body: LoginRequest, context: ContextDep) -> Token:
     return await _issue_token(context, body.email, body.password)
 
 
-@router.post("/token", responses=responses(401), include_in_schema=True)
+@router.post("/token", responses=responses(401))
 async def login_for_swagger(form: Annotated[OAuth2PasswordRequestForm, Depends()], context: ContextDep) -> Token:
     """The OAuth2 password flow behind Swagger's Authorize button (`username` is the email)."""
     return await _issue_token(context, form.username, form.password)
@@ -40,6 +40,6 @@ def read_me(user: CurrentUser) -> UserPublic:
     return UserPublic.model_validate(user)
 
 
-async def _issue_token(context: ContextDep, email: str, password: str) -> Any:
+async def _issue_token(context: AppContext, email: str, password: str) -> Token:
     user = await auth.authenticate(context.database, context.hasher, email=email, password=password)
     return Token(access_token=context.tokens.issue(user["id"]), expires_in=context.tokens.lifetime_seconds)
