@@ -13,7 +13,6 @@ from pydantic import BaseModel
 from ..errors import (
     AssistantIAError,
     AuthenticationError,
-    DataFileCorrupt,
     EmailAlreadyRegistered,
     InvalidCredentials,
     NotFoundError,
@@ -76,10 +75,10 @@ async def _handle_domain_error(request: Request, exc: Exception) -> JSONResponse
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, UpstreamRateLimited) and exc.retry_after:
         headers["Retry-After"] = exc.retry_after
-    if isinstance(exc, DataFileCorrupt):
-        # The path is for the administrator's log, not for API clients.
+    if isinstance(exc, StorageError):
+        # File names and system errors are for the administrator's log, not for API clients.
         logger.error("%s", exc)
-        detail = "Stored data is unreadable; the administrator must check the server log."
+        detail = "The server cannot read or save data right now; the administrator must check the server log."
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 

@@ -9,7 +9,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import DataFileCorrupt
+from ..errors import DataFileCorrupt, StorageUnavailable
 
 __all__ = ["FileLock", "TEMP_SUFFIX", "read_json_file", "remove_durably", "write_durably"]
 
@@ -35,27 +35,34 @@ def write_durably(path: Path, payload: bytes) -> None:
     Temp file in the same folder, flush, fsync, rename over the target, fsync the folder:
     the sequence SQLite's atomic commit relies on.
     """
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    try:
+        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    except OSError as exc:
+        raise StorageUnavailable(f"cannot write {path}: {exc.strerror}") from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp_name, path)
-    except BaseException:
+        _fsync_dir(path.parent)
+    except BaseException as exc:
         with suppress(FileNotFoundError):
             os.unlink(temp_name)
+        if isinstance(exc, OSError):  # disk full, read-only folder...: the old file is intact
+            raise StorageUnavailable(f"cannot write {path}: {exc.strerror}") from exc
         raise
-    _fsync_dir(path.parent)
 
 
 def remove_durably(path: Path) -> bool:
     """Delete `path` and make the deletion itself survive a crash; False if it was absent."""
     try:
         os.unlink(path)
+        _fsync_dir(path.parent)
     except FileNotFoundError:
         return False
-    _fsync_dir(path.parent)
+    except OSError as exc:
+        raise StorageUnavailable(f"cannot delete {path}: {exc.strerror}") from exc
     return True
 
 

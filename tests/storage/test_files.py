@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from BackEnd.errors import DataFileCorrupt
+from BackEnd.errors import DataFileCorrupt, StorageUnavailable
 from BackEnd.storage import files
 from BackEnd.storage.files import FileLock, read_json_file, write_durably
 
@@ -47,7 +47,7 @@ def test_failed_write_keeps_the_old_file_and_removes_its_temp_file(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(files.os, failing_call, boom)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(StorageUnavailable, match="No space left"):
         write_durably(target, b'{"users": {"1": {"half": "written"}}}')
     monkeypatch.undo()
 
