@@ -14,13 +14,17 @@ from fastapi_offline import FastAPIOffline
 from . import __version__
 from .api.deps import AppContext
 from .api.errors import install_error_handlers
+from .api.limits import BodySizeLimit
 from .api.routes import api_router
 from .config import Settings
 from .llm import ChatModel, build_upstream_client
 from .security import PasswordHasher, TokenCodec, load_or_create_secret
 from .storage import Database, open_database
 
-__all__ = ["create_app"]
+__all__ = ["MAX_BODY_BYTES", "create_app"]
+
+# The largest legitimate body is a 20,000-character message, JSON-escaped: well under this.
+MAX_BODY_BYTES = 1024 * 1024
 
 
 def create_app(
@@ -72,6 +76,7 @@ def create_app(
         allow_headers=["*"],
         expose_headers=["Retry-After"],
     )
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     install_error_handlers(app)
     app.include_router(api_router)
     return app
