@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,8 @@ from .storage import Database, open_database
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
+logger = logging.getLogger(__name__)
+
 # The largest legitimate body is a 20,000-character message, JSON-escaped: well under this.
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -42,13 +45,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = open_database(settings) if database is None else None
+        active = database if database is not None else open_database(settings)
         try:
             secret = settings.jwt_secret or load_or_create_secret(settings.bdd_dir)
+            if not settings.openrouter_api_key:
+                logger.warning("OPENROUTER_API_KEY is not set: POST /ai/chat answers 503 until it is.")
             async with build_upstream_client(settings, upstream_transport) as client:
                 app.state.context = AppContext(
                     settings=settings,
-                    database=owned or database,  # type: ignore[arg-type]
+                    database=active,
                     hasher=PasswordHasher(rounds=settings.bcrypt_rounds, concurrency=os.cpu_count() or 2),
                     tokens=TokenCodec(
                         secret, algorithm=settings.jwt_algorithm, expires_minutes=settings.jwt_expires_minutes
@@ -57,8 +62,8 @@ def create_app(
                 )
                 yield
         finally:
-            if owned is not None:
-                owned.close()
+            if database is None:  # opened here, so closed here
+                active.close()
 
     # Swagger UI 5 served from the package, not a CDN: classroom servers may be offline.
     app = FastAPIOffline(
