@@ -52,8 +52,10 @@ def _dump(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         database.close()
     write_dump(args.file, dump)
-    print(f"wrote {args.file}: {len(dump.users)} users, {len(dump.conversations)} conversations, "
-          f"{len(dump.messages)} messages")
+    print(
+        f"wrote {args.file}: {len(dump.users)} users, {len(dump.conversations)} conversations, "
+        f"{len(dump.messages)} messages"
+    )
     return 0
 
 
@@ -64,8 +66,10 @@ def _restore(settings: Settings, args: argparse.Namespace) -> int:
         database.import_dump(dump)
     finally:
         database.close()
-    print(f"restored {len(dump.users)} users, {len(dump.conversations)} conversations, "
-          f"{len(dump.messages)} messages from {args.file}")
+    print(
+        f"restored {len(dump.users)} users, {len(dump.conversations)} conversations, "
+        f"{len(dump.messages)} messages from {args.file}"
+    )
     return 0
 
 
@@ -79,12 +83,16 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python main.py", description="AssistantIA server and admin commands.")
+    parser = argparse.ArgumentParser(
+        prog="python main.py", description="AssistantIA server and admin commands."
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("serve", help="run the API server (the default)")
     for name, verb in (("promote", "make an account admin"), ("demote", "make an admin a plain user")):
         commands.add_parser(name, help=verb).add_argument("email")
-    commands.add_parser("dump", help="write the whole database to one JSON file").add_argument("file", type=Path)
+    commands.add_parser("dump", help="write the whole database to one JSON file").add_argument(
+        "file", type=Path
+    )
     commands.add_parser("restore", help="load a dump into an empty database").add_argument("file", type=Path)
     return parser
 

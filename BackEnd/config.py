@@ -11,8 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 __all__ = ["DEFAULT_SYSTEM_PROMPT", "Settings"]
 
 DEFAULT_SYSTEM_PROMPT = (
-    "You are AssistantIA, a helpful, honest and concise assistant. "
-    "Answer in the language the user writes in."
+    "You are AssistantIA, a helpful, honest and concise assistant. Answer in the language the user writes in."
 )
 
 
@@ -69,7 +68,7 @@ class Settings(BaseSettings):
         if value is not None and len(value.encode()) < 32:
             raise ValueError(
                 "JWT_SECRET must be at least 32 bytes; generate one with "
-                "`python -c \"import secrets; print(secrets.token_hex(32))\"` "
+                '`python -c "import secrets; print(secrets.token_hex(32))"` '
                 "or leave it unset to let the server create one"
             )
         return value

@@ -25,7 +25,9 @@ _STATUS_MESSAGES = {
 _UNAVAILABLE = "The AI service is unavailable right now; try again in a moment."
 
 
-def build_upstream_client(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+def build_upstream_client(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
     """The one pooled HTTP client the app keeps for its whole life."""
     headers = {"HTTP-Referer": settings.openrouter_site_url, "X-Title": settings.openrouter_app_name}
     if settings.openrouter_api_key:
@@ -52,7 +54,8 @@ class ChatModel:
         """The model's answer to `messages` (system prompt first, newest message last)."""
         if not self._api_key:
             raise UpstreamNotConfigured(
-                "The AI service is not configured on this server: the administrator must set OPENROUTER_API_KEY."
+                "The AI service is not configured on this server: "
+                "the administrator must set OPENROUTER_API_KEY."
             )
         try:
             # httpx's timeout is per read; the product promises a limit on the whole call.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Literal, TypedDict
 
 __all__ = [
@@ -74,7 +74,7 @@ def new_id(prefix: str) -> str:
 
 _STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _clock_lock = threading.Lock()
-_last_moment = datetime.min.replace(tzinfo=timezone.utc)
+_last_moment = datetime.min.replace(tzinfo=UTC)
 
 
 def utc_now() -> str:
@@ -85,5 +85,5 @@ def utc_now() -> str:
     """
     global _last_moment
     with _clock_lock:
-        _last_moment = max(datetime.now(timezone.utc), _last_moment + timedelta(microseconds=1))
+        _last_moment = max(datetime.now(UTC), _last_moment + timedelta(microseconds=1))
         return _last_moment.strftime(_STAMP_FORMAT)

@@ -70,7 +70,9 @@ def _empty_is_none(value: str | None) -> str | None:
 Text = Annotated[str, AfterValidator(_encodable)]
 Email = Annotated[Text, Field(max_length=320), AfterValidator(_normalise_email)]
 NewPassword = Annotated[Text, Field(min_length=8, max_length=72), AfterValidator(_password_fits_bcrypt)]
-Title = Annotated[Text, BeforeValidator(_strip), Field(max_length=MAX_TITLE_CHARS), AfterValidator(_not_blank)]
+Title = Annotated[
+    Text, BeforeValidator(_strip), Field(max_length=MAX_TITLE_CHARS), AfterValidator(_not_blank)
+]
 
 
 class RegisterRequest(BaseModel):
@@ -78,7 +80,9 @@ class RegisterRequest(BaseModel):
 
     email: Email
     password: NewPassword
-    name: Annotated[Annotated[Text, Field(max_length=100)] | None, BeforeValidator(_strip), AfterValidator(_empty_is_none)] = None
+    name: Annotated[
+        Annotated[Text, Field(max_length=100)] | None, BeforeValidator(_strip), AfterValidator(_empty_is_none)
+    ] = None
 
 
 class LoginRequest(BaseModel):
@@ -116,7 +120,9 @@ class ConversationCreate(BaseModel):
     """A new thread; without a title it is called "Nouvelle conversation"."""
 
     title: Annotated[
-        Annotated[Text, Field(max_length=MAX_TITLE_CHARS)] | None, BeforeValidator(_strip), AfterValidator(_empty_is_none)
+        Annotated[Text, Field(max_length=MAX_TITLE_CHARS)] | None,
+        BeforeValidator(_strip),
+        AfterValidator(_empty_is_none),
     ] = None
 
 

@@ -70,7 +70,8 @@ class TokenCodec:
         """A signed token for this user, expiring after the configured lifetime."""
         now = int(time.time())
         claims = {"sub": user_id, "iat": now, "exp": now + self.lifetime_seconds}
-        return jwt.encode(claims, self._secret, algorithm=self._algorithm)
+        token: str = jwt.encode(claims, self._secret, algorithm=self._algorithm)
+        return token
 
     def subject(self, token: str) -> str:
         """The user id inside a valid token; AuthenticationError for anything else."""
@@ -83,10 +84,10 @@ class TokenCodec:
             )
         except JWTError as exc:
             raise AuthenticationError("Invalid or expired token.") from exc
-        subject = claims.get("sub")
+        subject: str = claims.get("sub")
         if not is_valid_id("usr", subject):
             raise AuthenticationError("Invalid or expired token.")
-        return subject  # type: ignore[no-any-return]
+        return subject
 
 
 def load_or_create_secret(folder: Path) -> str:
@@ -105,5 +106,7 @@ def load_or_create_secret(folder: Path) -> str:
         )
         return secret
     if len(secret) < 32:
-        raise DataFileCorrupt(path, "the key is shorter than 32 characters; delete the file to make a new one")
+        raise DataFileCorrupt(
+            path, "the key is shorter than 32 characters; delete the file to make a new one"
+        )
     return secret

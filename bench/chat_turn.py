@@ -32,7 +32,9 @@ FILLER = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 11  # ~60
 class _Upstream(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         self.rfile.read(int(self.headers["Content-Length"]))
-        body = json.dumps({"choices": [{"message": {"role": "assistant", "content": "ok " + FILLER}}]}).encode()
+        body = json.dumps(
+            {"choices": [{"message": {"role": "assistant", "content": "ok " + FILLER}}]}
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -54,42 +56,78 @@ def make_dump(messages: int, users: int, conversations: int) -> dict[str, object
     password_hash = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
     stamp = "2026-01-01T00:00:00.{:06d}Z"
     dump_users = [
-        {"id": f"usr_{u:06d}", "email": f"student{u}@school.example", "name": f"student{u}", "role": "user",
-         "password_hash": password_hash, "created_at": stamp.format(0)}
+        {
+            "id": f"usr_{u:06d}",
+            "email": f"student{u}@school.example",
+            "name": f"student{u}",
+            "role": "user",
+            "password_hash": password_hash,
+            "created_at": stamp.format(0),
+        }
         for u in range(users)
     ]
     dump_conversations = [
-        {"id": f"conv_{c:06d}", "user_id": f"usr_{c % users:06d}", "title": f"Thread {c}",
-         "created_at": stamp.format(0), "updated_at": stamp.format(0)}
+        {
+            "id": f"conv_{c:06d}",
+            "user_id": f"usr_{c % users:06d}",
+            "title": f"Thread {c}",
+            "created_at": stamp.format(0),
+            "updated_at": stamp.format(0),
+        }
         for c in range(conversations)
     ]
     dump_messages = []
     for m in range(messages):
         c = m % conversations
         dump_messages.append(
-            {"id": f"msg_{m:07d}", "conversation_id": f"conv_{c:06d}", "user_id": f"usr_{c % users:06d}",
-             "role": "user" if (m // conversations) % 2 == 0 else "assistant", "content": f"{m} {FILLER}",
-             "created_at": stamp.format(m % 1_000_000)}
+            {
+                "id": f"msg_{m:07d}",
+                "conversation_id": f"conv_{c:06d}",
+                "user_id": f"usr_{c % users:06d}",
+                "role": "user" if (m // conversations) % 2 == 0 else "assistant",
+                "content": f"{m} {FILLER}",
+                "created_at": stamp.format(m % 1_000_000),
+            }
         )
-    return {"format": "assistantia-dump", "version": 1, "users": dump_users,
-            "conversations": dump_conversations, "messages": dump_messages}
+    return {
+        "format": "assistantia-dump",
+        "version": 1,
+        "users": dump_users,
+        "conversations": dump_conversations,
+        "messages": dump_messages,
+    }
 
 
 def measure(size: int, turns: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "BDD"
         dump_path = Path(tmp) / "dump.json"
-        dump_path.write_text(json.dumps(make_dump(size, min(200, max(1, size // 20)), min(2000, max(1, size // 10)))))
+        dump_path.write_text(
+            json.dumps(make_dump(size, min(200, max(1, size // 20)), min(2000, max(1, size // 10))))
+        )
         env = {**os.environ, "BDD_DIR": str(data_dir), "JWT_SECRET": "b" * 64, "BCRYPT_ROUNDS": "4"}
-        subprocess.run([sys.executable, "main.py", "restore", str(dump_path)], cwd=ROOT, env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, "main.py", "restore", str(dump_path)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         upstream = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
         threading.Thread(target=upstream.serve_forever, daemon=True).start()
         port = _free_port()
-        env |= {"PORT": str(port), "OPENROUTER_API_KEY": "bench",
-                "OPENROUTER_BASE_URL": f"http://127.0.0.1:{upstream.server_address[1]}/v1"}
-        server = subprocess.Popen([sys.executable, "main.py"], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env |= {
+            "PORT": str(port),
+            "OPENROUTER_API_KEY": "bench",
+            "OPENROUTER_BASE_URL": f"http://127.0.0.1:{upstream.server_address[1]}/v1",
+        }
+        server = subprocess.Popen(
+            [sys.executable, "main.py"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
                 for _ in range(200):
@@ -98,11 +136,14 @@ def measure(size: int, turns: int) -> dict[str, float]:
                         break
                     except httpx.TransportError:
                         time.sleep(0.05)
-                token = client.post("/auth/login", json={"email": "student0@school.example",
-                                                         "password": PASSWORD}).json()["access_token"]
+                token = client.post(
+                    "/auth/login", json={"email": "student0@school.example", "password": PASSWORD}
+                ).json()["access_token"]
                 headers = {"Authorization": f"Bearer {token}"}
                 threads = [c["id"] for c in client.get("/conversations", headers=headers).json()["items"]]
-                rotation = itertools.cycle(threads)  # spread turns like a real user, not one ever-growing thread
+                rotation = itertools.cycle(
+                    threads
+                )  # spread turns like a real user, not one ever-growing thread
 
                 def turn() -> httpx.Response:
                     body = {"message": "Explain it again, please.", "conversation_id": next(rotation)}
@@ -142,8 +183,11 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|")
     for size in (int(s) for s in args.sizes.split(",")):
         r = measure(size, args.turns)
-        print(f"| {size:,} | {r['chat_p50']:.2f} ms | {r['chat_p95']:.2f} ms | {r['root_p50']:.2f} ms | "
-              f"{r['chat_p50'] / r['root_p50']:.1f}x |", flush=True)
+        print(
+            f"| {size:,} | {r['chat_p50']:.2f} ms | {r['chat_p95']:.2f} ms | {r['root_p50']:.2f} ms | "
+            f"{r['chat_p50'] / r['root_p50']:.1f}x |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -58,7 +58,9 @@ def completion(text: str) -> httpx.Response:
         json={
             "id": "gen-1",
             "object": "chat.completion",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            ],
         },
     )
 

@@ -41,7 +41,9 @@ def test_plain_python_main_serves_status_and_docs_without_env_file(tmp_path: Pat
 def test_generated_jwt_secret_is_private_and_tokens_survive_a_restart(tmp_path: Path, data_dir: Path) -> None:
     with running_server(data_dir, tmp_path / "first.log", JWT_SECRET=None) as server:
         created = httpx.post(
-            f"{server.url}/auth/register", json={"email": "ann@example.com", "password": PASSWORD}, trust_env=False
+            f"{server.url}/auth/register",
+            json={"email": "ann@example.com", "password": PASSWORD},
+            trust_env=False,
         )
         assert created.status_code == 201, created.text
         headers = _token(server.url, "ann@example.com")
@@ -90,7 +92,9 @@ def test_data_path_that_is_a_regular_file_exits_with_a_clear_message(tmp_path: P
     assert not_a_folder.read_text() == "oops"
 
 
-def test_promote_and_demote_while_the_server_runs_apply_to_the_next_request(tmp_path: Path, data_dir: Path) -> None:
+def test_promote_and_demote_while_the_server_runs_apply_to_the_next_request(
+    tmp_path: Path, data_dir: Path
+) -> None:
     populate_folder(data_dir)
     with running_server(data_dir, tmp_path / "server.log") as server:
         headers = _token(server.url, "alice@example.com")
@@ -164,7 +168,10 @@ def _unknown_conversation(document: dict) -> dict:  # type: ignore[type-arg]
 MALFORMED = {
     "wrong format": (lambda document: dict(document, format="something-else"), "not an AssistantIA dump"),
     "unknown conversation": (_unknown_conversation, "unknown conversation"),
-    "user without email": (lambda d: dict(d, users=[dict(d["users"][0], email=None)]), "has no valid 'email'"),
+    "user without email": (
+        lambda d: dict(d, users=[dict(d["users"][0], email=None)]),
+        "has no valid 'email'",
+    ),
 }
 
 

@@ -23,7 +23,9 @@ CHATTERS = 4
 class Load:
     """What the clients saw before the kill."""
 
-    turns: list[tuple[dict[str, str], str, dict[str, str]]] = field(default_factory=list)  # headers, sent, reply
+    turns: list[tuple[dict[str, str], str, dict[str, str]]] = field(
+        default_factory=list
+    )  # headers, sent, reply
     accounts: list[str] = field(default_factory=list)  # emails whose registration got 201
     unexpected: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -83,10 +85,14 @@ def _registrar(url: str, cycle: int, load: Load) -> None:
                     load.unexpected.append(f"{created.status_code} {created.text[:200]}")
 
 
-def _load_then_kill(server: ServerProcess, accounts: list[dict[str, str]], cycle: int, rng: random.Random) -> Load:
+def _load_then_kill(
+    server: ServerProcess, accounts: list[dict[str, str]], cycle: int, rng: random.Random
+) -> Load:
     load = Load()
     workers = [
-        threading.Thread(target=_chatter, args=(server.url, h, f"c{cycle}u{i}", load, random.Random(rng.random())))
+        threading.Thread(
+            target=_chatter, args=(server.url, h, f"c{cycle}u{i}", load, random.Random(rng.random()))
+        )
         for i, h in enumerate(accounts)
     ]
     workers.append(threading.Thread(target=_registrar, args=(server.url, cycle, load)))

@@ -37,12 +37,20 @@ async def ask(
 
 
 def parts_answer(content: Any) -> Callable[[httpx.Request], httpx.Response]:
-    body = {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]}
+    body = {
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        ]
+    }
     return lambda request: httpx.Response(200, json=body)
 
 
 async def test_content_given_as_a_list_of_text_parts_is_joined(tmp_path):
-    parts = [{"type": "text", "text": "Bon"}, {"type": "image_url", "image_url": {"url": "x"}}, {"type": "text", "text": "jour"}]
+    parts = [
+        {"type": "text", "text": "Bon"},
+        {"type": "image_url", "image_url": {"url": "x"}},
+        {"type": "text", "text": "jour"},
+    ]
 
     answer, _ = await ask(tmp_path, parts_answer(parts))
 
@@ -69,7 +77,9 @@ async def test_request_sends_configured_model_and_messages_in_order(tmp_path):
         {"role": "user", "content": "u2"},
     ]
 
-    _, [request] = await ask(tmp_path, lambda request: completion("ok"), messages, openrouter_model="llama3.1:8b")
+    _, [request] = await ask(
+        tmp_path, lambda request: completion("ok"), messages, openrouter_model="llama3.1:8b"
+    )
 
     assert json.loads(request.content) == {"model": "llama3.1:8b", "messages": messages}
     assert request.headers["Authorization"] == f"Bearer {TEST_API_KEY}"
@@ -102,8 +112,14 @@ async def test_rate_limit_without_retry_after_has_none(tmp_path):
 
 @pytest.mark.parametrize(
     ("status", "error"),
-    [(400, UpstreamBadResponse), (401, UpstreamBadResponse), (404, UpstreamBadResponse), (408, UpstreamTimeout),
-     (500, UpstreamBadResponse), (503, UpstreamBadResponse)],
+    [
+        (400, UpstreamBadResponse),
+        (401, UpstreamBadResponse),
+        (404, UpstreamBadResponse),
+        (408, UpstreamTimeout),
+        (500, UpstreamBadResponse),
+        (503, UpstreamBadResponse),
+    ],
 )
 async def test_error_statuses_raise_the_matching_upstream_error(tmp_path, status, error):
     with pytest.raises(error) as caught:

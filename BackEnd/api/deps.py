@@ -39,7 +39,8 @@ class AppContext:
 
 def get_context(request: Request) -> AppContext:
     """The context the lifespan stored on the app."""
-    return request.app.state.context  # type: ignore[no-any-return]
+    context: AppContext = request.app.state.context
+    return context
 
 
 ContextDep = Annotated[AppContext, Depends(get_context)]

@@ -86,7 +86,9 @@ async def _handle_invalid_request(request: Request, exc: Exception) -> JSONRespo
     assert isinstance(exc, RequestValidationError)
     # FastAPI's default echoes the rejected `input`: a password would come back in the body,
     # and text that is not valid Unicode could not even be encoded (a 500).
-    errors = [{key: value for key, value in error.items() if key not in ("input", "ctx")} for error in exc.errors()]
+    errors = [
+        {key: value for key, value in error.items() if key not in ("input", "ctx")} for error in exc.errors()
+    ]
     return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
 

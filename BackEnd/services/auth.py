@@ -28,7 +28,9 @@ async def register(
     return user
 
 
-async def authenticate(database: Database, hasher: PasswordHasher, *, email: str, password: str) -> UserRecord:
+async def authenticate(
+    database: Database, hasher: PasswordHasher, *, email: str, password: str
+) -> UserRecord:
     """The account these credentials open; InvalidCredentials, in the same time, otherwise."""
     user = await anyio.to_thread.run_sync(database.get_user_by_email, email.strip().lower())
     if not await hasher.verify(password, user["password_hash"] if user else None) or user is None:

@@ -80,7 +80,9 @@ async def send_message(
             "updated_at": question["created_at"],
         }
     stored = await anyio.to_thread.run_sync(
-        lambda: database.add_turn(user_id, conversation_id, [question, reply], new_conversation=new_conversation)
+        lambda: database.add_turn(
+            user_id, conversation_id, [question, reply], new_conversation=new_conversation
+        )
     )
     if stored is None:  # the thread (or the account) was deleted while the model was thinking
         raise NotFoundError("Conversation not found.")

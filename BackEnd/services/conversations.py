@@ -22,7 +22,9 @@ DEFAULT_TITLE = "Nouvelle conversation"
 _NOT_FOUND = "Conversation not found."
 
 
-def list_conversations(database: Database, user_id: str, *, limit: int, offset: int) -> Page[ConversationRecord]:
+def list_conversations(
+    database: Database, user_id: str, *, limit: int, offset: int
+) -> Page[ConversationRecord]:
     """The user's threads, most recently updated first."""
     return database.list_conversations(user_id, limit=limit, offset=offset)
 
@@ -49,7 +51,9 @@ def get_conversation(database: Database, user_id: str, conversation_id: str) -> 
     return conversation
 
 
-def rename_conversation(database: Database, user_id: str, conversation_id: str, *, title: str) -> ConversationRecord:
+def rename_conversation(
+    database: Database, user_id: str, conversation_id: str, *, title: str
+) -> ConversationRecord:
     """Give a thread a new title."""
     renamed = database.rename_conversation(user_id, conversation_id, title=title, updated_at=utc_now())
     if renamed is None:

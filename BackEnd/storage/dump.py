@@ -25,7 +25,13 @@ _FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
         "password_hash": (str,),
         "created_at": (str,),
     },
-    "conversations": {"id": (str,), "user_id": (str,), "title": (str,), "created_at": (str,), "updated_at": (str,)},
+    "conversations": {
+        "id": (str,),
+        "user_id": (str,),
+        "title": (str,),
+        "created_at": (str,),
+        "updated_at": (str,),
+    },
     "messages": {
         "id": (str,),
         "conversation_id": (str,),
@@ -61,9 +67,11 @@ def read_dump(path: Path) -> Dump:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RestoreError(f"{path} is not valid JSON ({exc})") from exc
     if not isinstance(document, dict) or document.get("format") != DUMP_FORMAT:
-        raise RestoreError(f"{path} is not an AssistantIA dump (\"format\" must be {DUMP_FORMAT!r})")
+        raise RestoreError(f'{path} is not an AssistantIA dump ("format" must be {DUMP_FORMAT!r})')
     if document.get("version") != DUMP_VERSION:
-        raise RestoreError(f"{path} has dump version {document.get('version')!r}; this server reads {DUMP_VERSION}")
+        raise RestoreError(
+            f"{path} has dump version {document.get('version')!r}; this server reads {DUMP_VERSION}"
+        )
     lists = {name: _records(document, name) for name in _FIELDS}
     _check_references(lists)
     return Dump(users=lists["users"], conversations=lists["conversations"], messages=lists["messages"])  # type: ignore[arg-type]
@@ -85,7 +93,9 @@ def _records(document: dict[str, Any], name: str) -> list[dict[str, Any]]:
                 raise RestoreError(f"{where} has no valid {field_name!r}")
             allowed = _ALLOWED_VALUES.get((name, field_name))
             if allowed is not None and record[field_name] not in allowed:
-                raise RestoreError(f"{where} has {field_name} {record[field_name]!r}; expected one of {sorted(allowed)}")
+                raise RestoreError(
+                    f"{where} has {field_name} {record[field_name]!r}; expected one of {sorted(allowed)}"
+                )
         if not is_valid_id(_ID_PREFIXES[name], record["id"]):
             raise RestoreError(f"{where} has a malformed id {record['id']!r}")
         if record["id"] in seen:
@@ -108,4 +118,3 @@ def _check_references(lists: dict[str, list[dict[str, Any]]]) -> None:
     for index, message in enumerate(lists["messages"]):
         if owners.get(message["conversation_id"]) != message["user_id"]:
             raise RestoreError(f"messages[{index}] points to an unknown conversation or the wrong owner")
-

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from contextlib import suppress
 from pathlib import Path
@@ -16,7 +17,7 @@ __all__ = ["FileLock", "TEMP_SUFFIX", "read_json_file", "remove_durably", "write
 TEMP_SUFFIX = ".tmp"
 
 # Windows cannot open, hence cannot fsync, a directory; NTFS journals the rename itself.
-_CAN_FSYNC_DIRS = os.name != "nt"
+_CAN_FSYNC_DIRS = sys.platform != "win32"
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -119,7 +120,7 @@ class FileLock:
         self._handle.flush()
 
 
-if os.name == "nt":  # pragma: no cover - exercised on Windows only
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
 
     def _lock(handle: IO[str], *, blocking: bool) -> bool:

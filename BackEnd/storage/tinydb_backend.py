@@ -211,7 +211,9 @@ class TinyDBDatabase(Database):
         dump = Dump(users=self.users.all(), conversations=[], messages=[])
         for user in dump.users:
             with self.threads.lock(user["id"]):
-                threads = sorted(self.threads.conversations(user["id"]).all(), key=lambda doc: doc["created_at"])
+                threads = sorted(
+                    self.threads.conversations(user["id"]).all(), key=lambda doc: doc["created_at"]
+                )
                 for thread in threads:
                     dump.conversations.append(dict(thread))  # type: ignore[arg-type]
                     dump.messages.extend(_plain(self.threads.history(thread["id"]).all()))

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tinydb import Query, TinyDB
 from tinydb.table import Table
@@ -20,6 +20,8 @@ from .tinydb_storage import DurableJSONStorage
 __all__ = ["UsersFile"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _TABLE = "users"
 _REQUIRED_TEXT_FIELDS = ("id", "email", "password_hash", "created_at")
@@ -109,7 +111,7 @@ class UsersFile:
             finally:
                 self._write_lock.release()
 
-    def _read(self, lookup: Callable[[], Any]) -> Any:
+    def _read(self, lookup: Callable[[], T]) -> T:
         with self._mutex:
             self._refresh()
             return lookup()
@@ -117,16 +119,16 @@ class UsersFile:
     def get(self, user_id: str) -> UserRecord | None:
         """The account with this id, as the file says now."""
         found = self._read(lambda: self._by_id.get(user_id))
-        return dict(found) if found else None  # type: ignore[return-value]
+        return found.copy() if found else None
 
     def get_by_email(self, email: str) -> UserRecord | None:
         """The account with this email, as the file says now."""
         found = self._read(lambda: self._by_email.get(email))
-        return dict(found) if found else None  # type: ignore[return-value]
+        return found.copy() if found else None
 
     def all(self) -> list[UserRecord]:
         """Every account, in file order (oldest first)."""
-        return self._read(lambda: [dict(user) for user in self._by_id.values()])
+        return self._read(lambda: [user.copy() for user in self._by_id.values()])
 
     def ids(self) -> set[str]:
         """The ids of every account."""

@@ -18,7 +18,9 @@ async def test_disk_failure_during_a_write_is_a_503_without_paths_and_changes_no
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(files.os, "replace", disk_full)
-    renamed = await client.patch(f"/conversations/{created.json()['id']}", json={"title": "lost"}, headers=alice.headers)
+    renamed = await client.patch(
+        f"/conversations/{created.json()['id']}", json={"title": "lost"}, headers=alice.headers
+    )
     monkeypatch.undo()
 
     assert renamed.status_code == 503

@@ -55,7 +55,9 @@ def test_failed_write_keeps_the_old_file_and_removes_its_temp_file(
     assert _temp_files(tmp_path) == []
 
 
-def test_file_lock_second_non_blocking_acquire_fails_while_held_and_succeeds_after_release(tmp_path: Path) -> None:
+def test_file_lock_second_non_blocking_acquire_fails_while_held_and_succeeds_after_release(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / ".server.lock"
     first, second = FileLock(path), FileLock(path)
 

@@ -9,11 +9,25 @@ from pathlib import Path
 
 import pytest
 
-from BackEnd.errors import DataFileCorrupt, DataFolderInUse, DataFolderInvalid, EmailAlreadyRegistered
-from BackEnd.errors import RestoreError, StorageUnavailable
+from BackEnd.errors import (
+    DataFileCorrupt,
+    DataFolderInUse,
+    DataFolderInvalid,
+    EmailAlreadyRegistered,
+    RestoreError,
+    StorageUnavailable,
+)
 from BackEnd.records import UserRecord
 from BackEnd.storage import TinyDBDatabase
-from tests.utils.records import chat, json_snapshot, make_conversation, make_turn, make_user, populate, populate_folder
+from tests.utils.records import (
+    chat,
+    json_snapshot,
+    make_conversation,
+    make_turn,
+    make_user,
+    populate,
+    populate_folder,
+)
 
 
 @pytest.fixture
@@ -74,7 +88,9 @@ def test_users_add_get_list_set_role_refuse_taken_email_and_delete(db: TinyDBDat
     assert [user["id"] for user in db.list_users()] == [bob["id"]]
 
 
-def test_conversations_are_newest_first_renamable_deletable_and_scoped_to_their_owner(db: TinyDBDatabase) -> None:
+def test_conversations_are_newest_first_renamable_deletable_and_scoped_to_their_owner(
+    db: TinyDBDatabase,
+) -> None:
     alice, bob = make_user("alice@example.com"), make_user("bob@example.com")
     db.add_user(alice)
     db.add_user(bob)
@@ -124,7 +140,9 @@ def test_add_turn_on_vanished_conversation_returns_none_and_writes_nothing(
     assert json_snapshot(db.folder) == before
 
 
-def test_recent_messages_returns_the_last_ones_and_none_for_count_zero(db: TinyDBDatabase, alice: UserRecord) -> None:
+def test_recent_messages_returns_the_last_ones_and_none_for_count_zero(
+    db: TinyDBDatabase, alice: UserRecord
+) -> None:
     thread = chat(db, alice["id"], "one")
     chat(db, alice["id"], "two", thread["id"])
 
@@ -155,7 +173,10 @@ def test_open_clears_temp_leftovers_and_orphan_files(folder: Path) -> None:
     kept = json_snapshot(folder)
     orphan_history = folder / "historique" / "conv_orphan.json"
     orphan_history.write_text('{"messages": {}}')
-    orphan_owner, their_thread = folder / "conversations" / "usr_vanished.json", make_conversation("usr_vanished")
+    orphan_owner, their_thread = (
+        folder / "conversations" / "usr_vanished.json",
+        make_conversation("usr_vanished"),
+    )
     orphan_owner.write_text(json.dumps({"conversations": {"1": their_thread}}))
     their_history = folder / "historique" / f"{their_thread['id']}.json"
     their_history.write_text(json.dumps({"messages": {}}))
@@ -176,7 +197,9 @@ CORRUPTIONS = {
     "truncated JSON": lambda good, table: good[: len(good) // 2],
     "empty file": lambda good, table: b"",
     "wrong shape": lambda good, table: b'["not", "tables"]',
-    "wrong record shape": lambda good, table: json.dumps({table: {"1": {"id": 7, "unexpected": True}}}).encode(),
+    "wrong record shape": lambda good, table: json.dumps(
+        {table: {"1": {"id": 7, "unexpected": True}}}
+    ).encode(),
 }
 
 
@@ -257,11 +280,16 @@ def test_hand_edit_followed_by_a_server_write_keeps_the_edit(
     db.add_user(make_user("bob@example.com"))
 
     on_disk = json.loads((db.folder / "users.json").read_text())["users"].values()
-    assert {u["email"]: u["role"] for u in on_disk} == {"alice@example.com": "admin", "bob@example.com": "user"}
+    assert {u["email"]: u["role"] for u in on_disk} == {
+        "alice@example.com": "admin",
+        "bob@example.com": "user",
+    }
     assert db.get_user(alice["id"])["role"] == "admin"  # type: ignore[index]
 
 
-def test_export_then_import_into_an_empty_folder_gives_an_identical_export(db: TinyDBDatabase, tmp_path: Path) -> None:
+def test_export_then_import_into_an_empty_folder_gives_an_identical_export(
+    db: TinyDBDatabase, tmp_path: Path
+) -> None:
     populate(db)
     exported = db.export_dump()
     copy = TinyDBDatabase.open(tmp_path / "copy")

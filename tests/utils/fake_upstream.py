@@ -40,9 +40,20 @@ class FakeChatServer:
                 if owner.max_delay:
                     time.sleep(random.uniform(0, owner.max_delay))
                 text = "echo: " + str(body["messages"][-1]["content"])
-                self._send(200, {"id": "gen-1", "object": "chat.completion", "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-                ]})
+                self._send(
+                    200,
+                    {
+                        "id": "gen-1",
+                        "object": "chat.completion",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": text},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                    },
+                )
 
             def _send(self, status: int, document: object) -> None:
                 payload = json.dumps(document).encode()

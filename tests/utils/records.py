@@ -45,7 +45,9 @@ def make_turn(user_id: str, conversation_id: str, text: str) -> list[MessageReco
     ]
 
 
-def chat(database: Database, user_id: str, text: str, conversation_id: str | None = None) -> ConversationRecord:
+def chat(
+    database: Database, user_id: str, text: str, conversation_id: str | None = None
+) -> ConversationRecord:
     """Store one turn, in a new thread unless `conversation_id` is given."""
     new = make_conversation(user_id, title=text) if conversation_id is None else None
     target = new["id"] if new else conversation_id

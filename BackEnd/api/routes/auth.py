@@ -29,7 +29,9 @@ async def login(body: LoginRequest, context: ContextDep) -> Token:
 
 
 @router.post("/token", responses=responses(401))
-async def login_for_swagger(form: Annotated[OAuth2PasswordRequestForm, Depends()], context: ContextDep) -> Token:
+async def login_for_swagger(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], context: ContextDep
+) -> Token:
     """The OAuth2 password flow behind Swagger's Authorize button (`username` is the email)."""
     return await _issue_token(context, form.username, form.password)
 

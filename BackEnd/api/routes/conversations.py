@@ -16,14 +16,20 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 @router.get("", responses=responses(401))
-def read_conversations(user: CurrentUser, database: DatabaseDep, limit: Limit = 50, offset: Offset = 0) -> ConversationPage:
+def read_conversations(
+    user: CurrentUser, database: DatabaseDep, limit: Limit = 50, offset: Offset = 0
+) -> ConversationPage:
     """The caller's conversations, most recently updated first."""
     page = conversations.list_conversations(database, user["id"], limit=limit, offset=offset)
-    return ConversationPage.model_validate({"items": page.items, "limit": limit, "offset": offset, "total": page.total})
+    return ConversationPage.model_validate(
+        {"items": page.items, "limit": limit, "offset": offset, "total": page.total}
+    )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=responses(401))
-def create_conversation(body: ConversationCreate, user: CurrentUser, database: DatabaseDep) -> ConversationPublic:
+def create_conversation(
+    body: ConversationCreate, user: CurrentUser, database: DatabaseDep
+) -> ConversationPublic:
     """Start an empty conversation."""
     created = conversations.create_conversation(database, user["id"], title=body.title)
     return ConversationPublic.model_validate(created)

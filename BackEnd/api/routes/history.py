@@ -17,7 +17,9 @@ def read_history(
 ) -> HistoryPage:
     """A page of a conversation's messages, oldest first."""
     page = conversations.read_history(database, user["id"], conversation_id, limit=limit, offset=offset)
-    return HistoryPage.model_validate({"items": page.items, "limit": limit, "offset": offset, "total": page.total})
+    return HistoryPage.model_validate(
+        {"items": page.items, "limit": limit, "offset": offset, "total": page.total}
+    )
 
 
 @router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(401, 404))

@@ -79,7 +79,9 @@ async def test_register_name_defaults_to_email_local_part(client: httpx.AsyncCli
 
 
 @pytest.mark.parametrize("email", ["bob@example.com", "BOB@Example.com", "  bob@example.com  "])
-async def test_register_duplicate_email_conflicts(client: httpx.AsyncClient, bob: Account, email: str) -> None:
+async def test_register_duplicate_email_conflicts(
+    client: httpx.AsyncClient, bob: Account, email: str
+) -> None:
     response = await client.post("/auth/register", json={"email": email, "password": "another password"})
     assert response.status_code == 409, response.text
     assert isinstance(response.json()["detail"], str)
@@ -90,8 +92,17 @@ async def test_register_duplicate_email_conflicts(client: httpx.AsyncClient, bob
 
 @pytest.mark.parametrize(
     "email",
-    ["", "plainaddress", "@example.com", "user@", "user@example", "a b@example.com", "a@@example.com",
-     "user@example.", "x" * 250 + "@example.com"],
+    [
+        "",
+        "plainaddress",
+        "@example.com",
+        "user@",
+        "user@example",
+        "a b@example.com",
+        "a@@example.com",
+        "user@example.",
+        "x" * 250 + "@example.com",
+    ],
 )
 async def test_register_invalid_email_is_422(client: httpx.AsyncClient, email: str) -> None:
     response = await client.post("/auth/register", json={"email": email, "password": PASSWORD})
@@ -140,14 +151,18 @@ async def test_login_returns_bearer_token(client: httpx.AsyncClient, alice: Acco
     me = await _me_status(client, body["access_token"])
     assert me.status_code == 200 and me.json()["id"] == alice.id
     # The email is matched case- and space-insensitively, like at registration.
-    again = await client.post("/auth/login", json={"email": " ALICE@example.com ", "password": alice.password})
+    again = await client.post(
+        "/auth/login", json={"email": " ALICE@example.com ", "password": alice.password}
+    )
     assert again.status_code == 200, again.text
 
 
 async def test_login_unknown_email_and_wrong_password_look_the_same(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
-    unknown = await client.post("/auth/login", json={"email": "nobody@example.com", "password": alice.password})
+    unknown = await client.post(
+        "/auth/login", json={"email": "nobody@example.com", "password": alice.password}
+    )
     wrong = await client.post("/auth/login", json={"email": alice.email, "password": "wrong password"})
     assert unknown.status_code == wrong.status_code == 401
     assert unknown.json() == wrong.json()
@@ -158,7 +173,11 @@ async def test_login_unknown_email_and_wrong_password_look_the_same(
 async def test_login_overlong_password_is_401_not_500(client: httpx.AsyncClient, alice: Account) -> None:
     full = await sign_up(client, "ivan@example.com", password="p" * 72)
     # The first 72 bytes of the last two equal ivan's password: bcrypt's truncation must not let them in.
-    for email, password in ((alice.email, "a" * 73), (full.email, "p" * 73), (full.email, "p" * 72 + "€" * 30)):
+    for email, password in (
+        (alice.email, "a" * 73),
+        (full.email, "p" * 73),
+        (full.email, "p" * 72 + "€" * 30),
+    ):
         response = await client.post("/auth/login", json={"email": email, "password": password})
         assert response.status_code == 401, (password, response.text)
         assert response.headers.get("www-authenticate") == "Bearer"
@@ -196,7 +215,9 @@ async def test_me_without_token_is_401(client: httpx.AsyncClient) -> None:
     assert response.headers.get("www-authenticate") == "Bearer"
 
 
-async def test_hand_signed_token_with_test_secret_is_accepted(client: httpx.AsyncClient, alice: Account) -> None:
+async def test_hand_signed_token_with_test_secret_is_accepted(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
     # Control for the rejections below: a token built the same way, but correctly, works.
     assert (await _me_status(client, _signed(_claims(alice.id)))).status_code == 200
 
@@ -245,7 +266,9 @@ async def test_token_of_deleted_user_is_401(client: httpx.AsyncClient, alice: Ac
     assert (await client.get("/auth/me", headers=alice.headers)).status_code == 401
 
 
-async def test_role_change_applies_to_existing_token(client: httpx.AsyncClient, app: FastAPI, alice: Account) -> None:
+async def test_role_change_applies_to_existing_token(
+    client: httpx.AsyncClient, app: FastAPI, alice: Account
+) -> None:
     assert (await client.get("/users", headers=alice.headers)).status_code == 403
     app.state.context.database.set_role(alice.email, "admin")
     promoted = await client.get("/users", headers=alice.headers)

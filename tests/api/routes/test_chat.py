@@ -17,15 +17,23 @@ UNKNOWN_ID = "conv_" + "0" * 32
 
 
 @asynccontextmanager
-async def running(data_dir: Path, upstream: FakeUpstream, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def running(
+    data_dir: Path, upstream: FakeUpstream, **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
     """A client on an app built with these settings overrides."""
-    app = create_app(make_settings(data_dir, **overrides), upstream_transport=httpx.MockTransport(upstream.handle))
+    app = create_app(
+        make_settings(data_dir, **overrides), upstream_transport=httpx.MockTransport(upstream.handle)
+    )
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as http:
             yield http
 
 
-async def chat(http: httpx.AsyncClient, who: Account, message: str, conversation_id: str | None = None) -> dict:
+async def chat(
+    http: httpx.AsyncClient, who: Account, message: str, conversation_id: str | None = None
+) -> dict:
     body: dict[str, Any] = {"message": message}
     if conversation_id is not None:
         body["conversation_id"] = conversation_id
@@ -53,7 +61,9 @@ async def test_chat_without_conversation_id_starts_a_thread_titled_from_the_mess
     assert reply["answer"] == "echo: Explain photosynthesis simply"
     assert reply["conversation_id"].startswith("conv_")
     threads = await conversations(client, alice)
-    assert [(t["id"], t["title"]) for t in threads] == [(reply["conversation_id"], "Explain photosynthesis simply")]
+    assert [(t["id"], t["title"]) for t in threads] == [
+        (reply["conversation_id"], "Explain photosynthesis simply")
+    ]
     stored = await history(client, alice, reply["conversation_id"])
     assert [(m["id"], m["role"], m["content"]) for m in stored] == [
         (reply["user_message_id"], "user", "Explain photosynthesis simply"),
@@ -69,12 +79,17 @@ async def test_chat_with_conversation_id_appends_to_that_thread(client, alice):
     assert len(await conversations(client, alice)) == 1
     stored = await history(client, alice, first["conversation_id"])
     assert [m["content"] for m in stored] == [
-        "first question", "echo: first question", "second question", "echo: second question",
+        "first question",
+        "echo: first question",
+        "second question",
+        "echo: second question",
     ]
     assert [m["id"] for m in stored[2:]] == [second["user_message_id"], second["assistant_message_id"]]
 
 
-async def test_upstream_request_has_model_key_attribution_headers_and_openrouter_url(client, upstream, settings, alice):
+async def test_upstream_request_has_model_key_attribution_headers_and_openrouter_url(
+    client, upstream, settings, alice
+):
     await chat(client, alice, "hello")
 
     [request] = upstream.requests
@@ -153,16 +168,24 @@ async def test_invalid_message_is_422_and_never_reaches_the_model(client, upstre
     assert await conversations(client, alice) == []
 
 
-async def test_other_users_conversation_is_404_like_unknown_id_without_any_upstream_call(client, upstream, alice, bob):
+async def test_other_users_conversation_is_404_like_unknown_id_without_any_upstream_call(
+    client, upstream, alice, bob
+):
     mine = await chat(client, alice, "alice private question")
-    thread_before = (await client.get(f"/conversations/{mine['conversation_id']}", headers=alice.headers)).json()
+    thread_before = (
+        await client.get(f"/conversations/{mine['conversation_id']}", headers=alice.headers)
+    ).json()
     history_before = await history(client, alice, mine["conversation_id"])
     calls_before = len(upstream.requests)
 
     stolen = await client.post(
-        "/ai/chat", json={"message": "let me in", "conversation_id": mine["conversation_id"]}, headers=bob.headers
+        "/ai/chat",
+        json={"message": "let me in", "conversation_id": mine["conversation_id"]},
+        headers=bob.headers,
     )
-    unknown = await client.post("/ai/chat", json={"message": "hi", "conversation_id": UNKNOWN_ID}, headers=bob.headers)
+    unknown = await client.post(
+        "/ai/chat", json={"message": "hi", "conversation_id": UNKNOWN_ID}, headers=bob.headers
+    )
 
     assert stolen.status_code == unknown.status_code == 404
     assert stolen.json() == unknown.json()

@@ -31,8 +31,14 @@ def gate_until(count: int):
     return handler
 
 
-async def post_chat(client: httpx.AsyncClient, who: Account, message: str, conversation_id: str | None = None):
-    body = {"message": message} if conversation_id is None else {"message": message, "conversation_id": conversation_id}
+async def post_chat(
+    client: httpx.AsyncClient, who: Account, message: str, conversation_id: str | None = None
+):
+    body = (
+        {"message": message}
+        if conversation_id is None
+        else {"message": message, "conversation_id": conversation_id}
+    )
     return await client.post("/ai/chat", json=body, headers=who.headers)
 
 
@@ -58,7 +64,9 @@ async def test_100_concurrent_chats_of_several_users_are_all_inside_the_model_at
     with anyio.fail_after(10):  # a serialised or blocked path never lets the 100th request in
         responses = await asyncio.gather(*(post_chat(client, *job) for job in jobs))
 
-    assert [r.status_code for r in responses] == [200] * 100, [r.text for r in responses if r.status_code != 200]
+    assert [r.status_code for r in responses] == [200] * 100, [
+        r.text for r in responses if r.status_code != 200
+    ]
     assert [r.json()["answer"] for r in responses] == [f"echo: message {n}" for n in range(100)]
     for user in users:
         listed = await client.get("/conversations", params={"limit": 200}, headers=user.headers)
@@ -66,7 +74,9 @@ async def test_100_concurrent_chats_of_several_users_are_all_inside_the_model_at
         assert (await full_history(client, user, threads[user.email]))["total"] == 2 + 2 * 10
 
 
-async def test_40_parallel_turns_in_one_conversation_store_80_paired_messages(client, upstream, alice, data_dir):
+async def test_40_parallel_turns_in_one_conversation_store_80_paired_messages(
+    client, upstream, alice, data_dir
+):
     created = await client.post("/conversations", json={"title": "busy"}, headers=alice.headers)
     conversation_id = created.json()["id"]
     upstream.handler = gate_until(40)
@@ -81,7 +91,7 @@ async def test_40_parallel_turns_in_one_conversation_store_80_paired_messages(cl
     assert page["total"] == len(items) == 80
     assert len({item["id"] for item in items}) == 80
     pairs = {(r.json()["user_message_id"], r.json()["assistant_message_id"]) for r in responses}
-    for question, answer in zip(items[0::2], items[1::2]):
+    for question, answer in zip(items[0::2], items[1::2], strict=True):
         assert (question["role"], answer["role"]) == ("user", "assistant")
         assert answer["content"] == f"echo: {question['content']}"
         assert (question["id"], answer["id"]) in pairs
@@ -97,7 +107,9 @@ async def test_40_parallel_turns_in_one_conversation_store_80_paired_messages(cl
     assert {doc["id"] for doc in documents} == {item["id"] for item in items}
 
 
-async def test_parallel_turns_across_conversations_keep_the_list_ordered_by_latest_message(client, upstream, alice):
+async def test_parallel_turns_across_conversations_keep_the_list_ordered_by_latest_message(
+    client, upstream, alice
+):
     rng = random.Random(20240601)
     with anyio.fail_after(10):
         starts = await asyncio.gather(*(post_chat(client, alice, f"thread {n} opens") for n in range(6)))
@@ -113,7 +125,9 @@ async def test_parallel_turns_across_conversations_keep_the_list_ordered_by_late
             )
         assert [r.status_code for r in replies] == [200] * len(chosen)
 
-    listed = (await client.get("/conversations", params={"limit": 200}, headers=alice.headers)).json()["items"]
+    listed = (await client.get("/conversations", params={"limit": 200}, headers=alice.headers)).json()[
+        "items"
+    ]
     assert sorted(item["id"] for item in listed) == sorted(conversation_ids)
     stamps = [item["updated_at"] for item in listed]
     assert stamps == sorted(stamps, reverse=True)

@@ -52,8 +52,13 @@ def choice(message: dict | None, finish_reason: str = "stop") -> dict:
 
 
 CASES = [
-    *(pytest.param(status_answer(code), 502, {}, id=f"status-{code}") for code in (400, 401, 402, 403, 500, 502, 503)),
-    pytest.param(status_answer(429, {"Retry-After": "7"}), 429, {"Retry-After": "7"}, id="status-429-retry-after"),
+    *(
+        pytest.param(status_answer(code), 502, {}, id=f"status-{code}")
+        for code in (400, 401, 402, 403, 500, 502, 503)
+    ),
+    pytest.param(
+        status_answer(429, {"Retry-After": "7"}), 429, {"Retry-After": "7"}, id="status-429-retry-after"
+    ),
     pytest.param(status_answer(408), 504, {}, id="status-408"),
     pytest.param(body_answer(error={"message": LEAK, "code": 500}), 502, {}, id="200-error-body"),
     pytest.param(lambda request: httpx.Response(200, text=f"<html>{LEAK}"), 502, {}, id="200-invalid-json"),
@@ -64,7 +69,9 @@ CASES = [
         {},
         id="200-finish-reason-error",
     ),
-    pytest.param(body_answer(choices=[choice({"role": "assistant", "content": None})]), 502, {}, id="200-null-content"),
+    pytest.param(
+        body_answer(choices=[choice({"role": "assistant", "content": None})]), 502, {}, id="200-null-content"
+    ),
     pytest.param(raises(httpx.ConnectError), 502, {}, id="connect-error"),
     pytest.param(raises(httpx.RemoteProtocolError), 502, {}, id="remote-protocol-error"),
     pytest.param(raises(httpx.ReadTimeout), 504, {}, id="read-timeout"),
@@ -122,7 +129,9 @@ async def test_failure_in_an_existing_conversation_leaves_history_and_updated_at
     assert_clean_failure(response, caplog, status, headers)
     assert len(upstream.requests) == 2
     assert upstream.bodies[-1]["messages"][-1] == {"role": "user", "content": "second"}
-    assert (await client.get(f"/conversations/{conversation_id}", headers=alice.headers)).json() == thread_before
+    assert (
+        await client.get(f"/conversations/{conversation_id}", headers=alice.headers)
+    ).json() == thread_before
     assert (await client.get(f"/history/{conversation_id}", headers=alice.headers)).json() == history_before
     assert history_file.read_bytes() == file_before
 

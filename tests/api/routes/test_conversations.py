@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import httpx
@@ -25,7 +24,9 @@ async def create(client: httpx.AsyncClient, account: Account, **body: object) ->
     return response.json()
 
 
-async def chat(client: httpx.AsyncClient, account: Account, message: str, conversation_id: str | None) -> dict:
+async def chat(
+    client: httpx.AsyncClient, account: Account, message: str, conversation_id: str | None
+) -> dict:
     response = await client.post(
         "/ai/chat", json={"message": message, "conversation_id": conversation_id}, headers=account.headers
     )
@@ -74,7 +75,12 @@ async def test_create_conversation_accepts_title_of_200_chars_and_refuses_201(cl
 
 
 async def test_create_conversation_ignores_extra_fields(client, alice, bob, data_dir):
-    body = {"title": "Mine", "user_id": bob.id, "id": "conv_chosenbyclient", "created_at": "1999-01-01T00:00:00.000000Z"}
+    body = {
+        "title": "Mine",
+        "user_id": bob.id,
+        "id": "conv_chosenbyclient",
+        "created_at": "1999-01-01T00:00:00.000000Z",
+    }
     response = await client.post("/conversations", json=body, headers=alice.headers)
     assert response.status_code == 201
     created = response.json()
@@ -106,7 +112,9 @@ async def test_chat_turn_and_rename_bump_updated_at_but_not_created_at(client, a
     after_chat = (await client.get(f"/conversations/{created['id']}", headers=alice.headers)).json()
     assert after_chat["created_at"] == created["created_at"]
     assert after_chat["updated_at"] > created["updated_at"]
-    renamed = (await client.patch(f"/conversations/{created['id']}", json={"title": "B"}, headers=alice.headers)).json()
+    renamed = (
+        await client.patch(f"/conversations/{created['id']}", json={"title": "B"}, headers=alice.headers)
+    ).json()
     assert renamed["created_at"] == created["created_at"]
     assert renamed["updated_at"] > after_chat["updated_at"]
 
@@ -121,7 +129,9 @@ async def test_list_conversations_pages_with_limit_and_offset(client, alice):
 
     pages = []
     for offset in (0, 2, 4):
-        response = await client.get("/conversations", params={"limit": 2, "offset": offset}, headers=alice.headers)
+        response = await client.get(
+            "/conversations", params={"limit": 2, "offset": offset}, headers=alice.headers
+        )
         body = response.json()
         assert (body["limit"], body["offset"], body["total"]) == (2, offset, 5)
         pages.append([item["id"] for item in body["items"]])
@@ -144,10 +154,14 @@ async def test_get_one_conversation(client, alice):
 
 async def test_rename_conversation_trims_title(client, alice):
     created = await create(client, alice)
-    response = await client.patch(f"/conversations/{created['id']}", json={"title": "  Chimie  "}, headers=alice.headers)
+    response = await client.patch(
+        f"/conversations/{created['id']}", json={"title": "  Chimie  "}, headers=alice.headers
+    )
     assert response.status_code == 200
     assert response.json()["title"] == "Chimie"
-    assert (await client.get(f"/conversations/{created['id']}", headers=alice.headers)).json()["title"] == "Chimie"
+    assert (await client.get(f"/conversations/{created['id']}", headers=alice.headers)).json()[
+        "title"
+    ] == "Chimie"
 
 
 @pytest.mark.parametrize("body", [{"title": ""}, {"title": "   "}, {}, {"title": None}, {"title": "x" * 201}])
@@ -172,12 +186,16 @@ async def test_delete_conversation_removes_it_its_history_file_and_its_text(clie
     assert not history_file.exists()
     assert files_containing(data_dir, marker) == []
     assert files_containing(data_dir, conversation_id) == []
-    assert (await client.delete(f"/conversations/{conversation_id}", headers=alice.headers)).status_code == 404
+    assert (
+        await client.delete(f"/conversations/{conversation_id}", headers=alice.headers)
+    ).status_code == 404
 
 
 async def test_unknown_conversation_is_not_found(client, alice):
     for method, kwargs in (("GET", {}), ("PATCH", {"json": {"title": "x"}}), ("DELETE", {})):
-        response = await client.request(method, f"/conversations/{UNKNOWN_ID}", headers=alice.headers, **kwargs)
+        response = await client.request(
+            method, f"/conversations/{UNKNOWN_ID}", headers=alice.headers, **kwargs
+        )
         assert response.status_code == 404, method
         assert response.json() == {"detail": "Conversation not found."}
 
@@ -203,7 +221,15 @@ async def test_other_users_conversation_looks_exactly_like_an_unknown_one(client
 
 @pytest.mark.parametrize(
     "raw_id",
-    ["..%2Fusers", "conv_..%2F..%2Fusers", "%2E%2E", "%2E%2E%2Fusers", "..%5Cusers", "users.json", "..%2F..%2Fusers.json"],
+    [
+        "..%2Fusers",
+        "conv_..%2F..%2Fusers",
+        "%2E%2E",
+        "%2E%2E%2Fusers",
+        "..%5Cusers",
+        "users.json",
+        "..%2F..%2Fusers.json",
+    ],
 )
 async def test_path_traversal_ids_are_not_found_and_touch_no_file(client, alice, data_dir, raw_id):
     await create(client, alice, title="Témoin")

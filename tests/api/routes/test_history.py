@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 UNKNOWN_ID = "conv_" + "0" * 32
 
 
-async def chat(client: httpx.AsyncClient, account: Account, message: str, conversation_id: str | None = None) -> dict:
+async def chat(
+    client: httpx.AsyncClient, account: Account, message: str, conversation_id: str | None = None
+) -> dict:
     response = await client.post(
         "/ai/chat", json={"message": message, "conversation_id": conversation_id}, headers=account.headers
     )
@@ -46,7 +48,14 @@ async def test_history_is_chronological_with_public_fields(client, alice):
     assert (page["limit"], page["offset"], page["total"]) == (50, 0, 6)
     items = page["items"]
     assert [item["role"] for item in items] == ["user", "assistant"] * 3
-    assert [item["content"] for item in items] == ["un", "echo: un", "deux", "echo: deux", "trois", "echo: trois"]
+    assert [item["content"] for item in items] == [
+        "un",
+        "echo: un",
+        "deux",
+        "echo: deux",
+        "trois",
+        "echo: trois",
+    ]
     for item in items:
         assert set(item) == {"id", "conversation_id", "role", "content", "created_at"}
         assert item["conversation_id"] == conversation_id
@@ -126,7 +135,10 @@ async def test_conversation_is_usable_after_clearing_its_history(client, alice, 
 
 
 async def test_delete_all_history_removes_every_conversation_of_the_caller_only(client, alice, bob, data_dir):
-    alice_threads = [await thread_with(client, alice, "alice-un"), await thread_with(client, alice, "alice-deux")]
+    alice_threads = [
+        await thread_with(client, alice, "alice-un"),
+        await thread_with(client, alice, "alice-deux"),
+    ]
     await client.post("/conversations", json={"title": "vide"}, headers=alice.headers)
     bob_thread = await thread_with(client, bob, "bob-message")
 
@@ -162,7 +174,9 @@ async def test_reading_other_users_history_looks_like_unknown(client, alice, bob
     assert "confidentiel" not in foreign.text
 
 
-async def test_clearing_other_users_history_looks_like_unknown_and_changes_nothing(client, alice, bob, data_dir):
+async def test_clearing_other_users_history_looks_like_unknown_and_changes_nothing(
+    client, alice, bob, data_dir
+):
     conversation_id = await thread_with(client, alice, "à garder")
     before = await history(client, alice, conversation_id)
     file_before = history_file(data_dir, conversation_id).read_bytes()

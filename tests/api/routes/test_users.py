@@ -35,7 +35,9 @@ async def _give_history(client: httpx.AsyncClient, account: Account, message: st
 # -- listing ----------------------------------------------------------------------------
 
 
-async def test_list_users_as_admin(client: httpx.AsyncClient, admin: Account, alice: Account, bob: Account) -> None:
+async def test_list_users_as_admin(
+    client: httpx.AsyncClient, admin: Account, alice: Account, bob: Account
+) -> None:
     response = await client.get("/users", headers=admin.headers)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -131,7 +133,9 @@ async def test_admin_delete_user_erases_all_their_data(
     assert threads.json()["total"] == 2
 
 
-async def test_admin_delete_unknown_user_is_404(client: httpx.AsyncClient, admin: Account, alice: Account) -> None:
+async def test_admin_delete_unknown_user_is_404(
+    client: httpx.AsyncClient, admin: Account, alice: Account
+) -> None:
     for user_id in ("usr_" + "0" * 32, "not-an-id", "usr_"):
         response = await client.delete(f"/users/{user_id}", headers=admin.headers)
         assert response.status_code == 404, (user_id, response.text)
@@ -150,7 +154,10 @@ async def test_non_admin_delete_other_user_is_403_and_deletes_nothing(
     client: httpx.AsyncClient, data_dir: Path, alice: Account, bob: Account
 ) -> None:
     empty_id, chat_id = await _give_history(client, alice, "alice must keep this")
-    before = {path: path.read_bytes() for path in _files(data_dir / "conversations") + _files(data_dir / "historique")}
+    before = {
+        path: path.read_bytes()
+        for path in _files(data_dir / "conversations") + _files(data_dir / "historique")
+    }
 
     response = await client.delete(f"/users/{alice.id}", headers=bob.headers)
     assert response.status_code == 403, response.text
@@ -159,7 +166,10 @@ async def test_non_admin_delete_other_user_is_403_and_deletes_nothing(
 
     assert (await client.get("/auth/me", headers=alice.headers)).status_code == 200
     assert (await client.get("/auth/me", headers=bob.headers)).status_code == 200
-    after = {path: path.read_bytes() for path in _files(data_dir / "conversations") + _files(data_dir / "historique")}
+    after = {
+        path: path.read_bytes()
+        for path in _files(data_dir / "conversations") + _files(data_dir / "historique")
+    }
     assert after == before
     history = await client.get(f"/history/{chat_id}", headers=alice.headers)
     assert history.json()["total"] == 2
@@ -170,7 +180,9 @@ async def test_delete_user_without_token_is_401(client: httpx.AsyncClient, alice
     assert (await client.get("/auth/me", headers=alice.headers)).status_code == 200
 
 
-async def test_admin_can_delete_themselves_via_me(client: httpx.AsyncClient, admin: Account, alice: Account) -> None:
+async def test_admin_can_delete_themselves_via_me(
+    client: httpx.AsyncClient, admin: Account, alice: Account
+) -> None:
     assert (await client.delete("/users/me", headers=admin.headers)).status_code == 204
     assert (await client.get("/users", headers=admin.headers)).status_code == 401
     assert (await client.get("/auth/me", headers=alice.headers)).status_code == 200
