@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tinydb import Query, TinyDB
 from tinydb.table import Table
@@ -15,7 +15,7 @@ from ..records import ConversationRecord, is_valid_id
 from .files import remove_durably
 from .tinydb_storage import DurableJSONStorage
 
-__all__ = ["BY_ID", "ThreadFiles"]
+__all__ = ["BY_ID", "SweepReport", "ThreadFiles"]
 
 BY_ID = Query().id
 _CONVERSATION_FIELDS = ("id", "user_id", "title", "created_at", "updated_at")
@@ -95,28 +95,44 @@ class ThreadFiles:
         """Whether no conversation or history file exists."""
         return not any(any(folder.glob("*.json")) for folder in (self.conversations_dir, self.history_dir))
 
-    def sweep(self, user_ids: set[str]) -> int:
-        """Start-up check: parse every file, delete the orphans of interrupted deletions.
+    def sweep(self, user_ids: set[str]) -> SweepReport:
+        """Start-up check: parse every file and finish what a crash interrupted.
 
-        Returns how many orphan files were removed; raises DataFileCorrupt naming a bad file.
+        Deletes the orphans of interrupted deletions and turns, and moves a thread's
+        `updated_at` up to its last message when a crash fell between the two writes of a
+        turn. Raises DataFileCorrupt naming a bad file.
         """
-        removed = 0
+        removed = refreshed = 0
         owners: dict[str, str] = {}
+        updated_at: dict[str, str] = {}
         for path in sorted(self.conversations_dir.glob("*.json")):
             if path.stem not in user_ids:
                 removed += remove_durably(path)
                 continue
             for doc in self.conversations(path.stem).all():
                 _check_conversation(path, path.stem, doc)
-                owners[doc["id"]] = path.stem
+                owners[doc["id"]], updated_at[doc["id"]] = path.stem, doc["updated_at"]
         for path in sorted(self.history_dir.glob("*.json")):
-            if path.stem not in owners:
+            conversation_id = path.stem
+            if conversation_id not in owners:
                 removed += remove_durably(path)
                 continue
-            tables = DurableJSONStorage(path).read() or {}
-            for doc in tables.get("messages", {}).values():
-                _check_message(path, path.stem, owners[path.stem], doc)
-        return removed
+            messages = ((DurableJSONStorage(path).read() or {}).get("messages") or {}).values()
+            for doc in messages:
+                _check_message(path, conversation_id, owners[conversation_id], doc)
+            last = max((doc["created_at"] for doc in messages), default="")
+            if last > updated_at[conversation_id]:
+                table = self.conversations(owners[conversation_id])
+                table.update({"updated_at": last}, BY_ID == conversation_id)
+                refreshed += 1
+        return SweepReport(removed=removed, refreshed=refreshed)
+
+
+class SweepReport(NamedTuple):
+    """What start-up had to finish."""
+
+    removed: int
+    refreshed: int
 
 
 def _check_conversation(path: Path, user_id: str, doc: dict[str, Any]) -> None:

@@ -84,9 +84,11 @@ class TinyDBDatabase(Database):
                 temp.unlink()
                 leftovers += 1
         self.users.load()
-        leftovers += self.threads.sweep(self.users.ids())
-        if leftovers:
-            logger.warning("Removed %d leftover file(s) of an interrupted operation", leftovers)
+        report = self.threads.sweep(self.users.ids())
+        if leftovers or report.removed:
+            logger.warning("Removed %d leftover file(s) of interrupted operations", leftovers + report.removed)
+        if report.refreshed:
+            logger.warning("Brought %d conversation time(s) up to their last message", report.refreshed)
 
     # -- users ---------------------------------------------------------------------------
     def get_user(self, user_id: str) -> UserRecord | None:

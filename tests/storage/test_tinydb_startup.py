@@ -1,0 +1,128 @@
+"""Opening a TinyDB data folder: ownership, corrupt files, and finishing what a crash interrupted."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from BackEnd.errors import DataFileCorrupt, DataFolderInUse, DataFolderInvalid
+from BackEnd.storage import TinyDBDatabase
+from tests.utils.records import (
+    json_snapshot,
+    make_conversation,
+    make_turn,
+    populate_folder,
+)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return tmp_path / "BDD"
+
+
+@pytest.fixture
+def db(folder: Path) -> Iterator[TinyDBDatabase]:
+    database = TinyDBDatabase.open(folder)
+    yield database
+    database.close()
+
+
+def test_open_clears_temp_leftovers_and_orphan_files(folder: Path) -> None:
+    users = populate_folder(folder)
+    leftovers = [folder / ".users.json.1.tmp", folder / "conversations" / ".x.json.1.tmp"]
+    leftovers.append(folder / "historique" / ".x.json.123.tmp")
+    for path in leftovers:
+        path.write_bytes(b'{"half')
+    kept = json_snapshot(folder)
+    orphan_history = folder / "historique" / "conv_orphan.json"
+    orphan_history.write_text('{"messages": {}}')
+    orphan_owner, their_thread = (
+        folder / "conversations" / "usr_vanished.json",
+        make_conversation("usr_vanished"),
+    )
+    orphan_owner.write_text(json.dumps({"conversations": {"1": their_thread}}))
+    their_history = folder / "historique" / f"{their_thread['id']}.json"
+    their_history.write_text(json.dumps({"messages": {}}))
+
+    database = TinyDBDatabase.open(folder)
+    try:
+        assert not any(path.exists() for path in leftovers)
+        assert not any(path.exists() for path in (orphan_history, orphan_owner, their_history))
+        assert json_snapshot(folder) == kept
+        assert database.get_user(users["alice"]["id"]) == users["alice"]
+    finally:
+        database.close()
+
+
+TABLES = {"users": "users", "conversations": "conversations", "history": "messages"}
+CORRUPTIONS = {
+    "invalid JSON": lambda good, table: b"{not json at all",
+    "truncated JSON": lambda good, table: good[: len(good) // 2],
+    "empty file": lambda good, table: b"",
+    "wrong shape": lambda good, table: b'["not", "tables"]',
+    "wrong record shape": lambda good, table: json.dumps(
+        {table: {"1": {"id": 7, "unexpected": True}}}
+    ).encode(),
+}
+
+
+@pytest.mark.parametrize("kind", ["users", "conversations", "history"])
+@pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
+def test_corrupt_data_file_refuses_to_open_names_the_file_and_leaves_it_untouched(
+    folder: Path, kind: str, corruption: str
+) -> None:
+    conversations = folder / "conversations" / f"{populate_folder(folder)['bob']['id']}.json"
+    (thread,) = json.loads(conversations.read_text())["conversations"].values()
+    history = folder / "historique" / f"{thread['id']}.json"
+    target = {"users": folder / "users.json", "conversations": conversations, "history": history}[kind]
+    target.write_bytes(CORRUPTIONS[corruption](target.read_bytes(), TABLES[kind]))
+    before = target.read_bytes()
+
+    with pytest.raises(DataFileCorrupt) as raised:
+        TinyDBDatabase.open(folder)
+
+    assert target.name in str(raised.value)
+    assert target.read_bytes() == before
+    with pytest.raises(DataFileCorrupt):  # a failed open released the folder
+        TinyDBDatabase.open(folder)
+
+
+def test_data_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "BDD"
+    path.write_text("not a folder")
+    with pytest.raises(DataFolderInvalid, match="BDD"):
+        TinyDBDatabase.open(path)
+    assert path.read_text() == "not a folder"
+
+
+def test_second_open_of_a_folder_is_refused_until_the_first_is_closed(db: TinyDBDatabase) -> None:
+    with pytest.raises(DataFolderInUse, match="already used"):
+        TinyDBDatabase.open(db.folder)
+    db.close()
+    TinyDBDatabase.open(db.folder).close()
+
+
+def test_open_moves_updated_at_up_to_a_turn_whose_second_write_was_lost(folder: Path) -> None:
+    users = populate_folder(folder)
+    conversations = folder / "conversations" / f"{users['bob']['id']}.json"
+    (thread,) = json.loads(conversations.read_text())["conversations"].values()
+    history = folder / "historique" / f"{thread['id']}.json"
+    # A crash between the history write and the thread write of a turn: the messages are
+    # on disk, the thread's time is not.
+    document = json.loads(history.read_text())
+    for offset, message in enumerate(make_turn(users["bob"]["id"], thread["id"], "late"), start=100):
+        document["messages"][str(offset)] = message
+    history.write_text(json.dumps(document))
+    last = max(message["created_at"] for message in document["messages"].values())
+    assert last > thread["updated_at"]
+
+    database = TinyDBDatabase.open(folder)
+    try:
+        reopened = database.get_conversation(users["bob"]["id"], thread["id"])
+        assert reopened is not None and reopened["updated_at"] == last
+        assert database.list_messages(users["bob"]["id"], thread["id"], limit=50, offset=0).total == 4
+    finally:
+        database.close()
