@@ -186,3 +186,29 @@ async def test_admin_can_delete_themselves_via_me(
     assert (await client.delete("/users/me", headers=admin.headers)).status_code == 204
     assert (await client.get("/users", headers=admin.headers)).status_code == 401
     assert (await client.get("/auth/me", headers=alice.headers)).status_code == 200
+
+
+# -- users.json edited by hand while the server runs ------------------------------------
+
+
+async def test_hand_promotion_in_users_json_applies_to_the_next_request_and_survives_writes(
+    client: httpx.AsyncClient, alice: Account, data_dir: Path
+) -> None:
+    assert (await client.get("/users", headers=alice.headers)).status_code == 403
+    users_json = data_dir / "users.json"
+    text = users_json.read_text(encoding="utf-8")
+    assert text.count('"role": "user"') == 1
+    users_json.write_text(text.replace('"role": "user"', '"role": "admin"'), encoding="utf-8")  # in place
+
+    assert (await client.get("/users", headers=alice.headers)).status_code == 200  # same token
+    registered = await client.post(
+        "/auth/register", json={"email": "carol@example.com", "password": "long enough"}
+    )
+    assert registered.status_code == 201
+
+    roles = {
+        user["email"]: user["role"]
+        for user in (await client.get("/users", headers=alice.headers)).json()["items"]
+    }
+    assert roles == {"alice@example.com": "admin", "carol@example.com": "user"}
+    assert '"role": "admin"' in users_json.read_text(encoding="utf-8")  # the server's write kept the edit
