@@ -36,7 +36,10 @@ def build_upstream_client(
         base_url=settings.openrouter_base_url,
         headers=headers,
         timeout=settings.llm_timeout_seconds,
-        limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+        # httpcore 1.0's pool scans every connection for every queued request: a small
+        # keep-alive set keeps a burst of 100 chats near 1x the upstream's latency
+        # (measured here: 64 idle connections 2.1 s, 10 idle 1.2 s for 100 calls of 1 s).
+        limits=httpx.Limits(max_connections=256, max_keepalive_connections=10),
         transport=transport,
     )
 

@@ -37,7 +37,11 @@ class AppContext:
     chat_model: ChatModel
 
 
-def get_context(request: Request) -> AppContext:
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` in a worker
+# thread, a hop that costs more than the work.
+
+
+async def get_context(request: Request) -> AppContext:
     """The context the lifespan stored on the app."""
     context: AppContext = request.app.state.context
     return context
@@ -46,7 +50,7 @@ def get_context(request: Request) -> AppContext:
 ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
-def get_database(context: ContextDep) -> Database:
+async def get_database(context: ContextDep) -> Database:
     """The storage backend."""
     return context.database
 
@@ -58,14 +62,14 @@ _bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 
 def get_current_user(context: ContextDep, token: Annotated[str | None, Depends(_bearer)]) -> UserRecord:
-    """The caller's account, read from storage on every request."""
+    """The caller's account, read from storage on every request (in a worker thread: storage I/O)."""
     return auth.user_from_token(context.database, context.tokens, token)
 
 
 CurrentUser = Annotated[UserRecord, Depends(get_current_user)]
 
 
-def require_admin(user: CurrentUser) -> UserRecord:
+async def require_admin(user: CurrentUser) -> UserRecord:
     """The caller's account, if its stored role is admin."""
     if user["role"] != "admin":
         raise PermissionDenied("This action is reserved for administrators.")

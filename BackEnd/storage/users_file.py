@@ -112,9 +112,12 @@ class UsersFile:
                 self._write_lock.release()
 
     def _read(self, lookup: Callable[[], T]) -> T:
-        with self._mutex:
-            self._refresh()
-            return lookup()
+        # Every request reads here: take the mutex only when the file changed. The indexes
+        # are swapped whole on reload, so a lookup sees the old or the new one, never half.
+        if self._storage is None or self._storage.changed_on_disk():
+            with self._mutex:
+                self._refresh()
+        return lookup()
 
     def get(self, user_id: str) -> UserRecord | None:
         """The account with this id, as the file says now."""
