@@ -89,6 +89,9 @@ def make_dump(messages: int, users: int, conversations: int) -> dict[str, object
                 "created_at": stamp.format(m % 1_000_000),
             }
         )
+    last_message_at = {message["conversation_id"]: message["created_at"] for message in dump_messages}
+    for conversation in dump_conversations:  # as the server keeps them: updated at the last message
+        conversation["updated_at"] = last_message_at.get(conversation["id"], conversation["created_at"])
     return {
         "format": "assistantia-dump",
         "version": 1,
