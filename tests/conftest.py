@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from BackEnd.app import create_app
 from BackEnd.config import Settings
+from BackEnd.storage import TinyDBDatabase
 
 TEST_API_KEY = "sk-or-test-very-secret-key-0123456789"
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
@@ -145,3 +146,11 @@ async def admin(client: httpx.AsyncClient, app: FastAPI) -> Account:
     account = await sign_up(client, "teacher@example.com")
     app.state.context.database.set_role(account.email, "admin")
     return account
+
+
+@pytest.fixture
+def db(data_dir: Path) -> Iterator[TinyDBDatabase]:
+    """The TinyDB backend opened directly on the data folder, for storage-level tests."""
+    database = TinyDBDatabase.open(data_dir)
+    yield database
+    database.close()

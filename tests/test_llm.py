@@ -11,7 +11,12 @@ import httpx
 import pytest
 from conftest import TEST_API_KEY, completion, make_settings
 
-from BackEnd.errors import UpstreamBadResponse, UpstreamNotConfigured, UpstreamRateLimited, UpstreamTimeout
+from BackEnd.errors import (
+    UpstreamBadResponse,
+    UpstreamNotConfigured,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+)
 from BackEnd.llm import ChatModel, build_upstream_client
 
 CONTEXT = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]

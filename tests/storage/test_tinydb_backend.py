@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,18 +23,6 @@ from tests.utils.records import (
     make_user,
     populate,
 )
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    return tmp_path / "BDD"
-
-
-@pytest.fixture
-def db(folder: Path) -> Iterator[TinyDBDatabase]:
-    database = TinyDBDatabase.open(folder)
-    yield database
-    database.close()
 
 
 @pytest.fixture

@@ -1,9 +1,8 @@
-"""Opening a TinyDB data folder: ownership, corrupt files, and finishing what a crash interrupted."""
+"""Opening a TinyDB data data_dir: ownership, corrupt files, and finishing what a crash interrupted."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,40 +17,28 @@ from tests.utils.records import (
 )
 
 
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    return tmp_path / "BDD"
-
-
-@pytest.fixture
-def db(folder: Path) -> Iterator[TinyDBDatabase]:
-    database = TinyDBDatabase.open(folder)
-    yield database
-    database.close()
-
-
-def test_open_clears_temp_leftovers_and_orphan_files(folder: Path) -> None:
-    users = populate_folder(folder)
-    leftovers = [folder / ".users.json.1.tmp", folder / "conversations" / ".x.json.1.tmp"]
-    leftovers.append(folder / "historique" / ".x.json.123.tmp")
+def test_open_clears_temp_leftovers_and_orphan_files(data_dir: Path) -> None:
+    users = populate_folder(data_dir)
+    leftovers = [data_dir / ".users.json.1.tmp", data_dir / "conversations" / ".x.json.1.tmp"]
+    leftovers.append(data_dir / "historique" / ".x.json.123.tmp")
     for path in leftovers:
         path.write_bytes(b'{"half')
-    kept = json_snapshot(folder)
-    orphan_history = folder / "historique" / "conv_orphan.json"
+    kept = json_snapshot(data_dir)
+    orphan_history = data_dir / "historique" / "conv_orphan.json"
     orphan_history.write_text('{"messages": {}}')
     orphan_owner, their_thread = (
-        folder / "conversations" / "usr_vanished.json",
+        data_dir / "conversations" / "usr_vanished.json",
         make_conversation("usr_vanished"),
     )
     orphan_owner.write_text(json.dumps({"conversations": {"1": their_thread}}))
-    their_history = folder / "historique" / f"{their_thread['id']}.json"
+    their_history = data_dir / "historique" / f"{their_thread['id']}.json"
     their_history.write_text(json.dumps({"messages": {}}))
 
-    database = TinyDBDatabase.open(folder)
+    database = TinyDBDatabase.open(data_dir)
     try:
         assert not any(path.exists() for path in leftovers)
         assert not any(path.exists() for path in (orphan_history, orphan_owner, their_history))
-        assert json_snapshot(folder) == kept
+        assert json_snapshot(data_dir) == kept
         assert database.get_user(users["alice"]["id"]) == users["alice"]
     finally:
         database.close()
@@ -72,22 +59,22 @@ CORRUPTIONS = {
 @pytest.mark.parametrize("kind", ["users", "conversations", "history"])
 @pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
 def test_corrupt_data_file_refuses_to_open_names_the_file_and_leaves_it_untouched(
-    folder: Path, kind: str, corruption: str
+    data_dir: Path, kind: str, corruption: str
 ) -> None:
-    conversations = folder / "conversations" / f"{populate_folder(folder)['bob']['id']}.json"
+    conversations = data_dir / "conversations" / f"{populate_folder(data_dir)['bob']['id']}.json"
     (thread,) = json.loads(conversations.read_text())["conversations"].values()
-    history = folder / "historique" / f"{thread['id']}.json"
-    target = {"users": folder / "users.json", "conversations": conversations, "history": history}[kind]
+    history = data_dir / "historique" / f"{thread['id']}.json"
+    target = {"users": data_dir / "users.json", "conversations": conversations, "history": history}[kind]
     target.write_bytes(CORRUPTIONS[corruption](target.read_bytes(), TABLES[kind]))
     before = target.read_bytes()
 
     with pytest.raises(DataFileCorrupt) as raised:
-        TinyDBDatabase.open(folder)
+        TinyDBDatabase.open(data_dir)
 
     assert target.name in str(raised.value)
     assert target.read_bytes() == before
     with pytest.raises(DataFileCorrupt):  # a failed open released the folder
-        TinyDBDatabase.open(folder)
+        TinyDBDatabase.open(data_dir)
 
 
 def test_data_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
@@ -105,11 +92,11 @@ def test_second_open_of_a_folder_is_refused_until_the_first_is_closed(db: TinyDB
     TinyDBDatabase.open(db.folder).close()
 
 
-def test_open_moves_updated_at_up_to_a_turn_whose_second_write_was_lost(folder: Path) -> None:
-    users = populate_folder(folder)
-    conversations = folder / "conversations" / f"{users['bob']['id']}.json"
+def test_open_moves_updated_at_up_to_a_turn_whose_second_write_was_lost(data_dir: Path) -> None:
+    users = populate_folder(data_dir)
+    conversations = data_dir / "conversations" / f"{users['bob']['id']}.json"
     (thread,) = json.loads(conversations.read_text())["conversations"].values()
-    history = folder / "historique" / f"{thread['id']}.json"
+    history = data_dir / "historique" / f"{thread['id']}.json"
     # A crash between the history write and the thread write of a turn: the messages are
     # on disk, the thread's time is not.
     document = json.loads(history.read_text())
@@ -119,7 +106,7 @@ def test_open_moves_updated_at_up_to_a_turn_whose_second_write_was_lost(folder: 
     last = max(message["created_at"] for message in document["messages"].values())
     assert last > thread["updated_at"]
 
-    database = TinyDBDatabase.open(folder)
+    database = TinyDBDatabase.open(data_dir)
     try:
         reopened = database.get_conversation(users["bob"]["id"], thread["id"])
         assert reopened is not None and reopened["updated_at"] == last

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import bcrypt
 
-from BackEnd.records import ConversationRecord, MessageRecord, UserRecord, new_id, utc_now
+from BackEnd.records import (
+    ConversationRecord,
+    MessageRecord,
+    UserRecord,
+    new_id,
+    utc_now,
+)
 from BackEnd.storage import Database, TinyDBDatabase
 
 PASSWORD = "correct horse"
