@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import TEST_API_KEY, completion, make_settings
 
 from BackEnd.errors import (
     UpstreamBadResponse,
@@ -18,6 +17,7 @@ from BackEnd.errors import (
     UpstreamTimeout,
 )
 from BackEnd.llm import ChatModel, build_upstream_client
+from tests.utils.api import TEST_API_KEY, completion, make_settings
 
 CONTEXT = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
 

@@ -9,9 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import TEST_JWT_SECRET, Account, sign_up
 from fastapi import FastAPI
 from jose import jwt
+
+from tests.utils.api import TEST_JWT_SECRET, Account, sign_up
 
 PASSWORD = "correct horse"
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import TEST_API_KEY, Account, FakeUpstream, make_settings, sign_up
 
 from BackEnd.app import create_app
+from tests.utils.api import TEST_API_KEY, Account, FakeUpstream, make_settings, sign_up
 
 UNKNOWN_ID = "conv_" + "0" * 32
 

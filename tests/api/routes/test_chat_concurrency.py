@@ -8,7 +8,8 @@ import random
 
 import anyio
 import httpx
-from conftest import Account, completion, sign_up
+
+from tests.utils.api import Account, completion, sign_up
 
 
 def last_content(request: httpx.Request) -> str:

@@ -8,9 +8,9 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-from conftest import TEST_API_KEY, completion, make_settings
 
 from BackEnd.config import Settings
+from tests.utils.api import TEST_API_KEY, completion, make_settings
 
 LEAK = f"upstream says: your key {TEST_API_KEY} is wrong"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from conftest import Account
+
+from tests.utils.api import Account
 
 BOB_SECRET = "bob's very private question about zebras 7f3c"
 
