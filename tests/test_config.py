@@ -1,0 +1,68 @@
+"""Settings: the product's environment variables, parsed and checked in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from BackEnd.config import Settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+def test_defaults_need_no_environment_and_no_env_file() -> None:
+    settings = Settings(_env_file=None)
+    assert (settings.host, settings.port, settings.bdd_dir) == ("127.0.0.1", 8000, Path("BDD"))
+    assert settings.jwt_secret is None and settings.openrouter_api_key is None
+    assert (settings.jwt_algorithm, settings.jwt_expires_minutes, settings.chat_memory_messages) == (
+        "HS256",
+        60,
+        8,
+    )
+    assert settings.openrouter_base_url == "https://openrouter.ai/api/v1"
+    assert settings.cors_origins == ["http://localhost:3000", "http://localhost:5173"]
+
+
+def test_environment_variables_are_read_and_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", " https://a.example , https://b.example,")
+    monkeypatch.setenv("OPENROUTER_BASE_URL", "http://127.0.0.1:11434/v1/")
+    monkeypatch.setenv("CHAT_MEMORY_MESSAGES", "4")
+    monkeypatch.setenv("JWT_SECRET", "")  # an empty line in .env means "not set"
+    settings = Settings(_env_file=None)
+    assert settings.cors_origins == ["https://a.example", "https://b.example"]
+    assert settings.openrouter_base_url == "http://127.0.0.1:11434/v1"
+    assert settings.chat_memory_messages == 4
+    assert settings.jwt_secret is None
+
+
+def test_env_file_is_read(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("PORT=9001\nOPENROUTER_MODEL=mistralai/mistral-small\n", encoding="utf-8")
+    settings = Settings(_env_file=env_file)
+    assert (settings.port, settings.openrouter_model) == (9001, "mistralai/mistral-small")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("JWT_SECRET", "too-short"),
+        ("JWT_ALGORITHM", "none"),
+        ("JWT_ALGORITHM", "RS256"),
+        ("PORT", "0"),
+        ("CHAT_MEMORY_MESSAGES", "0"),
+        ("LLM_TIMEOUT_SECONDS", "-1"),
+    ],
+)
+def test_unsafe_or_impossible_values_are_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as raised:
+        Settings(_env_file=None)
+    assert variable.lower() in str(raised.value)
