@@ -86,7 +86,9 @@ class TinyDBDatabase(Database):
         self.users.load()
         report = self.threads.sweep(self.users.ids())
         if leftovers or report.removed:
-            logger.warning("Removed %d leftover file(s) of interrupted operations", leftovers + report.removed)
+            logger.warning(
+                "Removed %d leftover file(s) of interrupted operations", leftovers + report.removed
+            )
         if report.refreshed:
             logger.warning("Brought %d conversation time(s) up to their last message", report.refreshed)
 

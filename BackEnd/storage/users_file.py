@@ -66,10 +66,15 @@ class UsersFile:
     def _reload(self) -> None:
         db = TinyDB(str(self.path), storage=DurableJSONStorage, indent=2)
         storage: DurableJSONStorage = db.storage  # type: ignore[assignment]
+        self._index(storage.read())
+        self._storage, self._table = storage, db.table(_TABLE)
+        self._broken_edit = None
+
+    def _index(self, tables: dict[str, Any] | None) -> None:
+        """Check every account and swap in new indexes (whole, so lock-free readers stay safe)."""
         by_id: dict[str, UserRecord] = {}
         by_email: dict[str, UserRecord] = {}
-        raw = storage.read() or {}
-        for key, doc in raw.get(_TABLE, {}).items():
+        for key, doc in (tables or {}).get(_TABLE, {}).items():
             _check_user(self.path, key, doc)
             record: UserRecord = dict(doc)  # type: ignore[assignment]
             email_key = record["email"].strip().lower()
@@ -77,9 +82,7 @@ class UsersFile:
                 raise DataFileCorrupt(self.path, f"user #{key} repeats an id or an email")
             by_id[record["id"]] = record
             by_email[email_key] = record
-        self._storage, self._table = storage, db.table(_TABLE)
         self._by_id, self._by_email = by_id, by_email
-        self._broken_edit = None
 
     def _refresh(self) -> None:
         if self._storage is not None and not self._storage.changed_on_disk():
@@ -105,9 +108,9 @@ class UsersFile:
                         "The accounts file was edited by hand and is not valid; "
                         "an administrator must fix it before accounts can change."
                     )
-                assert self._table is not None
+                assert self._table is not None and self._storage is not None
                 yield self._table
-                self._reload()
+                self._index(self._storage.read())  # what we just wrote, from memory
             finally:
                 self._write_lock.release()
 
