@@ -1,4 +1,4 @@
-"""The stored record shapes, and how their ids and timestamps are made."""
+"""The stored record shapes: how they are made, and how a stored one is checked."""
 
 from __future__ import annotations
 
@@ -9,18 +9,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal, TypedDict
 
 __all__ = [
+    "RECORD_FIELDS",
     "ConversationRecord",
     "MessageRecord",
     "MessageRole",
+    "RecordKind",
     "Role",
     "UserRecord",
+    "conversation_record",
     "is_valid_id",
+    "message_record",
     "new_id",
+    "record_problem",
     "utc_now",
 ]
 
 Role = Literal["user", "admin"]
 MessageRole = Literal["user", "assistant"]
+RecordKind = Literal["user", "conversation", "message"]
 
 
 class UserRecord(TypedDict):
@@ -87,3 +93,67 @@ def utc_now() -> str:
     with _clock_lock:
         _last_moment = max(datetime.now(UTC), _last_moment + timedelta(microseconds=1))
         return _last_moment.strftime(_STAMP_FORMAT)
+
+
+def conversation_record(user_id: str, title: str, *, at: str | None = None) -> ConversationRecord:
+    """A new thread, created and updated `at` (now by default)."""
+    at = at or utc_now()
+    return {"id": new_id("conv"), "user_id": user_id, "title": title, "created_at": at, "updated_at": at}
+
+
+def message_record(user_id: str, conversation_id: str, role: MessageRole, content: str) -> MessageRecord:
+    """A new message of a thread, stamped now."""
+    return {
+        "id": new_id("msg"),
+        "conversation_id": conversation_id,
+        "user_id": user_id,
+        "role": role,
+        "content": content,
+        "created_at": utc_now(),
+    }
+
+
+_TEXT = (str,)
+RECORD_FIELDS: dict[RecordKind, dict[str, tuple[type, ...]]] = {
+    "user": {
+        "id": _TEXT,
+        "email": _TEXT,
+        "name": (str, type(None)),
+        "role": _TEXT,
+        "password_hash": _TEXT,
+        "created_at": _TEXT,
+    },
+    "conversation": {"id": _TEXT, "user_id": _TEXT, "title": _TEXT, "created_at": _TEXT, "updated_at": _TEXT},
+    "message": {
+        "id": _TEXT,
+        "conversation_id": _TEXT,
+        "user_id": _TEXT,
+        "role": _TEXT,
+        "content": _TEXT,
+        "created_at": _TEXT,
+    },
+}
+_ALLOWED_VALUES: dict[tuple[RecordKind, str], set[str]] = {
+    ("user", "role"): {"user", "admin"},
+    ("message", "role"): {"user", "assistant"},
+}
+_ID_PREFIXES: dict[RecordKind, str] = {"user": "usr", "conversation": "conv", "message": "msg"}
+
+
+def record_problem(kind: RecordKind, doc: object) -> str | None:
+    """Why `doc` is not a well-formed stored record of this kind (e.g. "has no valid 'email'"), or None.
+
+    One check for every way records come in from outside the API: data files read at
+    start-up, hand edits of users.json and dumps being restored.
+    """
+    if not isinstance(doc, dict):
+        return "is not an object"
+    for field, types in RECORD_FIELDS[kind].items():
+        if not isinstance(doc.get(field), types):
+            return f"has no valid {field!r}"
+        allowed = _ALLOWED_VALUES.get((kind, field))
+        if allowed is not None and doc[field] not in allowed:
+            return f"has {field} {doc[field]!r}; expected one of {sorted(allowed)}"
+    if not is_valid_id(_ID_PREFIXES[kind], doc["id"]):
+        return f"has a malformed id {doc['id']!r}"
+    return None

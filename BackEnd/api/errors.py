@@ -47,7 +47,6 @@ _DESCRIPTIONS = {
     403: "Reserved for administrators",
     404: "No such object for this user",
     409: "Already exists",
-    413: "Request body too large",
     429: "The AI service is rate limiting; see Retry-After",
     502: "The AI service failed or sent an unusable answer",
     503: "The AI service is not configured, or storage is unavailable",

@@ -8,7 +8,7 @@ import anyio
 
 from ..errors import NotFoundError
 from ..llm import ChatModel
-from ..records import ConversationRecord, MessageRecord, new_id, utc_now
+from ..records import ConversationRecord, MessageRecord, conversation_record, message_record
 from ..storage import Database
 
 __all__ = ["ChatTurn", "send_message", "title_from_message"]
@@ -53,32 +53,23 @@ async def send_message(
     The model sees the system prompt, then at most `memory` messages of this thread only,
     the new one last.
     """
+    new_conversation: ConversationRecord | None = None
     if conversation_id is None:
-        conversation_id = new_id("conv")
+        new_conversation = conversation_record(user_id, title_from_message(message))
+        conversation_id = new_conversation["id"]
         earlier: list[MessageRecord] = []
-        is_new = True
     else:
         found = await anyio.to_thread.run_sync(database.recent_messages, user_id, conversation_id, memory - 1)
         if found is None:
             raise NotFoundError("Conversation not found.")
-        earlier, is_new = found, False
+        earlier = found
 
-    question = _message(user_id, conversation_id, "user", message)
+    question = message_record(user_id, conversation_id, "user", message)
     context = [{"role": "system", "content": system_prompt}]
     context += [{"role": past["role"], "content": past["content"]} for past in earlier]
     context.append({"role": "user", "content": message})
     answer = await model.complete(context)
-    reply = _message(user_id, conversation_id, "assistant", answer)
-
-    new_conversation: ConversationRecord | None = None
-    if is_new:
-        new_conversation = {
-            "id": conversation_id,
-            "user_id": user_id,
-            "title": title_from_message(message),
-            "created_at": question["created_at"],
-            "updated_at": question["created_at"],
-        }
+    reply = message_record(user_id, conversation_id, "assistant", answer)
     stored = await anyio.to_thread.run_sync(
         lambda: database.add_turn(
             user_id, conversation_id, [question, reply], new_conversation=new_conversation
@@ -87,14 +78,3 @@ async def send_message(
     if stored is None:  # the thread (or the account) was deleted while the model was thinking
         raise NotFoundError("Conversation not found.")
     return ChatTurn(answer, conversation_id, question["id"], reply["id"])
-
-
-def _message(user_id: str, conversation_id: str, role: str, content: str) -> MessageRecord:
-    return {
-        "id": new_id("msg"),
-        "conversation_id": conversation_id,
-        "user_id": user_id,
-        "role": role,  # type: ignore[typeddict-item]
-        "content": content,
-        "created_at": utc_now(),
-    }

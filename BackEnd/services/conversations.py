@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import NotFoundError
-from ..records import ConversationRecord, MessageRecord, new_id, utc_now
+from ..records import ConversationRecord, MessageRecord, conversation_record, utc_now
 from ..storage import Database, Page
 
 __all__ = [
@@ -31,14 +31,7 @@ def list_conversations(
 
 def create_conversation(database: Database, user_id: str, *, title: str | None) -> ConversationRecord:
     """A new, empty thread."""
-    now = utc_now()
-    conversation: ConversationRecord = {
-        "id": new_id("conv"),
-        "user_id": user_id,
-        "title": title or DEFAULT_TITLE,
-        "created_at": now,
-        "updated_at": now,
-    }
+    conversation = conversation_record(user_id, title or DEFAULT_TITLE)
     database.add_conversation(conversation)
     return conversation
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RestoreError
-from ..records import is_valid_id, utc_now
+from ..records import RECORD_FIELDS, RecordKind, record_problem, utc_now
 from .base import Dump
 from .files import write_durably
 
@@ -16,33 +16,8 @@ __all__ = ["DUMP_FORMAT", "DUMP_VERSION", "read_dump", "write_dump"]
 DUMP_FORMAT = "assistantia-dump"
 DUMP_VERSION = 1
 
-_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
-    "users": {
-        "id": (str,),
-        "email": (str,),
-        "name": (str, type(None)),
-        "role": (str,),
-        "password_hash": (str,),
-        "created_at": (str,),
-    },
-    "conversations": {
-        "id": (str,),
-        "user_id": (str,),
-        "title": (str,),
-        "created_at": (str,),
-        "updated_at": (str,),
-    },
-    "messages": {
-        "id": (str,),
-        "conversation_id": (str,),
-        "user_id": (str,),
-        "role": (str,),
-        "content": (str,),
-        "created_at": (str,),
-    },
-}
-_ALLOWED_VALUES = {("users", "role"): {"user", "admin"}, ("messages", "role"): {"user", "assistant"}}
-_ID_PREFIXES = {"users": "usr", "conversations": "conv", "messages": "msg"}
+# Each list of the dump holds records of one kind.
+_KINDS: dict[str, RecordKind] = {"users": "user", "conversations": "conversation", "messages": "message"}
 
 
 def write_dump(path: Path, dump: Dump) -> None:
@@ -72,7 +47,7 @@ def read_dump(path: Path) -> Dump:
         raise RestoreError(
             f"{path} has dump version {document.get('version')!r}; this server reads {DUMP_VERSION}"
         )
-    lists = {name: _records(document, name) for name in _FIELDS}
+    lists = {name: _records(document, name) for name in _KINDS}
     _check_references(lists)
     return Dump(users=lists["users"], conversations=lists["conversations"], messages=lists["messages"])  # type: ignore[arg-type]
 
@@ -81,27 +56,17 @@ def _records(document: dict[str, Any], name: str) -> list[dict[str, Any]]:
     records = document.get(name)
     if not isinstance(records, list):
         raise RestoreError(f"the dump has no {name!r} list")
-    fields = _FIELDS[name]
+    kind = _KINDS[name]
     seen: set[str] = set()
     checked = []
     for index, record in enumerate(records):
-        where = f"{name}[{index}]"
-        if not isinstance(record, dict):
-            raise RestoreError(f"{where} is not an object")
-        for field_name, types in fields.items():
-            if not isinstance(record.get(field_name), types):
-                raise RestoreError(f"{where} has no valid {field_name!r}")
-            allowed = _ALLOWED_VALUES.get((name, field_name))
-            if allowed is not None and record[field_name] not in allowed:
-                raise RestoreError(
-                    f"{where} has {field_name} {record[field_name]!r}; expected one of {sorted(allowed)}"
-                )
-        if not is_valid_id(_ID_PREFIXES[name], record["id"]):
-            raise RestoreError(f"{where} has a malformed id {record['id']!r}")
+        problem = record_problem(kind, record)
+        if problem is not None:
+            raise RestoreError(f"{name}[{index}] {problem}")
         if record["id"] in seen:
-            raise RestoreError(f"{where} repeats the id {record['id']!r}")
+            raise RestoreError(f"{name}[{index}] repeats the id {record['id']!r}")
         seen.add(record["id"])
-        checked.append({field_name: record[field_name] for field_name in fields})
+        checked.append({field: record[field] for field in RECORD_FIELDS[kind]})
     return checked
 
 

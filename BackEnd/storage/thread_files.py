@@ -11,15 +11,13 @@ from tinydb import Query, TinyDB
 from tinydb.table import Table
 
 from ..errors import DataFileCorrupt
-from ..records import ConversationRecord, is_valid_id
+from ..records import ConversationRecord, record_problem
 from .files import remove_durably
 from .tinydb_storage import DurableJSONStorage
 
 __all__ = ["BY_ID", "SweepReport", "ThreadFiles"]
 
 BY_ID = Query().id
-_CONVERSATION_FIELDS = ("id", "user_id", "title", "created_at", "updated_at")
-_MESSAGE_FIELDS = ("id", "conversation_id", "user_id", "role", "content", "created_at")
 
 
 class ThreadFiles:
@@ -136,18 +134,16 @@ class SweepReport(NamedTuple):
 
 
 def _check_conversation(path: Path, user_id: str, doc: dict[str, Any]) -> None:
-    for field in _CONVERSATION_FIELDS:
-        if not isinstance(doc.get(field), str):
-            raise DataFileCorrupt(path, f"a conversation has no valid {field!r}")
-    if doc["user_id"] != user_id or not is_valid_id("conv", doc["id"]):
-        raise DataFileCorrupt(path, f"conversation {doc['id']!r} has a wrong id or owner")
+    problem = record_problem("conversation", doc)
+    if problem is None and doc["user_id"] != user_id:
+        problem = "belongs to another user"
+    if problem is not None:
+        raise DataFileCorrupt(path, f"conversation {doc.get('id')!r} {problem}")
 
 
 def _check_message(path: Path, conversation_id: str, user_id: str, doc: dict[str, Any]) -> None:
-    for field in _MESSAGE_FIELDS:
-        if not isinstance(doc.get(field), str):
-            raise DataFileCorrupt(path, f"a message has no valid {field!r}")
-    if not is_valid_id("msg", doc["id"]) or doc["role"] not in ("user", "assistant"):
-        raise DataFileCorrupt(path, f"message {doc['id']!r} has a malformed id or role")
-    if (doc["conversation_id"], doc["user_id"]) != (conversation_id, user_id):
-        raise DataFileCorrupt(path, f"message {doc['id']!r} belongs to another conversation or user")
+    problem = record_problem("message", doc)
+    if problem is None and (doc["conversation_id"], doc["user_id"]) != (conversation_id, user_id):
+        problem = "belongs to another conversation or user"
+    if problem is not None:
+        raise DataFileCorrupt(path, f"message {doc.get('id')!r} {problem}")

@@ -13,7 +13,7 @@ from tinydb import Query, TinyDB
 from tinydb.table import Table
 
 from ..errors import DataFileCorrupt, EmailAlreadyRegistered, StorageUnavailable
-from ..records import Role, UserRecord, is_valid_id
+from ..records import Role, UserRecord, record_problem
 from .files import FileLock
 from .tinydb_storage import DurableJSONStorage
 
@@ -24,20 +24,12 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _TABLE = "users"
-_REQUIRED_TEXT_FIELDS = ("id", "email", "password_hash", "created_at")
 
 
 def _check_user(path: Path, key: str, doc: dict[str, Any]) -> None:
-    where = f"user #{key}"
-    for field in _REQUIRED_TEXT_FIELDS:
-        if not isinstance(doc.get(field), str) or not doc[field]:
-            raise DataFileCorrupt(path, f"{where} has no valid {field!r}")
-    if not is_valid_id("usr", doc["id"]):
-        raise DataFileCorrupt(path, f"{where} has a malformed id {doc['id']!r}")
-    if doc.get("role") not in ("user", "admin"):
-        raise DataFileCorrupt(path, f"{where} has role {doc.get('role')!r}; expected 'user' or 'admin'")
-    if doc.get("name") is not None and not isinstance(doc["name"], str):
-        raise DataFileCorrupt(path, f"{where} has a 'name' that is not text")
+    problem = record_problem("user", doc)
+    if problem is not None:
+        raise DataFileCorrupt(path, f"user #{key} {problem}")
 
 
 class UsersFile:

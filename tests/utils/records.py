@@ -10,6 +10,8 @@ from BackEnd.records import (
     ConversationRecord,
     MessageRecord,
     UserRecord,
+    conversation_record,
+    message_record,
     new_id,
     utc_now,
 )
@@ -32,22 +34,14 @@ def make_user(email: str, role: str = "user") -> UserRecord:
 
 
 def make_conversation(user_id: str, title: str = "A thread") -> ConversationRecord:
-    now = utc_now()
-    return {"id": new_id("conv"), "user_id": user_id, "title": title, "created_at": now, "updated_at": now}
+    return conversation_record(user_id, title)
 
 
 def make_turn(user_id: str, conversation_id: str, text: str) -> list[MessageRecord]:
     """A user message and its answer."""
     return [
-        {
-            "id": new_id("msg"),
-            "conversation_id": conversation_id,
-            "user_id": user_id,
-            "role": role,  # type: ignore[typeddict-item]
-            "content": content,
-            "created_at": utc_now(),
-        }
-        for role, content in (("user", text), ("assistant", f"echo: {text}"))
+        message_record(user_id, conversation_id, "user", text),
+        message_record(user_id, conversation_id, "assistant", f"echo: {text}"),
     ]
 
 
