@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from BackEnd.app import create_app
 from BackEnd.config import Settings
 from BackEnd.storage import TinyDBDatabase
-from tests.utils.api import Account, FakeUpstream, make_settings, sign_up
+from tests.utils.api import Account, FakeUpstream, make_settings, refuse_password_hash, sign_up
 
 
 @pytest.fixture
@@ -46,7 +46,11 @@ async def app(settings: Settings, upstream: FakeUpstream) -> AsyncIterator[FastA
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    # Every response of every test is checked: no body may ever contain a password hash.
+    hooks = {"response": [refuse_password_hash]}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", event_hooks=hooks
+    ) as http:
         yield http
 
 

@@ -90,3 +90,9 @@ async def sign_up(client: httpx.AsyncClient, email: str, password: str = "correc
     login = await client.post("/auth/login", json={"email": email, "password": password})
     assert login.status_code == 200, login.text
     return Account(created.json()["id"], email, password, login.json()["access_token"])
+
+
+async def refuse_password_hash(response: httpx.Response) -> None:
+    """An httpx response hook: fail whichever test receives a body that mentions `password_hash`."""
+    body = await response.aread()
+    assert b"password_hash" not in body, f"{response.request.method} {response.request.url} leaked it"

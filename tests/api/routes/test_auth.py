@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from jose import jwt
 
-from tests.utils.api import TEST_JWT_SECRET, Account, sign_up
+from tests.utils.api import Account, sign_up
+from tests.utils.tokens import alg_none, claims, expired, other_key, signed
 
 PASSWORD = "correct horse"
-
-
-def _claims(sub: str, **extra: Any) -> dict[str, Any]:
-    now = int(time.time())
-    return {"sub": sub, "iat": now, "exp": now + 3600, **extra}
-
-
-def _b64url(data: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
 async def _me_status(client: httpx.AsyncClient, token: str) -> httpx.Response:
@@ -220,31 +209,18 @@ async def test_hand_signed_token_with_test_secret_is_accepted(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
     # Control for the rejections below: a token built the same way, but correctly, works.
-    assert (await _me_status(client, _signed(_claims(alice.id)))).status_code == 200
-
-
-def _signed(claims: dict[str, Any], key: str = TEST_JWT_SECRET) -> str:
-    return jwt.encode(claims, key, algorithm="HS256")
-
-
-def _alg_none(sub: str) -> str:
-    return f"{_b64url({'alg': 'none', 'typ': 'JWT'})}.{_b64url(_claims(sub))}."
-
-
-def _expired(sub: str) -> str:
-    now = int(time.time())
-    return _signed({"sub": sub, "iat": now - 7200, "exp": now - 3600})
+    assert (await _me_status(client, signed(claims(alice.id)))).status_code == 200
 
 
 BAD_TOKENS = {
     "garbage": lambda sub: "garbage",
     "three-garbage-parts": lambda sub: "a.b.c",
-    "alg-none": _alg_none,
-    "other-key": lambda sub: _signed(_claims(sub), "k" * 40),
-    "expired": _expired,
-    "no-exp": lambda sub: _signed({"sub": sub, "iat": int(time.time())}),
-    "unknown-sub": lambda sub: _signed(_claims("usr_" + "0" * 32)),
-    "malformed-sub": lambda sub: _signed(_claims("../users")),
+    "alg-none": alg_none,
+    "other-key": other_key,
+    "expired": expired,
+    "no-exp": lambda sub: signed({"sub": sub, "iat": int(time.time())}),
+    "unknown-sub": lambda sub: signed(claims("usr_" + "0" * 32)),
+    "malformed-sub": lambda sub: signed(claims("../users")),
 }
 
 

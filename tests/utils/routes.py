@@ -1,0 +1,124 @@
+"""The app's own route table, read from FastAPI, so route-wide attack tests cover a new route at once."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, params
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import iter_route_contexts
+from pydantic import BaseModel
+
+from BackEnd.api.deps import get_current_user, require_admin
+from BackEnd.app import create_app
+from tests.utils.api import Account, make_settings
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One method on one path, with what its dependency tree says about access."""
+
+    method: str
+    path: str
+    protected: bool  # depends on get_current_user: a bearer token is required
+    admin: bool  # depends on require_admin
+    path_params: tuple[str, ...]
+    body_model: type[BaseModel] | None
+    form: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def id_params(self) -> tuple[str, ...]:
+        """Every stored object's id the request carries: in the path, or as a `*_id` body field.
+
+        Only protected routes reach stored objects; a public form's `client_id` is OAuth2's.
+        """
+        fields = self.body_model.model_fields if self.body_model and self.protected else {}
+        return self.path_params + tuple(field for field in fields if field.endswith("_id"))
+
+    def __str__(self) -> str:  # readable pytest ids
+        return self.name
+
+
+def _calls(dependant: Dependant) -> Iterator[object]:
+    yield dependant.call
+    for sub in dependant.dependencies:
+        yield from _calls(sub)
+
+
+def endpoints(app: FastAPI) -> list[Endpoint]:
+    """Every documented endpoint of `app`, nested routers included."""
+    found = []
+    for route in iter_route_contexts(app.routes):
+        dependant = getattr(route, "dependant", None)
+        if dependant is None or not route.include_in_schema:
+            continue  # the docs pages and the schema itself
+        calls = set(_calls(dependant))
+        body = route.body_field
+        for method in sorted(route.methods):
+            found.append(
+                Endpoint(
+                    method=method,
+                    path=route.path,
+                    protected=get_current_user in calls,
+                    admin=require_admin in calls,
+                    path_params=tuple(param.name for param in dependant.path_params),
+                    body_model=body.field_info.annotation if body else None,
+                    form=body is not None and isinstance(body.field_info, params.Form),
+                )
+            )
+    return found
+
+
+# create_app touches no file until its lifespan runs: this app only lends its route table.
+ENDPOINTS = endpoints(create_app(make_settings(Path("route-table-only"))))
+
+_VALID_BODIES: dict[str, Callable[[Account], dict[str, Any]]] = {
+    "POST /auth/register": lambda who: {
+        "email": f"new-{secrets.token_hex(4)}@example.com",
+        "password": "correct horse",
+    },
+    "POST /auth/login": lambda who: {"email": who.email, "password": who.password},
+    "POST /auth/token": lambda who: {"username": who.email, "password": who.password},
+    "POST /conversations": lambda who: {"title": "A title"},
+    "PATCH /conversations/{conversation_id}": lambda who: {"title": "Renamed"},
+    "POST /ai/chat": lambda who: {"message": "Hello"},
+}
+
+
+def valid_body(endpoint: Endpoint, who: Account) -> dict[str, Any] | None:
+    """A body `endpoint` accepts from `who`; fails loudly for a new route that has no sample yet."""
+    if endpoint.body_model is None:
+        return None
+    if endpoint.name not in _VALID_BODIES:
+        raise AssertionError(f"{endpoint.name} takes a body: add a valid sample to tests/utils/routes.py")
+    return _VALID_BODIES[endpoint.name](who)
+
+
+async def call(
+    client: httpx.AsyncClient,
+    endpoint: Endpoint,
+    *,
+    headers: dict[str, str],
+    ids: dict[str, str] | None = None,
+    body: dict[str, Any] | None = None,
+) -> httpx.Response:
+    """Send `endpoint` with `ids` in its path or, for body fields such as `conversation_id`, its body."""
+    ids = ids or {}
+    path = endpoint.path.format(**{name: ids[name] for name in endpoint.path_params})
+    if body is not None:
+        body = {
+            **body,
+            **{name: value for name, value in ids.items() if name not in endpoint.path_params},
+        }
+    if endpoint.form:
+        return await client.request(endpoint.method, path, data=body, headers=headers)
+    return await client.request(endpoint.method, path, json=body, headers=headers)
