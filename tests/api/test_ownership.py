@@ -15,39 +15,23 @@ from fastapi import FastAPI
 
 from BackEnd.storage import Dump
 from tests.utils.api import Account, FakeUpstream, sign_up
-from tests.utils.routes import ENDPOINTS, Endpoint, call, valid_body
+from tests.utils.routes import (
+    ENDPOINTS,
+    OBJECT_FACTORIES,
+    UNKNOWN_IDS,
+    Endpoint,
+    call,
+    objects_of,
+    valid_body,
+)
 from tests.utils.tokens import alg_none, bearer, expired, other_key
 
 PUBLIC = {"GET /", "POST /auth/register", "POST /auth/login", "POST /auth/token"}
 
 
-async def _conversation_of(client: httpx.AsyncClient, owner: Account) -> str:
-    turn = await client.post("/ai/chat", json={"message": "owner's secret"}, headers=owner.headers)
-    assert turn.status_code == 200, turn.text
-    return str(turn.json()["conversation_id"])
-
-
-async def _account_of(client: httpx.AsyncClient, owner: Account) -> str:
-    return owner.id
-
-
-# Every id a route can carry needs a factory making a real object of the owner, and an unknown
-# id of the same shape; a route with an id that is not listed here fails the tests below.
-OBJECT_FACTORIES: dict[str, Callable[[httpx.AsyncClient, Account], Awaitable[str]]] = {
-    "conversation_id": _conversation_of,
-    "user_id": _account_of,
-}
-UNKNOWN_IDS = {"conversation_id": "conv_" + "0" * 32, "user_id": "usr_" + "0" * 32}
-
 ID_ROUTES = [endpoint for endpoint in ENDPOINTS if endpoint.id_params]
 PROTECTED = [endpoint for endpoint in ENDPOINTS if endpoint.protected]
 ADMIN_ONLY = [endpoint for endpoint in ENDPOINTS if endpoint.admin]
-
-
-async def _objects_of(client: httpx.AsyncClient, endpoint: Endpoint, owner: Account) -> dict[str, str]:
-    missing = set(endpoint.id_params) - set(OBJECT_FACTORIES)
-    assert not missing, f"{endpoint}: add an object factory for {sorted(missing)} to OBJECT_FACTORIES"
-    return {name: await OBJECT_FACTORIES[name](client, owner) for name in endpoint.id_params}
 
 
 def _state(app: FastAPI, upstream: FakeUpstream) -> tuple[Dump, int]:
@@ -82,7 +66,7 @@ async def test_another_users_object_answers_like_an_unknown_one_and_changes_noth
     admin: Account,
     endpoint: Endpoint,
 ) -> None:
-    bobs = await _objects_of(client, endpoint, bob)
+    bobs = await objects_of(client, endpoint, bob)
     unknown = {name: UNKNOWN_IDS[name] for name in endpoint.id_params}
     before = _state(app, upstream)
 
@@ -129,7 +113,7 @@ async def test_admin_route_answers_403_to_a_user_and_changes_nothing(
     admin: Account,
     endpoint: Endpoint,
 ) -> None:
-    ids = await _objects_of(client, endpoint, bob)
+    ids = await objects_of(client, endpoint, bob)
     before = _state(app, upstream)
 
     refused = await call(
@@ -187,7 +171,7 @@ async def test_protected_route_refuses_a_bad_token_with_401_and_changes_nothing(
     credentials: str,
 ) -> None:
     headers = await BAD_CREDENTIALS[credentials](client, bob)
-    ids = await _objects_of(client, endpoint, bob)  # the victim's real objects
+    ids = await objects_of(client, endpoint, bob)  # the victim's real objects
     before = _state(app, upstream)
 
     refused = await call(client, endpoint, headers=headers, ids=ids, body=valid_body(endpoint, bob))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,3 +122,29 @@ async def call(
     if endpoint.form:
         return await client.request(endpoint.method, path, data=body, headers=headers)
     return await client.request(endpoint.method, path, json=body, headers=headers)
+
+
+async def _conversation_of(client: httpx.AsyncClient, owner: Account) -> str:
+    turn = await client.post("/ai/chat", json={"message": "owner's secret"}, headers=owner.headers)
+    assert turn.status_code == 200, turn.text
+    return str(turn.json()["conversation_id"])
+
+
+async def _account_of(client: httpx.AsyncClient, owner: Account) -> str:
+    return owner.id
+
+
+# Every id a route can carry needs a factory making a real object of the owner, and an unknown
+# id of the same shape; a route with an id not listed here fails tests/api/test_ownership.py.
+OBJECT_FACTORIES: dict[str, Callable[[httpx.AsyncClient, Account], Awaitable[str]]] = {
+    "conversation_id": _conversation_of,
+    "user_id": _account_of,
+}
+UNKNOWN_IDS = {"conversation_id": "conv_" + "0" * 32, "user_id": "usr_" + "0" * 32}
+
+
+async def objects_of(client: httpx.AsyncClient, endpoint: Endpoint, owner: Account) -> dict[str, str]:
+    """Real objects of `owner` for every id `endpoint` carries."""
+    missing = set(endpoint.id_params) - set(OBJECT_FACTORIES)
+    assert not missing, f"{endpoint}: add an object factory for {sorted(missing)} to OBJECT_FACTORIES"
+    return {name: await OBJECT_FACTORIES[name](client, owner) for name in endpoint.id_params}
