@@ -24,7 +24,7 @@ from ..errors import (
     UpstreamTimeout,
 )
 
-__all__ = ["ErrorBody", "install_error_handlers", "responses"]
+__all__ = ["BODY_ERRORS", "ErrorBody", "install_error_handlers", "responses"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,15 +43,21 @@ _STATUS_BY_ERROR: list[tuple[type[AssistantIAError], int]] = [
 ]
 
 _DESCRIPTIONS = {
+    400: "The body is not valid JSON, or is nested too deeply to parse",
     401: "Missing, invalid or expired token, or wrong credentials",
     403: "Reserved for administrators",
     404: "No such object for this user",
     409: "Already exists",
+    413: "The request body is over the 1 MiB limit",
     429: "The AI service is rate limiting; see Retry-After",
     502: "The AI service failed or sent an unusable answer",
     503: "The AI service is not configured, or storage is unavailable",
     504: "The AI service did not answer in time",
 }
+
+
+# What any route taking a body may answer before the route runs (422 FastAPI documents itself).
+BODY_ERRORS = (400, 413)
 
 
 class ErrorBody(BaseModel):

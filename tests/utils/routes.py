@@ -28,6 +28,7 @@ class Endpoint:
     protected: bool  # depends on get_current_user: a bearer token is required
     admin: bool  # depends on require_admin
     path_params: tuple[str, ...]
+    query_params: tuple[str, ...]
     body_model: type[BaseModel] | None
     form: bool
 
@@ -71,6 +72,7 @@ def endpoints(app: FastAPI) -> list[Endpoint]:
                     protected=get_current_user in calls,
                     admin=require_admin in calls,
                     path_params=tuple(param.name for param in dependant.path_params),
+                    query_params=tuple(param.name for param in dependant.query_params),
                     body_model=body.field_info.annotation if body else None,
                     form=body is not None and isinstance(body.field_info, params.Form),
                 )

@@ -8,12 +8,12 @@ from fastapi.security import OAuth2PasswordRequestForm
 from ...schemas import LoginRequest, RegisterRequest, Token, UserPublic
 from ...services import auth
 from ..deps import AppContext, ContextDep, CurrentUser
-from ..errors import responses
+from ..errors import BODY_ERRORS, responses
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, responses=responses(409, 503))
+@router.post("/register", status_code=status.HTTP_201_CREATED, responses=responses(409, 503, *BODY_ERRORS))
 async def register(body: RegisterRequest, context: ContextDep) -> UserPublic:
     """Create an account (always with the `user` role)."""
     user = await auth.register(
@@ -22,13 +22,13 @@ async def register(body: RegisterRequest, context: ContextDep) -> UserPublic:
     return UserPublic.model_validate(user)
 
 
-@router.post("/login", responses=responses(401))
+@router.post("/login", responses=responses(401, 503, *BODY_ERRORS))
 async def login(body: LoginRequest, context: ContextDep) -> Token:
     """Exchange an email and a password for an access token."""
     return await _issue_token(context, body.email, body.password)
 
 
-@router.post("/token", responses=responses(401))
+@router.post("/token", responses=responses(401, 503, *BODY_ERRORS))
 async def login_for_swagger(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], context: ContextDep
 ) -> Token:
@@ -36,7 +36,7 @@ async def login_for_swagger(
     return await _issue_token(context, form.username, form.password)
 
 
-@router.get("/me", responses=responses(401))
+@router.get("/me", responses=responses(401, 503))
 def read_me(user: CurrentUser) -> UserPublic:
     """The caller's account."""
     return UserPublic.model_validate(user)

@@ -5,12 +5,12 @@ from fastapi import APIRouter
 from ...schemas import ChatReply, ChatRequest
 from ...services import chat
 from ..deps import ContextDep, CurrentUser
-from ..errors import responses
+from ..errors import BODY_ERRORS, responses
 
-router = APIRouter(prefix="/ai", tags=["chat"])
+router = APIRouter(prefix="/ai", tags=["chat"], responses=responses(401, 503))
 
 
-@router.post("/chat", responses=responses(401, 404, 429, 502, 503, 504))
+@router.post("/chat", responses=responses(404, 429, 502, 504, *BODY_ERRORS))
 async def send_chat_message(body: ChatRequest, user: CurrentUser, context: ContextDep) -> ChatReply:
     """Send a message and get the model's answer; both are stored only if it answered."""
     turn = await chat.send_message(

@@ -7,15 +7,15 @@ from fastapi import APIRouter, Query, Response, status
 from ...schemas import ConversationCreate, ConversationPage, ConversationPublic, ConversationUpdate
 from ...services import conversations
 from ..deps import CurrentUser, DatabaseDep
-from ..errors import responses
+from ..errors import BODY_ERRORS, responses
 
-router = APIRouter(prefix="/conversations", tags=["conversations"])
+router = APIRouter(prefix="/conversations", tags=["conversations"], responses=responses(401, 503))
 
 Limit = Annotated[int, Query(ge=1, le=200, description="At most 200 per page.")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
-@router.get("", responses=responses(401))
+@router.get("")
 def read_conversations(
     user: CurrentUser, database: DatabaseDep, limit: Limit = 50, offset: Offset = 0
 ) -> ConversationPage:
@@ -26,7 +26,7 @@ def read_conversations(
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=responses(401))
+@router.post("", status_code=status.HTTP_201_CREATED, responses=responses(*BODY_ERRORS))
 def create_conversation(
     body: ConversationCreate, user: CurrentUser, database: DatabaseDep
 ) -> ConversationPublic:
@@ -35,14 +35,14 @@ def create_conversation(
     return ConversationPublic.model_validate(created)
 
 
-@router.get("/{conversation_id}", responses=responses(401, 404))
+@router.get("/{conversation_id}", responses=responses(404))
 def read_conversation(conversation_id: str, user: CurrentUser, database: DatabaseDep) -> ConversationPublic:
     """One conversation, without its messages."""
     found = conversations.get_conversation(database, user["id"], conversation_id)
     return ConversationPublic.model_validate(found)
 
 
-@router.patch("/{conversation_id}", responses=responses(401, 404))
+@router.patch("/{conversation_id}", responses=responses(404, *BODY_ERRORS))
 def rename_conversation(
     conversation_id: str, body: ConversationUpdate, user: CurrentUser, database: DatabaseDep
 ) -> ConversationPublic:
@@ -51,7 +51,7 @@ def rename_conversation(
     return ConversationPublic.model_validate(renamed)
 
 
-@router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(401, 404))
+@router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404))
 def delete_conversation(conversation_id: str, user: CurrentUser, database: DatabaseDep) -> Response:
     """Delete a conversation and all its messages."""
     conversations.delete_conversation(database, user["id"], conversation_id)

@@ -1,0 +1,111 @@
+"""Schemathesis over the app's own OpenAPI schema, in-process and signed in: no 5xx, an honest schema.
+
+Every route gets generated valid and invalid requests (deterministic, a bounded number) with a
+healthy fake upstream; each answer must be a non-5xx status the route documents, in the
+documented shape.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis.strategies import SearchStrategy
+from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from schemathesis.python.asgi import shutdown_lifespans
+from schemathesis.schemas import BaseSchema
+
+from BackEnd.api.deps import AppContext
+from BackEnd.app import create_app
+from tests.utils.api import FakeUpstream, make_settings
+from tests.utils.records import make_conversation, make_user
+from tests.utils.routes import ENDPOINTS, Endpoint
+
+EXAMPLES = 25  # per route and mode: the whole file stays within a few seconds
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance]
+
+
+@dataclass
+class FuzzTarget:
+    """The app as schemathesis drives it, and its context for making accounts directly."""
+
+    schema: BaseSchema
+    context: AppContext
+
+    def sign_in(self, role: str = "user") -> tuple[dict[str, str], dict[str, str]]:
+        """A fresh account stored directly (no bcrypt, no HTTP): its bearer header, and real ids.
+
+        The ids are one of its conversations and another account, so generated valid requests
+        reach the code behind the 404.
+        """
+        database = self.context.database
+        user, other = (make_user(f"fuzz-{secrets.token_hex(8)}@example.com") for _ in range(2))
+        user["role"] = role  # type: ignore[typeddict-item]
+        database.add_user(user)
+        database.add_user(other)
+        conversation = make_conversation(user["id"])
+        database.add_conversation(conversation)
+        headers = {"Authorization": f"Bearer {self.context.tokens.issue(user['id'])}"}
+        return headers, {"conversation_id": conversation["id"], "user_id": other["id"]}
+
+
+@pytest.fixture(scope="module")
+def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
+    upstream = FakeUpstream()
+    app = create_app(
+        make_settings(tmp_path_factory.mktemp("fuzz") / "BDD"),
+        upstream_transport=httpx.MockTransport(upstream.handle),
+    )
+    # Loading the schema starts the app's lifespan in schemathesis' own event-loop thread.
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    try:
+        yield FuzzTarget(schema, app.state.context)
+    finally:
+        shutdown_lifespans()  # closes the data folder
+
+
+# Invalid requests need a constraint to break: a query parameter or a body. A path id is any
+# string (an unknown one is a 404, tested in test_ownership.py), so it has no invalid values.
+RUNS = [
+    pytest.param(endpoint, mode, id=f"{endpoint}-{mode}")
+    for endpoint in ENDPOINTS
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    if mode is GenerationMode.POSITIVE or endpoint.query_params or endpoint.body_model
+]
+
+
+@pytest.mark.parametrize(("endpoint", "mode"), RUNS)
+def test_generated_requests_get_a_documented_non_5xx_answer(
+    fuzz_target: FuzzTarget, endpoint: Endpoint, mode: GenerationMode
+) -> None:
+    operation = fuzz_target.schema[endpoint.path][endpoint.method]
+    # One account per route and mode, so DELETE /users/me or DELETE /history spoil nothing else.
+    headers, ids = fuzz_target.sign_in("admin" if endpoint.admin else "user")
+    real_ids = {name: ids[name] for name in endpoint.path_params} if mode is GenerationMode.POSITIVE else None
+    strategy: SearchStrategy[schemathesis.Case] = operation.as_strategy(
+        generation_mode=mode, path_parameters=real_ids
+    )
+
+    @settings(
+        max_examples=EXAMPLES,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=strategy)
+    def check(case: schemathesis.Case) -> None:
+        case.call_and_validate(headers=headers, checks=CHECKS)
+
+    check()
