@@ -23,11 +23,15 @@ def _serve(settings: Settings, _: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .security import load_or_create_secret
 
-    # Opened here, not in the lifespan, so a locked or corrupt folder ends with one clear line.
+    # Opened here, not in the lifespan, so a locked or corrupt folder ends with one clear line;
+    # the same goes for a damaged generated JWT key.
     database = open_database(settings)
     try:
-        uvicorn.run(create_app(settings, database=database), host=settings.host, port=settings.port)
+        secret = settings.jwt_secret or load_or_create_secret(settings.bdd_dir)
+        app = create_app(settings.model_copy(update={"jwt_secret": secret}), database=database)
+        uvicorn.run(app, host=settings.host, port=settings.port)
     finally:
         database.close()
     return 0

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.utils.records import PASSWORD, json_snapshot, populate_folder
-from tests.utils.server import ServerProcess, free_port, run_cli, running_server
+from tests.utils.server import ServerProcess, run_cli, running_server
 
 
 def _token(url: str, email: str, password: str = PASSWORD) -> dict[str, str]:
@@ -57,39 +57,6 @@ def test_generated_jwt_secret_is_private_and_tokens_survive_a_restart(tmp_path: 
         assert me.status_code == 200, me.text
         assert me.json()["email"] == "ann@example.com"
     assert secret_file.read_bytes() == secret
-
-
-def test_second_server_on_the_same_folder_exits_naming_the_folder(tmp_path: Path, data_dir: Path) -> None:
-    with running_server(data_dir, tmp_path / "first.log") as first:
-        second = run_cli(data_dir=data_dir, PORT=str(free_port()), timeout=30)
-        assert second.returncode != 0
-        assert str(data_dir) in second.stderr
-        assert "already used" in second.stderr
-        assert httpx.get(f"{first.url}/", trust_env=False).status_code == 200
-
-
-def test_corrupt_users_json_stops_start_up_and_is_left_unchanged(data_dir: Path) -> None:
-    data_dir.mkdir()
-    users_json = data_dir / "users.json"
-    users_json.write_bytes(b'{"users": {"1": {"email": "ann@exa')
-
-    result = run_cli(data_dir=data_dir, timeout=30)
-
-    assert result.returncode != 0
-    assert "users.json" in result.stderr
-    assert users_json.read_bytes() == b'{"users": {"1": {"email": "ann@exa'
-
-
-def test_data_path_that_is_a_regular_file_exits_with_a_clear_message(tmp_path: Path) -> None:
-    not_a_folder = tmp_path / "BDD"
-    not_a_folder.write_text("oops")
-
-    result = run_cli(data_dir=not_a_folder, timeout=30)
-
-    assert result.returncode != 0
-    assert str(not_a_folder) in result.stderr and "not a folder" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert not_a_folder.read_text() == "oops"
 
 
 def test_promote_and_demote_while_the_server_runs_apply_to_the_next_request(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import bcrypt
@@ -81,3 +82,16 @@ def populate_folder(folder: Path) -> dict[str, UserRecord]:
 def json_snapshot(folder: Path) -> dict[str, bytes]:
     """The bytes of every JSON file under `folder`, by relative path."""
     return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*.json"))}
+
+
+LOCK_FILES = {".server.lock", ".users.lock"}
+
+
+def file_digests(path: Path) -> dict[str, str]:
+    """The SHA-256 of every file at or under `path`, lock files aside (they name the last holder)."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return {
+        str(file): hashlib.sha256(file.read_bytes()).hexdigest()
+        for file in files
+        if file.name not in LOCK_FILES
+    }
