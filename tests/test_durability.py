@@ -8,14 +8,16 @@ import random
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from BackEnd.storage.files import TEMP_SUFFIX
 from tests.utils.fake_upstream import fake_chat_server
 from tests.utils.server import ServerProcess, run_cli
 
 PASSWORD = "correct horse"
-KILL_CYCLES = 5
+KILL_CYCLES = 8
 CHATTERS = 4
 
 
@@ -100,7 +102,7 @@ def _load_then_kill(
         worker.start()
     try:
         assert load.answered.wait(timeout=30), f"no chat turn answered:\n{server.output()[-2000:]}"
-        load.stop.wait(rng.uniform(0.05, 0.8))
+        load.stop.wait(rng.uniform(0.0, 0.6))  # the kill lands anywhere in a turn
         server.kill()
     finally:
         load.stop.set()
@@ -119,24 +121,28 @@ def _check_files(data_dir: Path, *, temp_files_allowed: bool) -> None:
                     json.loads(path.read_bytes())
                 except ValueError as exc:
                     raise AssertionError(f"{path} is not valid JSON after SIGKILL: {exc}") from exc
-            assert temp_files_allowed or not name.endswith(".tmp"), f"leftover temp file {path}"
+            assert temp_files_allowed or not name.endswith(TEMP_SUFFIX), f"leftover temp file {path}"
+
+
+def _every_item(http: httpx.Client, path: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """All items of a paged list, page after page."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page = http.get(path, params={"limit": 200, "offset": len(items)}, headers=headers)
+        assert page.status_code == 200, f"{path}: {page.text}"
+        items += page.json()["items"]
+        if not page.json()["items"] or len(items) >= page.json()["total"]:
+            return items
 
 
 def _check_acknowledged_turns(url: str, load: Load) -> None:
-    stored: dict[str, dict[str, dict]] = {}  # type: ignore[type-arg]
+    stored: dict[str, dict[str, dict[str, Any]]] = {}
     with _client(url) as http:
         for headers, text, reply in load.turns:
             conversation_id = reply["conversation_id"]
             if conversation_id not in stored:
-                messages: dict[str, dict] = {}  # type: ignore[type-arg]
-                while True:
-                    where = {"limit": 200, "offset": len(messages)}
-                    page = http.get(f"/history/{conversation_id}", params=where, headers=headers)
-                    assert page.status_code == 200, f"acknowledged thread {conversation_id}: {page.text}"
-                    messages.update({m["id"]: m for m in page.json()["items"]})
-                    if not page.json()["items"] or len(messages) >= page.json()["total"]:
-                        break
-                stored[conversation_id] = messages
+                messages = _every_item(http, f"/history/{conversation_id}", headers)
+                stored[conversation_id] = {message["id"]: message for message in messages}
             question = stored[conversation_id].get(reply["user_message_id"])
             answer = stored[conversation_id].get(reply["assistant_message_id"])
             assert question is not None and question["content"] == text, f"lost user message of {reply}"
@@ -146,10 +152,29 @@ def _check_acknowledged_turns(url: str, load: Load) -> None:
             assert login.status_code == 200, f"account {email} registered before the kill is gone"
 
 
+def _check_no_half_turn(url: str, accounts: list[dict[str, str]]) -> int:
+    """Every stored thread, acknowledged or not, holds whole turns only; returns how many turns."""
+    turns = 0
+    with _client(url) as http:
+        for headers in accounts:
+            for thread in _every_item(http, "/conversations", headers):
+                messages = _every_item(http, f"/history/{thread['id']}", headers)
+                assert messages, f"thread {thread['id']} was left empty by a killed turn"
+                assert len(messages) % 2 == 0, f"thread {thread['id']} holds half a turn"
+                for question, answer in zip(messages[0::2], messages[1::2], strict=True):
+                    assert (question["role"], answer["role"]) == ("user", "assistant"), thread
+                    assert answer["content"] == f"echo: {question['content']}", thread
+                stamps = [message["created_at"] for message in messages]
+                assert stamps == sorted(stamps) and thread["updated_at"] >= stamps[-1], thread
+                turns += len(messages) // 2
+    return turns
+
+
 def test_acknowledged_turns_and_accounts_survive_repeated_sigkill_under_load(tmp_path: Path) -> None:
     data_dir = tmp_path / "BDD"
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
+    print(f"seed {seed}: shown on failure, to replay the same kill moments")
     with fake_chat_server(max_delay=0.02) as upstream:
         env = {"OPENROUTER_BASE_URL": upstream.base_url, "OPENROUTER_API_KEY": "sk-test-fake-key"}
         server = ServerProcess(data_dir, tmp_path / "server-0.log", **env)
@@ -168,6 +193,9 @@ def test_acknowledged_turns_and_accounts_survive_repeated_sigkill_under_load(tmp
                 server.wait_ready()
                 _check_files(data_dir, temp_files_allowed=False)
                 _check_acknowledged_turns(server.url, everything)
+                stored_turns = _check_no_half_turn(server.url, accounts)
+                assert stored_turns >= len(everything.turns)
+            print(f"{len(everything.turns)} acknowledged turns, {stored_turns} stored, {KILL_CYCLES} kills")
             assert everything.turns, f"seed {seed}: no turn was answered; the load never ran"
             assert upstream.calls >= len(everything.turns)
         finally:
