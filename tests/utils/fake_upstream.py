@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -89,3 +90,40 @@ def fake_chat_server(max_delay: float = 0.0) -> Iterator[FakeChatServer]:
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def broken_server(behaviour: str) -> Iterator[str]:
+    """A server on 127.0.0.1 that breaks every exchange; yields its address (`http://127.0.0.1:PORT`).
+
+    `behaviour`: "close" hangs up without answering, "half-body" promises 1000 bytes of JSON and
+    hangs up after a few, "silent" reads the request and never answers.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.recv(65536)
+                if behaviour == "half-body":
+                    head = (
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+                    )
+                    connection.sendall(head + b'{"choices": [{"mess')
+                elif behaviour == "silent":
+                    stop.wait(10)
+
+    worker = threading.Thread(target=serve, daemon=True)
+    worker.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+        listener.close()

@@ -11,6 +11,7 @@ import pytest
 
 from BackEnd.config import Settings
 from tests.utils.api import TEST_API_KEY, completion, make_settings
+from tests.utils.fake_upstream import broken_server
 
 LEAK = f"upstream says: your key {TEST_API_KEY} is wrong"
 
@@ -158,3 +159,41 @@ async def test_key_cut_by_the_log_excerpt_limit_is_not_logged_in_part(client, up
     assert response.status_code == 502
     assert "401" in caplog.text  # the rejection itself is logged for the administrator
     assert TEST_API_KEY[:20] not in caplog.text
+
+
+def forward_to(address: str):
+    """A handler that sends the upstream request over a real socket to `address`."""
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        url = httpx.URL(address).join(request.url.raw_path.decode())
+        async with httpx.AsyncClient(trust_env=False) as network:
+            sent = await network.send(
+                httpx.Request(request.method, url, headers=request.headers, content=request.content)
+            )
+            await sent.aread()
+            return sent
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "status"),
+    [("close", 502), ("half-body", 502), ("silent", 504)],
+    ids=["hang-up", "half-body", "silent"],
+)
+async def test_real_connection_dropped_or_hung_is_a_clean_failure_that_stores_nothing(
+    client, upstream, alice, caplog, behaviour, status
+):
+    caplog.set_level(logging.WARNING)
+    first = await client.post("/ai/chat", json={"message": "first"}, headers=alice.headers)
+    conversation_id = first.json()["conversation_id"]
+    before = (await client.get(f"/history/{conversation_id}", headers=alice.headers)).json()
+
+    with broken_server(behaviour) as address:
+        upstream.handler = forward_to(address)
+        response = await client.post(
+            "/ai/chat", json={"message": "second", "conversation_id": conversation_id}, headers=alice.headers
+        )
+
+    assert_clean_failure(response, caplog, status, {})
+    assert (await client.get(f"/history/{conversation_id}", headers=alice.headers)).json() == before
