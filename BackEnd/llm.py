@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import anyio
@@ -79,7 +80,7 @@ class ChatModel:
             if response.status_code == 429:
                 raise UpstreamRateLimited(
                     "The AI service is receiving too many requests; try again shortly.",
-                    retry_after=response.headers.get("Retry-After"),
+                    retry_after=_valid_retry_after(response.headers.get("Retry-After")),
                 )
             if response.status_code == 408:
                 raise UpstreamTimeout("The AI service timed out while answering.")
@@ -101,6 +102,24 @@ class ChatModel:
     def _scrub(self, text: str) -> str:
         # Logs are read by people who must not learn the key, even if an upstream echoes it.
         return text.replace(self._api_key, "***") if self._api_key else text
+
+
+def _valid_retry_after(value: str | None) -> str | None:
+    """The upstream's Retry-After if it is one (seconds, or an HTTP date), else None.
+
+    It is copied into our own response, where other text could break the headers (a NUL, or
+    a character outside Latin-1, makes the response impossible to send).
+    """
+    value = (value or "").strip()
+    if not value.isascii() or not value.isprintable() or len(value) > 40:
+        return None
+    if value.isdigit():
+        return value
+    try:
+        parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return value
 
 
 def _extract_answer(body: Any) -> str | None:

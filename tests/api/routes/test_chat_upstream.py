@@ -197,3 +197,24 @@ async def test_real_connection_dropped_or_hung_is_a_clean_failure_that_stores_no
 
     assert_clean_failure(response, caplog, status, {})
     assert (await client.get(f"/history/{conversation_id}", headers=alice.headers)).json() == before
+
+
+@pytest.mark.parametrize(
+    ("sent", "passed_on"),
+    [
+        (b"7", "7"),
+        (b"Wed, 21 Oct 2026 07:28:00 GMT", "Wed, 21 Oct 2026 07:28:00 GMT"),
+        ("€5".encode(), None),  # not Latin-1: could not even be written into our headers
+        (b"7\x00", None),  # a NUL is not allowed in any HTTP header
+        (b"9" * 5000, None),
+        (b"soon", None),
+    ],
+    ids=["seconds", "http-date", "non-latin-1", "nul", "5000-digits", "not-a-delay"],
+)
+async def test_rate_limit_passes_on_only_a_valid_retry_after(client, upstream, alice, sent, passed_on):
+    upstream.handler = lambda request: httpx.Response(429, headers=[(b"Retry-After", sent)])
+
+    response = await client.post("/ai/chat", json={"message": "hello"}, headers=alice.headers)
+
+    assert response.status_code == 429, response.text
+    assert response.headers.get("Retry-After") == passed_on
