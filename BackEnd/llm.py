@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ _STATUS_MESSAGES = {
     403: "The AI service refused to answer this message.",
     404: "The AI service does not know the configured model.",
 }
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _UNAVAILABLE = "The AI service is unavailable right now; try again in a moment."
 
 
@@ -87,7 +89,7 @@ class ChatModel:
             raise UpstreamBadResponse(_STATUS_MESSAGES.get(response.status_code, _UNAVAILABLE))
         try:
             body = response.json()
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deeply
             self._log_rejection(response)
             raise UpstreamBadResponse("The AI service sent an unreadable answer.") from exc
         answer = _extract_answer(body)
@@ -139,4 +141,5 @@ def _extract_answer(body: Any) -> str | None:
         content = "".join(text for text in texts if isinstance(text, str))
     if not isinstance(content, str) or not content.strip():
         return None
-    return content
+    # JSON can carry half a surrogate pair ("\ud83d"), which no UTF-8 file can store.
+    return _LONE_SURROGATE.sub("\ufffd", content)

@@ -9,7 +9,7 @@ from typing import Any
 
 from tinydb.storages import Storage
 
-from ..errors import DataFileCorrupt
+from ..errors import DataFileCorrupt, StorageUnavailable
 from .files import read_json_file, write_durably
 
 __all__ = ["DurableJSONStorage"]
@@ -61,12 +61,14 @@ class DurableJSONStorage(Storage):
 
     def write(self, data: dict[str, Any]) -> None:
         """Persist the tables durably before returning."""
-        payload = json.dumps(data, ensure_ascii=False, indent=self._indent).encode("utf-8")
         try:
+            payload = json.dumps(data, ensure_ascii=False, indent=self._indent).encode("utf-8")
             write_durably(self.path, payload)
-        except BaseException:
+        except BaseException as exc:
             # TinyDB already mutated the cached dict; forget it so the disk stays the truth.
             self._data = None
+            if isinstance(exc, UnicodeEncodeError):  # text no UTF-8 file can hold (a lone surrogate)
+                raise StorageUnavailable(f"cannot write {self.path}: {exc}") from exc
             raise
         self._data = data
         self._loaded_signature = _signature(self.path)

@@ -123,6 +123,24 @@ def test_add_turn_on_vanished_conversation_returns_none_and_writes_nothing(
     assert json_snapshot(db.folder) == before
 
 
+def test_turn_that_cannot_be_encoded_is_refused_and_leaves_memory_and_disk_as_they_were(
+    db: TinyDBDatabase, alice: UserRecord
+) -> None:
+    thread = chat(db, alice["id"], "kept")
+    before = json_snapshot(db.folder)
+    poisoned = make_turn(alice["id"], thread["id"], "ok")
+    poisoned[1]["content"] = "half an emoji \ud83d"  # no UTF-8 file can hold a lone surrogate
+
+    with pytest.raises(StorageUnavailable):
+        db.add_turn(alice["id"], thread["id"], poisoned)
+
+    assert json_snapshot(db.folder) == before
+    shown = db.list_messages(alice["id"], thread["id"], limit=10, offset=0)
+    assert shown is not None and [m["content"] for m in shown.items] == ["kept", "echo: kept"]
+    chat(db, alice["id"], "after", thread["id"])  # the thread is not poisoned for later turns
+    assert db.list_messages(alice["id"], thread["id"], limit=10, offset=0).total == 4  # type: ignore[union-attr]
+
+
 def test_recent_messages_returns_the_last_ones_and_none_for_count_zero(
     db: TinyDBDatabase, alice: UserRecord
 ) -> None:

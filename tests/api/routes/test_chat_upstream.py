@@ -65,6 +65,12 @@ CASES = [
     pytest.param(lambda request: httpx.Response(200, text=f"<html>{LEAK}"), 502, {}, id="200-invalid-json"),
     pytest.param(body_answer(id="gen-1", choices=[]), 502, {}, id="200-no-choices"),
     pytest.param(
+        lambda request: httpx.Response(200, content=b"[" * 100_000 + b"]" * 100_000),
+        502,
+        {},
+        id="200-deep-json",
+    ),
+    pytest.param(
         body_answer(choices=[choice({"role": "assistant", "content": "partial"}, "error")]),
         502,
         {},
@@ -218,3 +224,22 @@ async def test_rate_limit_passes_on_only_a_valid_retry_after(client, upstream, a
 
     assert response.status_code == 429, response.text
     assert response.headers.get("Retry-After") == passed_on
+
+
+async def test_answer_with_a_lone_surrogate_is_stored_with_a_replacement_character(client, upstream, alice):
+    # Valid JSON, invalid Unicode: half an emoji, as a truncating upstream may send it.
+    raw = b'{"choices": [{"message": {"role": "assistant", "content": "I \\ud83d you"}}]}'
+    upstream.handler = lambda request: httpx.Response(200, content=raw)
+
+    first = await client.post("/ai/chat", json={"message": "hello"}, headers=alice.headers)
+    upstream.handler = None
+    conversation_id = first.json()["conversation_id"]
+    second = await client.post(
+        "/ai/chat", json={"message": "again", "conversation_id": conversation_id}, headers=alice.headers
+    )
+
+    assert first.status_code == 200, first.text
+    assert first.json()["answer"] == "I \ufffd you"
+    assert second.status_code == 200, second.text
+    history = (await client.get(f"/history/{conversation_id}", headers=alice.headers)).json()["items"]
+    assert [m["content"] for m in history] == ["hello", "I \ufffd you", "again", "echo: again"]
