@@ -19,7 +19,9 @@ from hypothesis.strategies import SearchStrategy
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
+    negative_data_rejection,
     not_a_server_error,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -33,7 +35,14 @@ from tests.utils.records import make_conversation, make_user
 from tests.utils.routes import ENDPOINTS, Endpoint
 
 EXAMPLES = 25  # per route and mode: the whole file stays within a few seconds
-CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    response_schema_conformance,
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+]
 
 
 @dataclass
