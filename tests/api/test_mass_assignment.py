@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from BackEnd.storage import Dump
 from tests.utils.api import Account, refuse_password_hash
-from tests.utils.routes import ENDPOINTS, Endpoint, call, objects_of, valid_body
+from tests.utils.routes import ENDPOINTS, Endpoint, call, call_as, objects_of, valid_body
 
 FAKE_HASH = "$2b$04$injectedinjectedinjectedinjectedinjectedinjectedinjec"
 EPOCH = "1970-01-01T00:00:00.000000Z"
@@ -88,9 +88,7 @@ async def test_every_route_answers_successfully_without_any_password_hash(
     for endpoint in sorted(ENDPOINTS, key=_last_the_destructive):
         owner = bob if endpoint.path == "/users/{user_id}" else admin
         ids = await objects_of(client, endpoint, owner)
-        response = await call(
-            client, endpoint, headers=admin.headers, ids=ids, body=valid_body(endpoint, admin)
-        )
+        response = await call_as(client, endpoint, admin, ids)
         assert response.is_success, f"{endpoint}: {response.text}"
         assert "password_hash" not in response.text
         seen.add(endpoint.name)

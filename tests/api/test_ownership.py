@@ -21,6 +21,7 @@ from tests.utils.routes import (
     UNKNOWN_IDS,
     Endpoint,
     call,
+    call_as,
     objects_of,
     valid_body,
 )
@@ -70,21 +71,9 @@ async def test_another_users_object_answers_like_an_unknown_one_and_changes_noth
     unknown = {name: UNKNOWN_IDS[name] for name in endpoint.id_params}
     before = _state(app, upstream)
 
-    theirs = await call(
-        client,
-        endpoint,
-        headers=alice.headers,
-        ids=bobs,
-        body=valid_body(endpoint, alice),
-    )
+    theirs = await call_as(client, endpoint, alice, bobs)
     changed = _state(app, upstream) != before
-    nobodys = await call(
-        client,
-        endpoint,
-        headers=alice.headers,
-        ids=unknown,
-        body=valid_body(endpoint, alice),
-    )
+    nobodys = await call_as(client, endpoint, alice, unknown)
 
     expected = 403 if endpoint.admin else 404
     assert (theirs.status_code, nobodys.status_code) == (expected, expected), theirs.text
@@ -93,13 +82,7 @@ async def test_another_users_object_answers_like_an_unknown_one_and_changes_noth
     assert not changed, f"{endpoint} by another user changed stored data or called the model"
     # Control: the owner (an admin for admin routes) can do it, so these ids were real objects.
     allowed = admin if endpoint.admin else bob
-    control = await call(
-        client,
-        endpoint,
-        headers=allowed.headers,
-        ids=bobs,
-        body=valid_body(endpoint, bob),
-    )
+    control = await call_as(client, endpoint, allowed, bobs)
     assert control.status_code < 300, control.text
 
 
@@ -116,24 +99,12 @@ async def test_admin_route_answers_403_to_a_user_and_changes_nothing(
     ids = await objects_of(client, endpoint, bob)
     before = _state(app, upstream)
 
-    refused = await call(
-        client,
-        endpoint,
-        headers=alice.headers,
-        ids=ids,
-        body=valid_body(endpoint, alice),
-    )
+    refused = await call_as(client, endpoint, alice, ids)
 
     assert refused.status_code == 403, refused.text
     assert refused.json()["detail"] == "This action is reserved for administrators."
     assert _state(app, upstream) == before
-    allowed = await call(
-        client,
-        endpoint,
-        headers=admin.headers,
-        ids=ids,
-        body=valid_body(endpoint, admin),
-    )
+    allowed = await call_as(client, endpoint, admin, ids)
     assert allowed.status_code < 300, allowed.text
 
 

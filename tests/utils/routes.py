@@ -117,13 +117,17 @@ async def call(
     ids = ids or {}
     path = endpoint.path.format(**{name: ids[name] for name in endpoint.path_params})
     if body is not None:
-        body = {
-            **body,
-            **{name: value for name, value in ids.items() if name not in endpoint.path_params},
-        }
+        body = {**body, **{name: value for name, value in ids.items() if name not in endpoint.path_params}}
     if endpoint.form:
         return await client.request(endpoint.method, path, data=body, headers=headers)
     return await client.request(endpoint.method, path, json=body, headers=headers)
+
+
+async def call_as(
+    client: httpx.AsyncClient, endpoint: Endpoint, who: Account, ids: dict[str, str]
+) -> httpx.Response:
+    """`who` sends `endpoint` on the objects `ids`, with a valid body of their own."""
+    return await call(client, endpoint, headers=who.headers, ids=ids, body=valid_body(endpoint, who))
 
 
 async def _conversation_of(client: httpx.AsyncClient, owner: Account) -> str:
