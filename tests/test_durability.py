@@ -25,10 +25,10 @@ CHATTERS = 4
 class Load:
     """What the clients saw before the kill."""
 
-    turns: list[tuple[dict[str, str], str, dict[str, str]]] = field(
-        default_factory=list
-    )  # headers, sent, reply
+    # headers, sent, reply
+    turns: list[tuple[dict[str, str], str, dict[str, str]]] = field(default_factory=list)
     accounts: list[str] = field(default_factory=list)  # emails whose registration got 201
+    deleted: list[str] = field(default_factory=list)  # the deleter's threads whose DELETE got 204
     unexpected: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -87,8 +87,39 @@ def _registrar(url: str, cycle: int, load: Load) -> None:
                     load.unexpected.append(f"{created.status_code} {created.text[:200]}")
 
 
+def _deleter(url: str, headers: dict[str, str], load: Load) -> None:
+    """Makes a thread and deletes it, again and again: an acknowledged delete must stay done."""
+    with _client(url) as http:
+        while not load.stop.is_set():
+            try:
+                made = http.post("/ai/chat", json={"message": "to be deleted"}, headers=headers)
+                if made.status_code != 200:
+                    load.unexpected.append(f"{made.status_code} {made.text[:200]}")
+                    return
+                conversation_id = made.json()["conversation_id"]
+                gone = http.delete(f"/conversations/{conversation_id}", headers=headers)
+            except httpx.HTTPError:
+                return
+            with load.lock:
+                if gone.status_code == 204:
+                    load.deleted.append(conversation_id)
+                else:
+                    load.unexpected.append(f"{gone.status_code} {gone.text[:200]}")
+
+
+def _check_deletions(url: str, data_dir: Path, headers: dict[str, str], deleted: list[str]) -> None:
+    with _client(url) as http:
+        for conversation_id in deleted:
+            assert http.get(f"/conversations/{conversation_id}", headers=headers).status_code == 404
+            assert not (data_dir / "historique" / f"{conversation_id}.json").exists()
+
+
 def _load_then_kill(
-    server: ServerProcess, accounts: list[dict[str, str]], cycle: int, rng: random.Random
+    server: ServerProcess,
+    accounts: list[dict[str, str]],
+    deleter: dict[str, str],
+    cycle: int,
+    rng: random.Random,
 ) -> Load:
     load = Load()
     workers = [
@@ -98,6 +129,7 @@ def _load_then_kill(
         for i, h in enumerate(accounts)
     ]
     workers.append(threading.Thread(target=_registrar, args=(server.url, cycle, load)))
+    workers.append(threading.Thread(target=_deleter, args=(server.url, deleter, load)))
     for worker in workers:
         worker.start()
     try:
@@ -181,22 +213,29 @@ def test_acknowledged_turns_and_accounts_survive_repeated_sigkill_under_load(tmp
         try:
             server.wait_ready()
             accounts = [_sign_up(server.url, f"user{i}@example.com") for i in range(CHATTERS)]
+            deleter = _sign_up(server.url, "deleter@example.com")
             everything = Load()
             for cycle in range(1, KILL_CYCLES + 1):
-                load = _load_then_kill(server, accounts, cycle, rng)
+                load = _load_then_kill(server, accounts, deleter, cycle, rng)
                 assert load.unexpected == [], f"seed {seed}: errors before the kill: {load.unexpected[:3]}"
                 everything.turns += load.turns
                 everything.accounts += load.accounts
+                everything.deleted += load.deleted
                 _check_files(data_dir, temp_files_allowed=True)
 
                 server = ServerProcess(data_dir, tmp_path / f"server-{cycle}.log", **env)
                 server.wait_ready()
                 _check_files(data_dir, temp_files_allowed=False)
                 _check_acknowledged_turns(server.url, everything)
-                stored_turns = _check_no_half_turn(server.url, accounts)
+                stored_turns = _check_no_half_turn(server.url, [*accounts, deleter])
+                _check_deletions(server.url, data_dir, deleter, everything.deleted)
                 assert stored_turns >= len(everything.turns)
-            print(f"{len(everything.turns)} acknowledged turns, {stored_turns} stored, {KILL_CYCLES} kills")
+            print(
+                f"{len(everything.turns)} acknowledged turns, {stored_turns} stored, "
+                f"{len(everything.deleted)} deletions, {KILL_CYCLES} kills"
+            )
             assert everything.turns, f"seed {seed}: no turn was answered; the load never ran"
+            assert everything.deleted, f"seed {seed}: no deletion was acknowledged"
             assert upstream.calls >= len(everything.turns)
         finally:
             server.kill()
