@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataFolderInUse, DataFolderInvalid, RestoreError
+from ..errors import DataFolderInUse, DataFolderInvalid, RestoreError, StorageError
 from ..records import ConversationRecord, MessageRecord, Role, UserRecord, utc_now
 from .base import Database, Dump, Page
 from .files import TEMP_SUFFIX, FileLock
@@ -201,13 +202,24 @@ class TinyDBDatabase(Database):
             stamped = [{**message, "created_at": utc_now()} for message in messages]
             # Messages first: until the thread's record says so, a crash leaves at most an
             # orphan history file that start-up deletes.
-            self.threads.history(conversation_id).insert_multiple(stamped)
+            history = self.threads.history(conversation_id)
+            added = history.insert_multiple(stamped)
             conversation["updated_at"] = stamped[-1]["created_at"]
             conversations = self.threads.conversations(user_id)
-            if new_conversation is not None:
-                conversations.insert(conversation)
-            else:
-                conversations.update({"updated_at": conversation["updated_at"]}, BY_ID == conversation_id)
+            try:
+                if new_conversation is not None:
+                    conversations.insert(conversation)
+                else:
+                    conversations.update({"updated_at": conversation["updated_at"]}, BY_ID == conversation_id)
+            except StorageError:
+                # The turn is refused, so its messages must not stay. If taking them back fails
+                # too, start-up treats them as a crash leftover: orphan file, or a late turn.
+                with suppress(StorageError):
+                    if new_conversation is not None:
+                        self.threads.drop_history(conversation_id)
+                    else:
+                        history.remove(doc_ids=added)
+                raise
             return conversation  # type: ignore[return-value]
 
     # -- whole database ------------------------------------------------------------------

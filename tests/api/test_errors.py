@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from BackEnd.storage import files
+from tests.utils.records import json_snapshot
 
 
 async def test_disk_failure_during_a_write_is_a_503_without_paths_and_changes_nothing(
@@ -36,3 +37,37 @@ async def test_validation_errors_are_422_with_field_locations(client) -> None:
     assert response.status_code == 422
     assert [error["loc"] for error in response.json()["detail"]] == [["body", "email"]]
     assert all("input" not in error for error in response.json()["detail"])
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["existing-thread", "new-thread"])
+async def test_disk_failure_between_the_two_writes_of_a_turn_leaves_the_conversations_as_they_were(
+    client, alice, data_dir, monkeypatch: pytest.MonkeyPatch, existing: bool
+) -> None:
+    body: dict[str, str] = {"message": "first"}
+    if existing:
+        first = await client.post("/ai/chat", json=body, headers=alice.headers)
+        body = {"message": "second", "conversation_id": first.json()["conversation_id"]}
+    before = await _everything_alice_has(client, alice, data_dir)
+    real_replace = files.os.replace
+
+    def conversation_list_disk_full(source: str, target: str) -> None:
+        if "conversations" in str(target):  # the history was written; the thread's entry fails
+            raise OSError(28, "No space left on device")
+        real_replace(source, target)
+
+    monkeypatch.setattr(files.os, "replace", conversation_list_disk_full)
+    failed = await client.post("/ai/chat", json=body, headers=alice.headers)
+    monkeypatch.undo()
+
+    assert failed.status_code == 503, failed.text
+    assert await _everything_alice_has(client, alice, data_dir) == before  # a refused turn is not half-stored
+    again = await client.post("/ai/chat", json=body, headers=alice.headers)
+    assert again.status_code == 200
+    assert await _everything_alice_has(client, alice, data_dir) != before
+
+
+async def _everything_alice_has(client, alice, data_dir) -> list[object]:
+    """Her threads and their histories through the API, and the history files on disk."""
+    threads = (await client.get("/conversations", headers=alice.headers)).json()["items"]
+    histories = [(await client.get(f"/history/{t['id']}", headers=alice.headers)).json() for t in threads]
+    return [threads, histories, json_snapshot(data_dir / "historique")]
