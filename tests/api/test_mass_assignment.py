@@ -7,7 +7,7 @@ The `client` fixture also fails any test whose response mentions `password_hash`
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -19,19 +19,19 @@ from tests.utils.routes import ENDPOINTS, Endpoint, call, call_as, objects_of, v
 
 FAKE_HASH = "$2b$04$injectedinjectedinjectedinjectedinjectedinjectedinjec"
 EPOCH = "1970-01-01T00:00:00.000000Z"
-PRIVILEGED_FIELDS = ("role", "id", "user_id", "password_hash", "created_at")
 BODY_ROUTES = [endpoint for endpoint in ENDPOINTS if endpoint.body_model is not None]
 
 
-def _injected(field: str, victim: Account, victims_thread: str) -> Any:
-    """The most harmful value an attacker could put in `field`: the victim's ids, admin, a known hash."""
-    return {
-        "role": "admin",
-        "id": victims_thread,  # overwrite the victim's thread, or take an id of one's choosing
-        "user_id": victim.id,  # act as, or give objects to, the victim
-        "password_hash": FAKE_HASH,
-        "created_at": EPOCH,
-    }[field]
+# The most harmful value an attacker could put in each privileged field: admin, the victim's
+# account or thread id (to overwrite it, or to act as the victim), a hash of their own, a date.
+INJECTIONS: dict[str, Callable[[Account, str], tuple[str, str]]] = {
+    "role-admin": lambda victim, thread: ("role", "admin"),
+    "id-of-victims-account": lambda victim, thread: ("id", victim.id),
+    "id-of-victims-thread": lambda victim, thread: ("id", thread),
+    "user_id-of-victim": lambda victim, thread: ("user_id", victim.id),
+    "password_hash": lambda victim, thread: ("password_hash", FAKE_HASH),
+    "created_at": lambda victim, thread: ("created_at", EPOCH),
+}
 
 
 def _records_of(dump: Dump, user_id: str) -> list[object]:
@@ -43,17 +43,17 @@ def _records_of(dump: Dump, user_id: str) -> list[object]:
     ]
 
 
-@pytest.mark.parametrize("field", PRIVILEGED_FIELDS)
+@pytest.mark.parametrize("injection", sorted(INJECTIONS))
 @pytest.mark.parametrize("endpoint", BODY_ROUTES, ids=str)
 async def test_privileged_field_in_a_body_is_refused_or_ignored(
-    client: httpx.AsyncClient, app: FastAPI, alice: Account, bob: Account, endpoint: Endpoint, field: str
+    client: httpx.AsyncClient, app: FastAPI, alice: Account, bob: Account, endpoint: Endpoint, injection: str
 ) -> None:
     victims_thread = (await client.post("/ai/chat", json={"message": "bob's"}, headers=bob.headers)).json()
     victims_thread = victims_thread["conversation_id"]
     ids = await objects_of(client, endpoint, alice)  # the attacker's own objects: a legitimate call
     body = valid_body(endpoint, alice)
     assert body is not None
-    value = _injected(field, bob, victims_thread)
+    field, value = INJECTIONS[injection](bob, victims_thread)
     database = app.state.context.database
     before = database.export_dump()
 
@@ -65,8 +65,8 @@ async def test_privileged_field_in_a_body_is_refused_or_ignored(
     assert FAKE_HASH not in stored and EPOCH not in stored
     assert [user["role"] for user in after.users] == ["user"] * len(after.users), "someone became admin"
     assert _records_of(after, bob.id) == _records_of(before, bob.id), "the victim's data changed"
-    for sneaky in (FAKE_HASH, EPOCH, victims_thread):
-        assert sneaky not in response.text
+    if field != "role":  # "admin" is a plain word; an id, hash or date must not come back
+        assert value not in response.text
 
 
 async def test_hook_fails_a_response_that_carries_a_password_hash() -> None:
