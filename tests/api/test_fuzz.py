@@ -59,8 +59,8 @@ class FuzzTarget:
         reach the code behind the 404.
         """
         database = self.context.database
-        user, other = (make_user(f"fuzz-{secrets.token_hex(8)}@example.com") for _ in range(2))
-        user["role"] = role  # type: ignore[typeddict-item]
+        user = make_user(f"fuzz-{secrets.token_hex(8)}@example.com", role=role)
+        other = make_user(f"fuzz-{secrets.token_hex(8)}@example.com")
         database.add_user(user)
         database.add_user(other)
         conversation = make_conversation(user["id"])
@@ -69,6 +69,8 @@ class FuzzTarget:
         return headers, {"conversation_id": conversation["id"], "user_id": other["id"]}
 
 
+# Not the conftest `app`: that one runs its lifespan in the test's event loop, while schemathesis
+# sends requests from its own event-loop thread and starts the lifespan there itself.
 @pytest.fixture(scope="module")
 def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
     upstream = FakeUpstream()
