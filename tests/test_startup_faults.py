@@ -24,11 +24,24 @@ def _data_files(data_dir: Path) -> dict[str, Path]:
     users = populate_folder(data_dir)
     conversations = data_dir / "conversations" / f"{users['bob']['id']}.json"
     (thread,) = json.loads(conversations.read_text())["conversations"].values()
+    alices = json.loads((data_dir / "conversations" / f"{users['alice']['id']}.json").read_text())
     return {
         "users.json": data_dir / "users.json",
         "conversations": conversations,
         "history": data_dir / "historique" / f"{thread['id']}.json",
+        "alices-thread": data_dir / "historique" / f"{alices['conversations']['1']['id']}.json",
     }
+
+
+def _leave_crash_leftovers(data_dir: Path, late_thread: Path) -> None:
+    """What a crash leaves and a healthy start-up would clean: a temp file, orphans, a late turn."""
+    (data_dir / ".users.json.123.tmp").write_bytes(b'{"users": {"1": {"ha')
+    (data_dir / "historique" / "conv_orphan.json").write_text('{"messages": {}}')
+    (data_dir / "conversations" / "usr_vanished.json").write_text('{"conversations": {}}')
+    document = json.loads(late_thread.read_text())
+    last = max(document["messages"].values(), key=lambda message: message["created_at"])
+    document["messages"]["99"] = dict(last, id="msg_late", created_at="2999-01-01T00:00:00.000000Z")
+    late_thread.write_text(json.dumps(document))
 
 
 def _assert_refused(result_stderr: str, returncode: int, *fragments: str) -> None:
@@ -47,8 +60,11 @@ def _assert_refused(result_stderr: str, returncode: int, *fragments: str) -> Non
 def test_damaged_data_file_stops_start_up_naming_it_and_no_file_changes(
     data_dir: Path, kind: str, damage: str
 ) -> None:
-    target = _data_files(data_dir)[kind]
+    files = _data_files(data_dir)
+    target = files[kind]
     target.write_bytes(DAMAGE[damage](target.read_bytes()))
+    # Start-up would clean these up, but only in a folder it accepts.
+    _leave_crash_leftovers(data_dir, files["alices-thread"])
     before = file_digests(data_dir)
 
     result = run_cli(data_dir=data_dir, PORT=str(free_port()), timeout=30)

@@ -15,7 +15,7 @@ from ..records import ConversationRecord, record_problem
 from .files import remove_durably
 from .tinydb_storage import DurableJSONStorage
 
-__all__ = ["BY_ID", "SweepReport", "ThreadFiles"]
+__all__ = ["BY_ID", "SweepPlan", "SweepReport", "ThreadFiles"]
 
 BY_ID = Query().id
 
@@ -93,19 +93,18 @@ class ThreadFiles:
         """Whether no conversation or history file exists."""
         return not any(any(folder.glob("*.json")) for folder in (self.conversations_dir, self.history_dir))
 
-    def sweep(self, user_ids: set[str]) -> SweepReport:
-        """Start-up check: parse every file and finish what a crash interrupted.
+    def check(self, user_ids: set[str]) -> SweepPlan:
+        """Start-up check: parse every file and list what a crash left to finish; writes nothing.
 
-        Deletes the orphans of interrupted deletions and turns, and moves a thread's
-        `updated_at` up to its last message when a crash fell between the two writes of a
-        turn. Raises DataFileCorrupt naming a bad file.
+        Raises DataFileCorrupt naming a bad file, so a refused start-up changes no file.
         """
-        removed = refreshed = 0
+        orphans: list[Path] = []
+        late: dict[str, tuple[str, str]] = {}
         owners: dict[str, str] = {}
         updated_at: dict[str, str] = {}
         for path in sorted(self.conversations_dir.glob("*.json")):
             if path.stem not in user_ids:
-                removed += remove_durably(path)
+                orphans.append(path)
                 continue
             for doc in self.conversations(path.stem).all():
                 _check_conversation(path, path.stem, doc)
@@ -113,17 +112,33 @@ class ThreadFiles:
         for path in sorted(self.history_dir.glob("*.json")):
             conversation_id = path.stem
             if conversation_id not in owners:
-                removed += remove_durably(path)
+                orphans.append(path)
                 continue
             messages = ((DurableJSONStorage(path).read() or {}).get("messages") or {}).values()
             for doc in messages:
                 _check_message(path, conversation_id, owners[conversation_id], doc)
             last = max((doc["created_at"] for doc in messages), default="")
             if last > updated_at[conversation_id]:
-                table = self.conversations(owners[conversation_id])
-                table.update({"updated_at": last}, BY_ID == conversation_id)
-                refreshed += 1
-        return SweepReport(removed=removed, refreshed=refreshed)
+                late[conversation_id] = (owners[conversation_id], last)
+        return SweepPlan(orphans, late)
+
+    def sweep(self, plan: SweepPlan) -> SweepReport:
+        """Finish what a crash interrupted, once `check` found every file whole.
+
+        Deletes the orphans of interrupted deletions and turns, and moves a thread's
+        `updated_at` up to its last message when a crash fell between the two writes of a turn.
+        """
+        removed = sum(remove_durably(path) for path in plan.orphans)
+        for conversation_id, (owner, last) in plan.late.items():
+            self.conversations(owner).update({"updated_at": last}, BY_ID == conversation_id)
+        return SweepReport(removed=removed, refreshed=len(plan.late))
+
+
+class SweepPlan(NamedTuple):
+    """What start-up found left to finish: orphan files, and threads behind their last message."""
+
+    orphans: list[Path]
+    late: dict[str, tuple[str, str]]  # conversation id: (owner, time of its last message)
 
 
 class SweepReport(NamedTuple):

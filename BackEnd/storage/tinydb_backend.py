@@ -79,16 +79,16 @@ class TinyDBDatabase(Database):
         self._owner_lock.write_owner(str(os.getpid()))
 
     def _recover(self) -> None:
-        leftovers = 0
-        for folder in self._folders():
-            for temp in folder.glob(f".*{TEMP_SUFFIX}"):
-                temp.unlink()
-                leftovers += 1
+        # Everything is checked before anything is cleaned: a refused start-up changes no file.
         self.users.load()
-        report = self.threads.sweep(self.users.ids())
-        if leftovers or report.removed:
+        plan = self.threads.check(self.users.ids())
+        temps = [temp for folder in self._folders() for temp in folder.glob(f".*{TEMP_SUFFIX}")]
+        for temp in temps:
+            temp.unlink()
+        report = self.threads.sweep(plan)
+        if temps or report.removed:
             logger.warning(
-                "Removed %d leftover file(s) of interrupted operations", leftovers + report.removed
+                "Removed %d leftover file(s) of interrupted operations", len(temps) + report.removed
             )
         if report.refreshed:
             logger.warning("Brought %d conversation time(s) up to their last message", report.refreshed)
