@@ -34,6 +34,14 @@ class Load:
     stop: threading.Event = field(default_factory=threading.Event)
     answered: threading.Event = field(default_factory=threading.Event)  # a first turn got its 200
 
+    def acknowledged(self, response: httpx.Response, status: int) -> bool:
+        """Whether the server acknowledged a request; any other answer is noted as unexpected."""
+        if response.status_code == status:
+            return True
+        with self.lock:
+            self.unexpected.append(f"{response.status_code} {response.text[:200]}")
+        return False
+
 
 def _client(url: str) -> httpx.Client:
     return httpx.Client(base_url=url, timeout=15, trust_env=False)
@@ -61,13 +69,11 @@ def _chatter(url: str, headers: dict[str, str], name: str, load: Load, rng: rand
                 reply = http.post("/ai/chat", json=body, headers=headers)
             except httpx.HTTPError:
                 return  # the server died under us
-            with load.lock:
-                if reply.status_code == 200:
+            if load.acknowledged(reply, 200):
+                with load.lock:
                     load.turns.append((headers, text, reply.json()))
-                    load.answered.set()
-                    conversation_id = reply.json()["conversation_id"]
-                else:
-                    load.unexpected.append(f"{reply.status_code} {reply.text[:200]}")
+                load.answered.set()
+                conversation_id = reply.json()["conversation_id"]
 
 
 def _registrar(url: str, cycle: int, load: Load) -> None:
@@ -80,11 +86,9 @@ def _registrar(url: str, cycle: int, load: Load) -> None:
                 created = http.post("/auth/register", json={"email": email, "password": PASSWORD})
             except httpx.HTTPError:
                 return
-            with load.lock:
-                if created.status_code == 201:
+            if load.acknowledged(created, 201):
+                with load.lock:
                     load.accounts.append(email)
-                else:
-                    load.unexpected.append(f"{created.status_code} {created.text[:200]}")
 
 
 def _deleter(url: str, headers: dict[str, str], load: Load) -> None:
@@ -93,18 +97,15 @@ def _deleter(url: str, headers: dict[str, str], load: Load) -> None:
         while not load.stop.is_set():
             try:
                 made = http.post("/ai/chat", json={"message": "to be deleted"}, headers=headers)
-                if made.status_code != 200:
-                    load.unexpected.append(f"{made.status_code} {made.text[:200]}")
+                if not load.acknowledged(made, 200):
                     return
                 conversation_id = made.json()["conversation_id"]
                 gone = http.delete(f"/conversations/{conversation_id}", headers=headers)
             except httpx.HTTPError:
                 return
-            with load.lock:
-                if gone.status_code == 204:
+            if load.acknowledged(gone, 204):
+                with load.lock:
                     load.deleted.append(conversation_id)
-                else:
-                    load.unexpected.append(f"{gone.status_code} {gone.text[:200]}")
 
 
 def _check_deletions(url: str, data_dir: Path, headers: dict[str, str], deleted: list[str]) -> None:
