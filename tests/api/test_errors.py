@@ -8,6 +8,7 @@ from BackEnd.app import MAX_BODY_BYTES
 from BackEnd.storage import files
 
 
+@pytest.mark.parametrize("backend", ["tinydb"])  # tests/storage/test_sql_faults.py has the database's
 async def test_disk_failure_during_a_write_is_a_503_without_paths_and_changes_nothing(
     client, alice, data_dir, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

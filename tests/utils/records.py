@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 import bcrypt
@@ -81,3 +83,18 @@ def populate_folder(folder: Path) -> dict[str, UserRecord]:
 def json_snapshot(folder: Path) -> dict[str, bytes]:
     """The bytes of every JSON file under `folder`, by relative path."""
     return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*.json"))}
+
+
+def stored_text(database: Database) -> str:
+    """Everything a backend holds as one searchable text: each TinyDB file's name and bytes, or the dump."""
+    if isinstance(database, TinyDBDatabase):
+        files = sorted(path for path in database.folder.rglob("*") if path.is_file())
+        return "\n".join(f"{path}\n{path.read_text(encoding='utf-8')}" for path in files)
+    return json.dumps(dataclasses.asdict(database.export_dump()), ensure_ascii=False)
+
+
+def stored_state(database: Database) -> object:
+    """A picture of everything stored, to compare before and after: TinyDB's file bytes, or the dump."""
+    if isinstance(database, TinyDBDatabase):
+        return json_snapshot(database.folder)
+    return database.export_dump()
