@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from BackEnd.storage import SQLDatabase
+from BackEnd.storage.sql import SQLDatabase
 from tests.utils.fake_upstream import fake_chat_server
 from tests.utils.server import ServerProcess, running_server
 from tests.utils.sql import empty_tables
@@ -33,7 +33,10 @@ def shared_env(postgres: SQLDatabase) -> Iterator[dict[str, str | None]]:
 
 def _signed_up(url: str) -> dict[str, str]:
     with httpx.Client(base_url=url, trust_env=False, timeout=30) as http:
-        assert http.post("/auth/register", json={"email": "ann@example.com", "password": PASSWORD}).status_code == 201
+        assert (
+            http.post("/auth/register", json={"email": "ann@example.com", "password": PASSWORD}).status_code
+            == 201
+        )
         login = http.post("/auth/login", json={"email": "ann@example.com", "password": PASSWORD})
     return {"Authorization": f"Bearer {login.json()['access_token']}"}
 
@@ -46,11 +49,15 @@ def _hammer_one_thread(urls: list[str], headers: dict[str, str]) -> tuple[str, l
 
     def turn(n: int) -> httpx.Response:
         body = {"message": f"turn {n:02d}", "conversation_id": conversation_id}
-        return httpx.post(f"{urls[n % len(urls)]}/ai/chat", json=body, headers=headers, trust_env=False, timeout=60)
+        return httpx.post(
+            f"{urls[n % len(urls)]}/ai/chat", json=body, headers=headers, trust_env=False, timeout=60
+        )
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         replies = list(pool.map(turn, range(TURNS)))
-    assert [r.status_code for r in replies] == [200] * TURNS, [r.text for r in replies if r.status_code != 200]
+    assert [r.status_code for r in replies] == [200] * TURNS, [
+        r.text for r in replies if r.status_code != 200
+    ]
     return conversation_id, [r.json() for r in replies]
 
 
@@ -64,7 +71,9 @@ def _assert_every_turn_stored_once_in_order(
     assert page["total"] == len(items) == 2 * TURNS
     assert len({item["id"] for item in items}) == 2 * TURNS
     pairs = {(reply["user_message_id"], reply["assistant_message_id"]) for reply in replies}
-    stored_pairs = {(question["id"], answer["id"]) for question, answer in zip(items[0::2], items[1::2], strict=True)}
+    stored_pairs = {
+        (question["id"], answer["id"]) for question, answer in zip(items[0::2], items[1::2], strict=True)
+    }
     assert stored_pairs == pairs  # each turn once, its two messages side by side
     for question, answer in zip(items[0::2], items[1::2], strict=True):
         assert (question["role"], answer["role"]) == ("user", "assistant")

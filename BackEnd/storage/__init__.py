@@ -6,7 +6,6 @@ from ..config import Settings
 from ..errors import NotFoundError
 from ..records import Role, UserRecord
 from .base import Database, Dump, Page
-from .sql import SQLDatabase, migrate_url
 from .tinydb_backend import TinyDBDatabase
 from .users_file import UsersFile
 
@@ -14,7 +13,6 @@ __all__ = [
     "Database",
     "Dump",
     "Page",
-    "SQLDatabase",
     "TinyDBDatabase",
     "change_role",
     "migrate_schema",
@@ -28,6 +26,8 @@ def open_database(settings: Settings) -> Database:
     With DATABASE_URL, the SQL backend (its schema migrated first); else the TinyDB folder.
     """
     if settings.database_url:
+        from .sql import SQLDatabase  # SQLAlchemy is loaded only by those who use it
+
         return SQLDatabase.open(settings.database_url)
     return TinyDBDatabase.open(settings.bdd_dir)
 
@@ -36,6 +36,8 @@ def migrate_schema(settings: Settings) -> str:
     """Bring the configured database's schema up to date; says what it did."""
     if not settings.database_url:
         return f"nothing to migrate: the TinyDB files in {settings.bdd_dir} have no schema (DATABASE_URL is unset)"
+    from .sql import migrate_url
+
     return migrate_url(settings.database_url)
 
 

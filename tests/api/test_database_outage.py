@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from BackEnd.app import create_app
-from BackEnd.storage import SQLDatabase
+from BackEnd.storage.sql import SQLDatabase
 from tests.utils.api import FakeUpstream, make_settings, sign_up
 from tests.utils.sql import empty_tables
 from tests.utils.tcp_proxy import tcp_proxy

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from .backend import SQLDatabase
 from .engine import database_location
-from .migrate import head_revision, migrate_url, upgrade
+from .migrate import SCHEMA_REVISION, head_revision, migrate_url, upgrade
 
-__all__ = ["SQLDatabase", "database_location", "head_revision", "migrate_url", "upgrade"]
+__all__ = [
+    "SCHEMA_REVISION",
+    "SQLDatabase",
+    "database_location",
+    "head_revision",
+    "migrate_url",
+    "upgrade",
+]

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from ...errors import EmailAlreadyRegistered, RestoreError
 from ...records import ConversationRecord, MessageRecord, Role, UserRecord, utc_now
 from ..base import Database, Dump, Page
+from .dumps import MESSAGE_COLUMNS, export_all, import_all, is_empty
 from .engine import database_location, is_postgresql, open_engine, transaction
 from .migrate import upgrade
 from .schema import conversations, messages, users
@@ -32,9 +33,7 @@ _STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _MICROSECOND = timedelta(microseconds=1)
 _USER = tuple(users.c)
 _CONVERSATION = tuple(conversations.c)
-_MESSAGE = tuple(column for column in messages.c if column.name != "seq")
-# Rows per INSERT batch when restoring: large enough to be fast, small enough for any driver.
-_RESTORE_BATCH = 5_000
+_MESSAGE = MESSAGE_COLUMNS
 
 
 class SQLDatabase(Database):
@@ -60,15 +59,15 @@ class SQLDatabase(Database):
 
     # -- users ---------------------------------------------------------------------------
     def get_user(self, user_id: str) -> UserRecord | None:
-        with transaction(self.engine) as db:
+        with transaction(self.engine, write=False) as db:
             return _user_where(db, users.c.id == user_id)
 
     def get_user_by_email(self, email: str) -> UserRecord | None:
-        with transaction(self.engine) as db:
+        with transaction(self.engine, write=False) as db:
             return _user_where(db, users.c.email == email)
 
     def list_users(self) -> list[UserRecord]:
-        with transaction(self.engine) as db:
+        with transaction(self.engine, write=False) as db:
             return _all(db.execute(select(*_USER).order_by(users.c.created_at, users.c.id)))
 
     def add_user(self, user: UserRecord) -> None:
@@ -90,7 +89,7 @@ class SQLDatabase(Database):
     # -- conversations -------------------------------------------------------------------
     def list_conversations(self, user_id: str, *, limit: int, offset: int) -> Page[ConversationRecord]:
         mine = conversations.c.user_id == user_id
-        with transaction(self.engine) as db:
+        with transaction(self.engine, write=False) as db:
             total = db.execute(select(func.count()).select_from(conversations).where(mine)).scalar_one()
             rows = db.execute(
                 select(*_CONVERSATION)
@@ -102,7 +101,7 @@ class SQLDatabase(Database):
             return Page(items=_all(rows), total=total)
 
     def get_conversation(self, user_id: str, conversation_id: str) -> ConversationRecord | None:
-        with transaction(self.engine) as db:
+        with transaction(self.engine, write=False) as db:
             return _find(db, user_id, conversation_id)
 
     def add_conversation(self, conversation: ConversationRecord) -> None:
@@ -141,7 +140,7 @@ class SQLDatabase(Database):
         self, user_id: str, conversation_id: str, *, limit: int, offset: int
     ) -> Page[MessageRecord] | None:
         thread = messages.c.conversation_id == conversation_id
-        with transaction(self.engine) as db:
+        with transaction(self.engine, write=False) as db:
             if _find(db, user_id, conversation_id) is None:
                 return None
             total = db.execute(select(func.count()).select_from(messages).where(thread)).scalar_one()
@@ -155,7 +154,7 @@ class SQLDatabase(Database):
             return Page(items=_all(rows), total=total)
 
     def recent_messages(self, user_id: str, conversation_id: str, count: int) -> list[MessageRecord] | None:
-        with transaction(self.engine) as db:
+        with transaction(self.engine, write=False) as db:
             if _find(db, user_id, conversation_id) is None:
                 return None
             if count <= 0:
@@ -214,47 +213,16 @@ class SQLDatabase(Database):
 
     # -- whole database ------------------------------------------------------------------
     def export_dump(self) -> Dump:
-        with transaction(self.engine) as db:
-            account_list = _all(db.execute(select(*_USER).order_by(users.c.created_at, users.c.id)))
-            threads = _all(
-                db.execute(
-                    select(*_CONVERSATION).order_by(
-                        conversations.c.user_id, conversations.c.created_at, conversations.c.id
-                    )
-                )
-            )
-            by_thread: dict[str, list[Any]] = {}
-            for row in db.execute(
-                select(*_MESSAGE).order_by(messages.c.conversation_id, messages.c.created_at, messages.c.seq)
-            ):
-                by_thread.setdefault(row.conversation_id, []).append(row._asdict())
-        by_owner: dict[str, list[Any]] = {}
-        for thread in threads:
-            by_owner.setdefault(thread["user_id"], []).append(thread)
-        dump = Dump(users=account_list, conversations=[], messages=[])
-        for account in account_list:
-            for thread in by_owner.get(account["id"], []):
-                dump.conversations.append(thread)
-                dump.messages.extend(by_thread.get(thread["id"], []))
-        return dump
+        with transaction(self.engine, write=False, snapshot=True) as db:
+            return export_all(db)
 
     def import_dump(self, dump: Dump) -> None:
         with transaction(self.engine) as db:
-            if any(
-                db.execute(select(exists().select_from(table))).scalar_one() for table in (users, messages)
-            ):
+            if not is_empty(db):
                 raise RestoreError(
                     f"the database at {self.location} is not empty; restore needs an empty one"
                 )
-            for table, records in (
-                (users, dump.users),
-                (conversations, dump.conversations),
-                (messages, dump.messages),
-            ):
-                for start in range(0, len(records), _RESTORE_BATCH):
-                    db.execute(
-                        insert(table), [dict(record) for record in records[start : start + _RESTORE_BATCH]]
-                    )
+            import_all(db, dump)
 
 
 def _user_where(db: Connection, condition: ColumnElement[bool]) -> UserRecord | None:

@@ -20,6 +20,7 @@ __all__ = ["database_location", "is_postgresql", "open_engine", "transaction"]
 _CONNECT_TIMEOUT_SECONDS = 5
 # SQLite's writers queue on the file lock; past this a request gives up with 503.
 _SQLITE_BUSY_SECONDS = 30
+_READ_ONLY = "assistantia_read_only"
 
 
 def database_location(url: str | URL) -> str:
@@ -60,17 +61,28 @@ def _prepare_sqlite(dbapi_connection: Any, _: object) -> None:
 
 
 def _begin_immediate(connection: Connection) -> None:
-    # Take the write lock at the start: a read-then-write transaction never deadlocks
-    # against another process and waits (busy timeout) instead of failing.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A writer takes the write lock at the start: a read-then-write transaction never
+    # deadlocks against another process and waits (busy timeout) instead of failing.
+    # Readers never wait: in WAL mode they read the last committed state.
+    reading = connection.get_execution_options().get(_READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
-    """One transaction, committed on success; an unreachable database raises DatabaseUnavailable."""
+def transaction(engine: Engine, *, write: bool = True, snapshot: bool = False) -> Iterator[Connection]:
+    """One transaction, committed on success; an unreachable database raises DatabaseUnavailable.
+
+    `write=False` declares that it only reads, so on SQLite it does not queue for the write lock.
+    `snapshot=True` makes every statement see the same state (SQLite's transactions always do).
+    """
     try:
-        with engine.begin() as connection:
-            yield connection
+        with engine.connect() as connection:
+            if not write:
+                connection.execution_options(**{_READ_ONLY: True})
+            if snapshot and is_postgresql(engine):
+                connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin():
+                yield connection
     except (OperationalError, InterfaceError, PoolTimeout) as exc:
         raise DatabaseUnavailable(
             f"the database at {database_location(engine.url)} is unavailable: {_reason(exc)}"
