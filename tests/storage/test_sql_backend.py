@@ -13,7 +13,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, inspect, text
 
+from BackEnd.errors import RestoreError
 from BackEnd.records import ConversationRecord, UserRecord
+from BackEnd.storage import Dump
 from BackEnd.storage.sql import SCHEMA_REVISION, SQLDatabase, head_revision, upgrade
 from BackEnd.storage.sql.engine import open_engine
 from BackEnd.storage.sql.schema import metadata
@@ -183,3 +185,17 @@ def test_servers_starting_together_migrate_a_new_database_once(new_database_url:
         thread.join()
     # One of them found the database empty (None) and migrated it; the others found it done.
     assert sorted(map(str, results)) == sorted([str(None)] + [SCHEMA_REVISION] * 3)
+
+
+def test_restoring_text_the_database_cannot_hold_is_a_restore_error_and_stores_nothing(
+    sql: SQLDatabase, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("only PostgreSQL refuses NUL characters")
+    alice = make_user("alice@example.com")
+    thread = make_conversation(alice["id"], "nul \x00 inside")
+    dump = Dump(users=[alice], conversations=[thread], messages=[])
+
+    with pytest.raises(RestoreError, match="refused a value"):
+        sql.import_dump(dump)
+    assert sql.export_dump() == Dump(users=[], conversations=[], messages=[])

@@ -17,7 +17,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from ...errors import EmailAlreadyRegistered, RestoreError
 from ...records import ConversationRecord, MessageRecord, Role, UserRecord, utc_now
@@ -217,12 +217,15 @@ class SQLDatabase(Database):
             return export_all(db)
 
     def import_dump(self, dump: Dump) -> None:
-        with transaction(self.engine) as db:
-            if not is_empty(db):
-                raise RestoreError(
-                    f"the database at {self.location} is not empty; restore needs an empty one"
-                )
-            import_all(db, dump)
+        try:
+            with transaction(self.engine) as db:
+                if not is_empty(db):
+                    raise RestoreError(
+                        f"the database at {self.location} is not empty; restore needs an empty one"
+                    )
+                import_all(db, dump)
+        except DataError as exc:  # e.g. a NUL character, which PostgreSQL's text cannot hold
+            raise RestoreError(f"the database refused a value of the dump: {exc.orig}") from exc
 
 
 def _user_where(db: Connection, condition: ColumnElement[bool]) -> UserRecord | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,6 +55,8 @@ def upgrade(engine: Engine) -> str | None:
             return current
         from alembic import command
 
+        # Alembic announces each plugin it loads; only the migration steps interest the log.
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
         config = _config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

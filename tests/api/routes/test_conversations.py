@@ -160,7 +160,10 @@ async def test_rename_conversation_trims_title(client, alice):
     ] == "Chimie"
 
 
-@pytest.mark.parametrize("body", [{"title": ""}, {"title": "   "}, {}, {"title": None}, {"title": "x" * 201}])
+@pytest.mark.parametrize(
+    "body",
+    [{"title": ""}, {"title": "   "}, {}, {"title": None}, {"title": "x" * 201}, {"title": "a\u0000b"}],
+)
 async def test_rename_conversation_refuses_blank_missing_or_too_long_title(client, alice, body):
     created = await create(client, alice, title="Garde")
     response = await client.patch(f"/conversations/{created['id']}", json=body, headers=alice.headers)
