@@ -23,6 +23,10 @@ def sqlite_url(path: os.PathLike[str]) -> str:
 
 
 def empty_tables(engine: Engine) -> None:
-    """Delete every row (the schema stays): each test starts from an empty database."""
+    """Delete every row (the schema stays): each test starts from an empty database.
+
+    DELETE, not TRUNCATE: on a test's few rows it is far quicker (TRUNCATE makes new files).
+    Deleting the accounts deletes the rest by ON DELETE CASCADE.
+    """
     with engine.begin() as connection:
-        connection.execute(text("TRUNCATE messages, conversations, users RESTART IDENTITY CASCADE"))
+        connection.execute(text("DELETE FROM users"))
