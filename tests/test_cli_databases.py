@@ -126,3 +126,29 @@ def test_several_workers_on_tinydb_are_refused_with_a_clear_message(data_dir: Pa
 
     assert result.returncode == 2
     assert "WORKERS=2 needs DATABASE_URL" in result.stderr
+
+
+def test_restore_moves_a_threads_updated_at_up_to_its_last_message_on_every_backend(
+    tmp_path: Path, data_dir: Path, database_url: str | None
+) -> None:
+    source = tmp_path / "source"
+    database = open_database(make_settings(source))
+    try:
+        populate(database)
+    finally:
+        database.close()
+    dump_file, again = tmp_path / "dump.json", tmp_path / "again.json"
+    assert run_cli("dump", str(dump_file), data_dir=source).returncode == 0
+    document = json.loads(dump_file.read_text(encoding="utf-8"))
+    stale = document["conversations"][0]
+    stale["updated_at"] = stale["created_at"]  # older than its messages, as a hand-made dump may be
+    dump_file.write_text(json.dumps(document), encoding="utf-8")
+
+    restored = run_cli("restore", str(dump_file), data_dir=data_dir, **_env(database_url))
+    dumped = run_cli("dump", str(again), data_dir=data_dir, **_env(database_url))
+
+    assert restored.returncode == 0 and dumped.returncode == 0, restored.stderr + dumped.stderr
+    last = max(m["created_at"] for m in document["messages"] if m["conversation_id"] == stale["id"])
+    conversations = {c["id"]: c for c in _records(again)["conversations"]}
+    assert conversations[stale["id"]]["updated_at"] == last
+    assert "1 conversation time(s)" in restored.stderr + dumped.stderr

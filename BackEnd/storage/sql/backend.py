@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,8 @@ from .migrate import upgrade
 from .schema import conversations, messages, users
 
 __all__ = ["SQLDatabase"]
+
+logger = logging.getLogger(__name__)
 
 _STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _MICROSECOND = timedelta(microseconds=1)
@@ -223,9 +226,11 @@ class SQLDatabase(Database):
                     raise RestoreError(
                         f"the database at {self.location} is not empty; restore needs an empty one"
                     )
-                import_all(db, dump)
+                refreshed = import_all(db, dump)
         except DataError as exc:  # e.g. a NUL character, which PostgreSQL's text cannot hold
             raise RestoreError(f"the database refused a value of the dump: {exc.orig}") from exc
+        if refreshed:
+            logger.warning("Brought %d conversation time(s) up to their last message", refreshed)
 
 
 def _user_where(db: Connection, condition: ColumnElement[bool]) -> UserRecord | None:
