@@ -24,7 +24,7 @@ from ...errors import EmailAlreadyRegistered, RestoreError
 from ...records import ConversationRecord, MessageRecord, Role, UserRecord, utc_now
 from ..base import Database, Dump, Page
 from .dumps import MESSAGE_COLUMNS, export_all, import_all, is_empty
-from .engine import database_location, is_postgresql, open_engine, transaction
+from .engine import database_location, open_engine, transaction
 from .migrate import upgrade
 from .schema import conversations, messages, users
 
@@ -188,8 +188,9 @@ class SQLDatabase(Database):
         try:
             with transaction(self.engine) as db:
                 if new_conversation is None:
-                    # The row lock queues concurrent turns of this thread, whatever process runs them.
-                    conversation = _find(db, user_id, conversation_id, for_update=is_postgresql(self.engine))
+                    # The row lock (SELECT … FOR UPDATE; SQLite's transactions already take the
+                    # write lock) queues concurrent turns of this thread, whatever process runs them.
+                    conversation = _find(db, user_id, conversation_id, for_update=True)
                 elif db.execute(select(exists().where(users.c.id == user_id))).scalar_one():
                     conversation = new_conversation.copy()
                 else:
