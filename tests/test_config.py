@@ -57,6 +57,7 @@ def test_env_file_is_read(tmp_path: Path) -> None:
         ("PORT", "0"),
         ("CHAT_MEMORY_MESSAGES", "0"),
         ("LLM_TIMEOUT_SECONDS", "-1"),
+        ("WORKERS", "0"),
     ],
 )
 def test_unsafe_or_impossible_values_are_refused_naming_the_variable(
