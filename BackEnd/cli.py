@@ -1,4 +1,4 @@
-"""`python main.py [serve|promote|demote|dump|restore]`: the server and its admin commands."""
+"""`python main.py [serve|migrate|promote|demote|dump|restore]`: the server and its admin commands."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from .config import Settings
 from .errors import AssistantIAError
 from .records import Role
-from .storage import change_role, open_database
+from .security import load_or_create_secret
+from .storage import change_role, migrate_schema, open_database
 from .storage.dump import read_dump, write_dump
 
 __all__ = ["main"]
@@ -23,17 +24,40 @@ def _serve(settings: Settings, _: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
-    from .security import load_or_create_secret
 
-    # Opened here, not in the lifespan, so a locked or corrupt folder ends with one clear line;
-    # the same goes for a damaged generated JWT key.
+    if settings.workers > 1 and not settings.database_url:
+        print(
+            f"error: WORKERS={settings.workers} needs DATABASE_URL: a TinyDB data folder is owned "
+            'by one server process (see "Outgrowing one machine" in the README)',
+            file=sys.stderr,
+        )
+        return 2
+    # Opened here, not in the lifespan, so a locked or corrupt folder, an unreachable database
+    # or a damaged generated JWT key ends with one clear line, and migrations run once, before
+    # any worker starts.
     database = open_database(settings)
     try:
         secret = settings.jwt_secret or load_or_create_secret(settings.bdd_dir)
-        app = create_app(settings.model_copy(update={"jwt_secret": secret}), database=database)
-        uvicorn.run(app, host=settings.host, port=settings.port)
+        if settings.workers == 1:
+            app = create_app(settings.model_copy(update={"jwt_secret": secret}), database=database)
+            uvicorn.run(app, host=settings.host, port=settings.port)
+            return 0
     finally:
         database.close()
+    # Each worker process builds its own app and connection pool from the same environment,
+    # and reads the key made above.
+    uvicorn.run(
+        "BackEnd.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+    )
+    return 0
+
+
+def _migrate(settings: Settings, _: argparse.Namespace) -> int:
+    print(migrate_schema(settings))
     return 0
 
 
@@ -79,6 +103,7 @@ def _restore(settings: Settings, args: argparse.Namespace) -> int:
 
 _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "serve": _serve,
+    "migrate": _migrate,
     "promote": _set_role("admin"),
     "demote": _set_role("user"),
     "dump": _dump,
@@ -92,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("serve", help="run the API server (the default)")
+    commands.add_parser("migrate", help="bring the SQL database's schema up to date (start-up does it too)")
     for name, verb in (("promote", "make an account admin"), ("demote", "make an admin a plain user")):
         commands.add_parser(name, help=verb).add_argument("email")
     commands.add_parser("dump", help="write the whole database to one JSON file").add_argument(

@@ -15,14 +15,27 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
+_POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
+_SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
+_DATABASE_URL_HELP = (
+    "DATABASE_URL must look like postgresql://user:password@host:5432/name or sqlite:///path/to/file.db"
+)
+
+
 class Settings(BaseSettings):
     """Every knob of the server; the names are part of the product (see README)."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", hide_input_in_errors=True
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     bdd_dir: Path = Path("BDD")
+    # None keeps the TinyDB files in BDD_DIR; a PostgreSQL or SQLite URL selects the SQL backend.
+    database_url: str | None = None
+    # Several server processes need a SQL database: TinyDB allows one owner per folder.
+    workers: int = Field(default=1, ge=1, le=64)
 
     # None means: generate one at first start and keep it in the data folder.
     jwt_secret: str | None = None
@@ -53,7 +66,7 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("jwt_secret", "openrouter_api_key", mode="before")
+    @field_validator("jwt_secret", "openrouter_api_key", "database_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # `JWT_SECRET=` in a .env file means "not set", not "the empty key".
@@ -72,6 +85,21 @@ class Settings(BaseSettings):
                 "or leave it unset to let the server create one"
             )
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        # The URL is never echoed back: it may carry a password.
+        if value is None:
+            return None
+        scheme, separator, rest = value.strip().partition("://")
+        if not separator:
+            raise ValueError(_DATABASE_URL_HELP)
+        if scheme in _POSTGRES_SCHEMES:
+            return f"postgresql+psycopg://{rest}"
+        if scheme in _SQLITE_SCHEMES and rest.startswith("/") and len(rest) > 1:
+            return f"sqlite:///{rest[1:]}"
+        raise ValueError(_DATABASE_URL_HELP)
 
     @field_validator("openrouter_base_url")
     @classmethod

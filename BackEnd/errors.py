@@ -12,6 +12,7 @@ AssistantIAError
 │   ├── DataFolderInvalid        the data path cannot be used as a folder
 │   ├── RestoreError             a dump cannot be restored
 │   └── StorageUnavailable       the backend cannot serve the request right now
+│       └── DatabaseUnavailable  the SQL database cannot be reached (it may come back)
 └── UpstreamError
     ├── UpstreamNotConfigured    no API key
     ├── UpstreamTimeout
@@ -29,6 +30,7 @@ __all__ = [
     "DataFileCorrupt",
     "DataFolderInUse",
     "DataFolderInvalid",
+    "DatabaseUnavailable",
     "EmailAlreadyRegistered",
     "InvalidCredentials",
     "NotFoundError",
@@ -95,6 +97,10 @@ class RestoreError(StorageError):
 
 class StorageUnavailable(StorageError):
     """The backend cannot take this request now; retrying later may work."""
+
+
+class DatabaseUnavailable(StorageUnavailable):
+    """The database server is down or unreachable; the next request reconnects by itself."""
 
 
 class UpstreamError(AssistantIAError):

@@ -30,11 +30,14 @@ _EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 
 def _encodable(value: str) -> str:
-    # JSON may carry lone surrogates ("\ud800") that no UTF-8 file can store.
+    # JSON may carry lone surrogates ("\ud800") that no UTF-8 file can store, and NUL
+    # characters that PostgreSQL's text cannot hold: refused alike on every backend.
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("text contains invalid Unicode (a lone surrogate)") from None
+    if "\x00" in value:
+        raise ValueError("text contains a NUL character")
     return value
 
 

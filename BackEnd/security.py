@@ -13,7 +13,7 @@ from jose import JWTError, jwt
 
 from .errors import AuthenticationError, DataFileCorrupt
 from .records import is_valid_id
-from .storage.files import write_durably
+from .storage.files import create_durably
 
 __all__ = ["PasswordHasher", "TokenCodec", "load_or_create_secret"]
 
@@ -91,20 +91,21 @@ class TokenCodec:
 
 
 def load_or_create_secret(folder: Path) -> str:
-    """The JWT key kept in the data folder, created (mode 0600) on first start."""
+    """The JWT key kept in the data folder, created (mode 0600) on first start.
+
+    Creation is race-free: server processes starting together on one machine all end up
+    with the one key that was written first.
+    """
     path = folder / ".jwt_secret"
-    try:
-        secret = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        secret = secrets.token_hex(32)
-        write_durably(path, secret.encode())
-        path.chmod(0o600)
-        logger.warning(
-            "JWT_SECRET is not set: generated a random key in %s. Set JWT_SECRET to manage it "
-            "yourself (required when several servers share one database).",
-            path,
-        )
-        return secret
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        if create_durably(path, secrets.token_hex(32).encode()):
+            logger.warning(
+                "JWT_SECRET is not set: generated a random key in %s. Set JWT_SECRET to manage it "
+                "yourself (required when servers on several machines share one database).",
+                path,
+            )
+    secret = path.read_text(encoding="utf-8").strip()
     if len(secret) < 32:
         raise DataFileCorrupt(
             path, "the key is shorter than 32 characters; delete the file to make a new one"

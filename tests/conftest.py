@@ -1,4 +1,8 @@
-"""Shared fixtures: an app on a temporary data folder, a fake upstream, signed-in users."""
+"""Shared fixtures: an app on each storage backend, a fake upstream, signed-in users.
+
+Every test that asks for `settings` (hence `app`, `client`, `db`…) runs once per backend:
+TinyDB files, SQLite, and PostgreSQL when TEST_DATABASE_URL is set.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,16 @@ from fastapi import FastAPI
 
 from BackEnd.app import create_app
 from BackEnd.config import Settings
-from BackEnd.storage import TinyDBDatabase
+from BackEnd.storage import Database, TinyDBDatabase, open_database
+from BackEnd.storage.sql import SQLDatabase
 from tests.utils.api import Account, FakeUpstream, make_settings, refuse_password_hash, sign_up
+from tests.utils.sql import (
+    BACKENDS,
+    NO_POSTGRES,
+    empty_database_url,
+    postgres_test_url,
+    sqlite_url,
+)
 
 
 @pytest.fixture
@@ -26,9 +38,40 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "BDD"
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[SQLDatabase]:
+    """The PostgreSQL test database, migrated once per session."""
+    url = postgres_test_url()
+    if url is None:
+        pytest.skip(NO_POSTGRES)
+    database = SQLDatabase.open(url)
+    yield database
+    database.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, migrated SQLite file that each test copies (quicker than migrating each time)."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    SQLDatabase.open(sqlite_url(path)).close()
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The storage backend under test; a test pins one with `@pytest.mark.parametrize("backend", [...])`."""
+    return str(request.param)
+
+
 @pytest.fixture
-def settings(data_dir: Path) -> Settings:
-    return make_settings(data_dir)
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str | None:
+    """DATABASE_URL for this backend (None for TinyDB); PostgreSQL is emptied first."""
+    return empty_database_url(backend, tmp_path, request)
+
+
+@pytest.fixture
+def settings(data_dir: Path, database_url: str | None) -> Settings:
+    return make_settings(data_dir, database_url=database_url)
 
 
 @pytest.fixture
@@ -72,8 +115,16 @@ async def admin(client: httpx.AsyncClient, app: FastAPI) -> Account:
 
 
 @pytest.fixture
-def db(data_dir: Path) -> Iterator[TinyDBDatabase]:
-    """The TinyDB backend opened directly on the data folder, for storage-level tests."""
+def db(settings: Settings) -> Iterator[Database]:
+    """The configured backend opened directly, for storage-level tests over every backend."""
+    database = open_database(settings)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def tinydb(data_dir: Path) -> Iterator[TinyDBDatabase]:
+    """The TinyDB backend on the data folder, for tests of its files, locks and hand edits."""
     database = TinyDBDatabase.open(data_dir)
     yield database
     database.close()

@@ -57,6 +57,7 @@ def test_env_file_is_read(tmp_path: Path) -> None:
         ("PORT", "0"),
         ("CHAT_MEMORY_MESSAGES", "0"),
         ("LLM_TIMEOUT_SECONDS", "-1"),
+        ("WORKERS", "0"),
     ],
 )
 def test_unsafe_or_impossible_values_are_refused_naming_the_variable(
@@ -66,3 +67,37 @@ def test_unsafe_or_impossible_values_are_refused_naming_the_variable(
     with pytest.raises(ValidationError) as raised:
         Settings(_env_file=None)
     assert variable.lower() in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        (
+            "postgres://ann:pw@db.example:5433/assistantia",
+            "postgresql+psycopg://ann:pw@db.example:5433/assistantia",
+        ),
+        ("postgresql://ann@127.0.0.1/assistantia", "postgresql+psycopg://ann@127.0.0.1/assistantia"),
+        ("postgresql+psycopg://127.0.0.1/x", "postgresql+psycopg://127.0.0.1/x"),
+        ("sqlite:///data/assistantia.db", "sqlite:///data/assistantia.db"),
+        ("sqlite:////srv/assistantia.db", "sqlite:////srv/assistantia.db"),
+        (" ", None),
+    ],
+)
+def test_database_url_is_normalised_to_the_psycopg_driver(
+    monkeypatch: pytest.MonkeyPatch, given: str, used: str | None
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", given)
+    assert Settings(_env_file=None).database_url == used
+
+
+@pytest.mark.parametrize(
+    "given", ["mysql://ann:s3cret@db/x", "postgresql+asyncpg://ann:s3cret@db/x", "sqlite://", "s3cret"]
+)
+def test_other_database_urls_are_refused_without_echoing_them(
+    monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", given)
+    with pytest.raises(ValidationError) as raised:
+        Settings(_env_file=None)
+    assert "database_url" in str(raised.value) and "postgresql://" in str(raised.value)
+    assert "s3cret" not in str(raised.value)

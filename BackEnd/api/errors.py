@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from ..errors import (
     AssistantIAError,
     AuthenticationError,
+    DatabaseUnavailable,
     EmailAlreadyRegistered,
     InvalidCredentials,
     NotFoundError,
@@ -81,9 +82,13 @@ async def _handle_domain_error(request: Request, exc: Exception) -> JSONResponse
     if isinstance(exc, UpstreamRateLimited) and exc.retry_after:
         headers["Retry-After"] = exc.retry_after
     if isinstance(exc, StorageError):
-        # File names and system errors are for the administrator's log, not for API clients.
+        # File names, hosts and system errors are for the administrator's log, not for API clients.
         logger.error("%s", exc)
-        detail = "The server cannot read or save data right now; the administrator must check the server log."
+        detail = (
+            "The database is unavailable; try again shortly."
+            if isinstance(exc, DatabaseUnavailable)
+            else "The server cannot read or save data right now; the administrator must check the server log."
+        )
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 

@@ -9,20 +9,50 @@ from .base import Database, Dump, Page
 from .tinydb_backend import TinyDBDatabase
 from .users_file import UsersFile
 
-__all__ = ["Database", "Dump", "Page", "TinyDBDatabase", "change_role", "open_database"]
+__all__ = [
+    "Database",
+    "Dump",
+    "Page",
+    "TinyDBDatabase",
+    "change_role",
+    "migrate_schema",
+    "open_database",
+]
 
 
 def open_database(settings: Settings) -> Database:
-    """Open the configured backend, ready to serve; raises StorageError with a clear message."""
+    """Open the configured backend, ready to serve; raises StorageError with a clear message.
+
+    With DATABASE_URL, the SQL backend (its schema migrated first); else the TinyDB folder.
+    """
+    if settings.database_url:
+        from .sql import SQLDatabase  # SQLAlchemy is loaded only by those who use it
+
+        return SQLDatabase.open(settings.database_url)
     return TinyDBDatabase.open(settings.bdd_dir)
+
+
+def migrate_schema(settings: Settings) -> str:
+    """Bring the configured database's schema up to date; says what it did."""
+    if not settings.database_url:
+        return f"nothing to migrate: the TinyDB files in {settings.bdd_dir} have no schema (DATABASE_URL is unset)"
+    from .sql import migrate_url
+
+    return migrate_url(settings.database_url)
 
 
 def change_role(settings: Settings, email: str, role: Role) -> UserRecord | None:
     """Set an account's role from the command line, even while the server runs.
 
-    This is the users.json hand edit done safely: it takes the same lock as the server's
-    own writes to that file, and the server picks the change up on its next request.
+    With TinyDB this is the users.json hand edit done safely: it takes the same lock as the
+    server's own writes to that file, and the server picks the change up on its next request.
     """
+    if settings.database_url:
+        database = open_database(settings)
+        try:
+            return database.set_role(email, role)
+        finally:
+            database.close()
     users_path = settings.bdd_dir / "users.json"
     if not users_path.is_file():
         raise NotFoundError(f"there are no accounts yet: {users_path} does not exist")

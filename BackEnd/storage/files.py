@@ -12,7 +12,7 @@ from typing import IO, Any
 
 from ..errors import DataFileCorrupt, StorageUnavailable
 
-__all__ = ["FileLock", "TEMP_SUFFIX", "read_json_file", "remove_durably", "write_durably"]
+__all__ = ["FileLock", "TEMP_SUFFIX", "create_durably", "read_json_file", "remove_durably", "write_durably"]
 
 TEMP_SUFFIX = ".tmp"
 
@@ -36,6 +36,40 @@ def write_durably(path: Path, payload: bytes) -> None:
     Temp file in the same folder, flush, fsync, rename over the target, fsync the folder:
     the sequence SQLite's atomic commit relies on.
     """
+    temp_name = _durable_temp(path, payload)
+    try:
+        os.replace(temp_name, path)
+        _fsync_dir(path.parent)
+    except BaseException as exc:
+        with suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        if isinstance(exc, OSError):  # disk full, read-only folder...: the old file is intact
+            raise StorageUnavailable(f"cannot write {path}: {exc.strerror}") from exc
+        raise
+
+
+def create_durably(path: Path, payload: bytes) -> bool:
+    """Create `path` (mode 0600) holding `payload`, unless it exists: then False, file untouched.
+
+    A hard link never replaces a file, so of several processes racing, exactly one wins and
+    the others read the winner's complete file.
+    """
+    temp_name = _durable_temp(path, payload)
+    try:
+        os.link(temp_name, path)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise StorageUnavailable(f"cannot create {path}: {exc.strerror}") from exc
+    finally:
+        with suppress(FileNotFoundError):
+            os.unlink(temp_name)
+    _fsync_dir(path.parent)
+    return True
+
+
+def _durable_temp(path: Path, payload: bytes) -> str:
+    # mkstemp makes the file readable by its owner only.
     try:
         fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     except OSError as exc:
@@ -45,14 +79,13 @@ def write_durably(path: Path, payload: bytes) -> None:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-        _fsync_dir(path.parent)
     except BaseException as exc:
         with suppress(FileNotFoundError):
             os.unlink(temp_name)
-        if isinstance(exc, OSError):  # disk full, read-only folder...: the old file is intact
+        if isinstance(exc, OSError):
             raise StorageUnavailable(f"cannot write {path}: {exc.strerror}") from exc
         raise
+    return temp_name
 
 
 def remove_durably(path: Path) -> bool:

@@ -8,6 +8,7 @@ from BackEnd.storage import files
 from tests.utils.records import json_snapshot
 
 
+@pytest.mark.parametrize("backend", ["tinydb"])  # tests/api/test_database_outage.py has the database's
 async def test_disk_failure_during_a_write_is_a_503_without_paths_and_changes_nothing(
     client, alice, data_dir, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -39,6 +40,7 @@ async def test_validation_errors_are_422_with_field_locations(client) -> None:
     assert all("input" not in error for error in response.json()["detail"])
 
 
+@pytest.mark.parametrize("backend", ["tinydb"])  # two file writes; SQL commits a turn at once
 @pytest.mark.parametrize("existing", [True, False], ids=["existing-thread", "new-thread"])
 async def test_disk_failure_between_the_two_writes_of_a_turn_leaves_the_conversations_as_they_were(
     client, alice, data_dir, monkeypatch: pytest.MonkeyPatch, existing: bool

@@ -33,6 +33,7 @@ from BackEnd.app import create_app
 from tests.utils.api import FakeUpstream, make_settings
 from tests.utils.records import make_conversation, make_user
 from tests.utils.routes import ENDPOINTS, Endpoint
+from tests.utils.sql import BACKENDS, empty_database_url
 
 EXAMPLES = 25  # per route and mode: the whole file stays within a few seconds
 CHECKS = [
@@ -71,13 +72,14 @@ class FuzzTarget:
 
 # Not the conftest `app`: that one runs its lifespan in the test's event loop, while schemathesis
 # sends requests from its own event-loop thread and starts the lifespan there itself.
-@pytest.fixture(scope="module")
-def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def fuzz_target(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FuzzTarget]:
+    folder = tmp_path_factory.mktemp("fuzz")
+    settings = make_settings(folder / "BDD", database_url=empty_database_url(request.param, folder, request))
     upstream = FakeUpstream()
-    app = create_app(
-        make_settings(tmp_path_factory.mktemp("fuzz") / "BDD"),
-        upstream_transport=httpx.MockTransport(upstream.handle),
-    )
+    app = create_app(settings, upstream_transport=httpx.MockTransport(upstream.handle))
     # Loading the schema starts the app's lifespan in schemathesis' own event-loop thread.
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     try:

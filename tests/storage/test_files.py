@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from BackEnd.errors import DataFileCorrupt, StorageUnavailable
 from BackEnd.storage import files
-from BackEnd.storage.files import FileLock, read_json_file, write_durably
+from BackEnd.storage.files import (
+    FileLock,
+    create_durably,
+    read_json_file,
+    write_durably,
+)
 
 
 def _temp_files(folder: Path) -> list[Path]:
@@ -33,6 +39,17 @@ def test_write_durably_creates_a_missing_file(tmp_path: Path) -> None:
     write_durably(target, b"[]")
 
     assert target.read_bytes() == b"[]"
+    assert _temp_files(tmp_path) == []
+
+
+def test_create_durably_never_replaces_a_file_so_racing_creators_agree(tmp_path: Path) -> None:
+    target = tmp_path / "key"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        created = list(pool.map(lambda n: create_durably(target, f"key-{n}".encode()), range(16)))
+
+    assert created.count(True) == 1
+    assert target.read_bytes() == f"key-{created.index(True)}".encode()
+    assert oct(target.stat().st_mode & 0o777) == oct(0o600)
     assert _temp_files(tmp_path) == []
 
 

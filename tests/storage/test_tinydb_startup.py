@@ -85,11 +85,11 @@ def test_data_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
     assert path.read_text() == "not a folder"
 
 
-def test_second_open_of_a_folder_is_refused_until_the_first_is_closed(db: TinyDBDatabase) -> None:
+def test_second_open_of_a_folder_is_refused_until_the_first_is_closed(tinydb: TinyDBDatabase) -> None:
     with pytest.raises(DataFolderInUse, match="already used"):
-        TinyDBDatabase.open(db.folder)
-    db.close()
-    TinyDBDatabase.open(db.folder).close()
+        TinyDBDatabase.open(tinydb.folder)
+    tinydb.close()
+    TinyDBDatabase.open(tinydb.folder).close()
 
 
 def test_open_moves_updated_at_up_to_a_turn_whose_second_write_was_lost(data_dir: Path) -> None:

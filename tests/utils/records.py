@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 from pathlib import Path
 
 import bcrypt
@@ -95,3 +97,18 @@ def file_digests(path: Path) -> dict[str, str]:
         for file in files
         if file.name not in LOCK_FILES
     }
+
+
+def stored_text(database: Database) -> str:
+    """Everything a backend holds as one searchable text: each TinyDB file's name and bytes, or the dump."""
+    if isinstance(database, TinyDBDatabase):
+        files = sorted(path for path in database.folder.rglob("*") if path.is_file())
+        return "\n".join(f"{path}\n{path.read_text(encoding='utf-8')}" for path in files)
+    return json.dumps(dataclasses.asdict(database.export_dump()), ensure_ascii=False)
+
+
+def stored_state(database: Database) -> object:
+    """A picture of everything stored, to compare before and after: TinyDB's file bytes, or the dump."""
+    if isinstance(database, TinyDBDatabase):
+        return json_snapshot(database.folder)
+    return database.export_dump()

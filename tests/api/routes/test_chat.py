@@ -158,6 +158,7 @@ async def test_message_of_exactly_20000_characters_is_accepted(client, upstream,
         pytest.param({"message": ""}, id="empty"),
         pytest.param({"message": None}, id="null"),
         pytest.param({}, id="missing"),
+        pytest.param({"message": "a NUL \u0000 PostgreSQL cannot store"}, id="nul-character"),
     ],
 )
 async def test_invalid_message_is_422_and_never_reaches_the_model(client, upstream, alice, body):

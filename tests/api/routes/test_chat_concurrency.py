@@ -75,9 +75,7 @@ async def test_100_concurrent_chats_of_several_users_are_all_inside_the_model_at
         assert (await full_history(client, user, threads[user.email]))["total"] == 2 + 2 * 10
 
 
-async def test_40_parallel_turns_in_one_conversation_store_80_paired_messages(
-    client, upstream, alice, data_dir
-):
+async def test_40_parallel_turns_in_one_conversation_store_80_paired_messages(client, app, upstream, alice):
     created = await client.post("/conversations", json={"title": "busy"}, headers=alice.headers)
     conversation_id = created.json()["id"]
     upstream.handler = gate_until(40)
@@ -102,10 +100,9 @@ async def test_40_parallel_turns_in_one_conversation_store_80_paired_messages(
     thread = (await client.get(f"/conversations/{conversation_id}", headers=alice.headers)).json()
     assert thread["updated_at"] == stamps[-1]
 
-    on_disk = json.loads((data_dir / "historique" / f"{conversation_id}.json").read_text(encoding="utf-8"))
-    documents = [doc for table in on_disk.values() for doc in table.values()]
-    assert len(documents) == 80
-    assert {doc["id"] for doc in documents} == {item["id"] for item in items}
+    stored = app.state.context.database.export_dump().messages
+    assert len(stored) == 80
+    assert {doc["id"] for doc in stored} == {item["id"] for item in items}
 
 
 async def test_parallel_turns_across_conversations_keep_the_list_ordered_by_latest_message(

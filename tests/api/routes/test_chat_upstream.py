@@ -12,14 +12,15 @@ import pytest
 from BackEnd.config import Settings
 from tests.utils.api import TEST_API_KEY, completion, make_settings
 from tests.utils.fake_upstream import broken_server
+from tests.utils.records import stored_state
 
 LEAK = f"upstream says: your key {TEST_API_KEY} is wrong"
 
 
 @pytest.fixture
-def settings(data_dir: Path) -> Settings:
+def settings(data_dir: Path, database_url: str | None) -> Settings:
     """The shared app, with a short limit on the whole upstream call."""
-    return make_settings(data_dir, llm_timeout_seconds=0.2)
+    return make_settings(data_dir, database_url=database_url, llm_timeout_seconds=0.2)
 
 
 def status_answer(status: int, headers: dict[str, str] | None = None):
@@ -102,7 +103,7 @@ def assert_clean_failure(
 
 @pytest.mark.parametrize(("handler", "status", "headers"), CASES)
 async def test_failure_on_a_new_conversation_maps_status_and_creates_nothing(
-    client, upstream, alice, data_dir, caplog, handler, status, headers
+    client, app, upstream, alice, caplog, handler, status, headers
 ):
     caplog.set_level(logging.WARNING)
     upstream.handler = handler
@@ -113,19 +114,18 @@ async def test_failure_on_a_new_conversation_maps_status_and_creates_nothing(
     assert len(upstream.requests) == 1
     listed = await client.get("/conversations", headers=alice.headers)
     assert listed.json()["total"] == 0
-    assert list((data_dir / "historique").iterdir()) == []
+    assert app.state.context.database.export_dump().messages == []
 
 
 @pytest.mark.parametrize(("handler", "status", "headers"), CASES)
 async def test_failure_in_an_existing_conversation_leaves_history_and_updated_at_unchanged(
-    client, upstream, alice, data_dir, caplog, handler, status, headers
+    client, app, upstream, alice, caplog, handler, status, headers
 ):
     first = await client.post("/ai/chat", json={"message": "first"}, headers=alice.headers)
     conversation_id = first.json()["conversation_id"]
     thread_before = (await client.get(f"/conversations/{conversation_id}", headers=alice.headers)).json()
     history_before = (await client.get(f"/history/{conversation_id}", headers=alice.headers)).json()
-    history_file = data_dir / "historique" / f"{conversation_id}.json"
-    file_before = history_file.read_bytes()
+    stored_before = stored_state(app.state.context.database)
     caplog.set_level(logging.WARNING)
     upstream.handler = handler
 
@@ -140,7 +140,7 @@ async def test_failure_in_an_existing_conversation_leaves_history_and_updated_at
         await client.get(f"/conversations/{conversation_id}", headers=alice.headers)
     ).json() == thread_before
     assert (await client.get(f"/history/{conversation_id}", headers=alice.headers)).json() == history_before
-    assert history_file.read_bytes() == file_before
+    assert stored_state(app.state.context.database) == stored_before
 
 
 async def test_model_answers_again_after_a_failure(client, upstream, alice):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+
+from tests.utils.records import stored_state, stored_text
 
 if TYPE_CHECKING:
     from tests.conftest import Account
@@ -38,10 +38,6 @@ async def listed_ids(client: httpx.AsyncClient, account: Account, **params: int)
     response = await client.get("/conversations", params=params, headers=account.headers)
     assert response.status_code == 200, response.text
     return [item["id"] for item in response.json()["items"]]
-
-
-def files_containing(folder: Path, needle: str) -> list[Path]:
-    return [path for path in folder.rglob("*") if path.is_file() and needle.encode() in path.read_bytes()]
 
 
 async def test_create_conversation_returns_public_fields_and_default_title(client, alice):
@@ -74,7 +70,7 @@ async def test_create_conversation_accepts_title_of_200_chars_and_refuses_201(cl
     assert (await client.get("/conversations", headers=alice.headers)).json()["total"] == 1
 
 
-async def test_create_conversation_ignores_extra_fields(client, alice, bob, data_dir):
+async def test_create_conversation_ignores_extra_fields(client, app, alice, bob):
     body = {
         "title": "Mine",
         "user_id": bob.id,
@@ -89,9 +85,9 @@ async def test_create_conversation_ignores_extra_fields(client, alice, bob, data
     assert await listed_ids(client, alice) == [created["id"]]
     assert await listed_ids(client, bob) == []
     assert (await client.get(f"/conversations/{created['id']}", headers=bob.headers)).status_code == 404
-    stored = json.loads((data_dir / "conversations" / f"{alice.id}.json").read_text(encoding="utf-8"))
-    assert [doc["user_id"] for doc in stored["conversations"].values()] == [alice.id]
-    assert not files_containing(data_dir / "conversations", "conv_chosenbyclient")
+    stored = app.state.context.database.export_dump().conversations
+    assert [doc["user_id"] for doc in stored] == [alice.id]
+    assert "conv_chosenbyclient" not in stored_text(app.state.context.database)
 
 
 async def test_list_conversations_is_most_recently_updated_first(client, alice):
@@ -164,7 +160,10 @@ async def test_rename_conversation_trims_title(client, alice):
     ] == "Chimie"
 
 
-@pytest.mark.parametrize("body", [{"title": ""}, {"title": "   "}, {}, {"title": None}, {"title": "x" * 201}])
+@pytest.mark.parametrize(
+    "body",
+    [{"title": ""}, {"title": "   "}, {}, {"title": None}, {"title": "x" * 201}, {"title": "a\u0000b"}],
+)
 async def test_rename_conversation_refuses_blank_missing_or_too_long_title(client, alice, body):
     created = await create(client, alice, title="Garde")
     response = await client.patch(f"/conversations/{created['id']}", json=body, headers=alice.headers)
@@ -172,20 +171,19 @@ async def test_rename_conversation_refuses_blank_missing_or_too_long_title(clien
     assert (await client.get(f"/conversations/{created['id']}", headers=alice.headers)).json() == created
 
 
-async def test_delete_conversation_removes_it_its_history_file_and_its_text(client, alice, data_dir):
+async def test_delete_conversation_removes_it_its_messages_and_its_text(client, app, alice):
     marker = "Zyxwvut-secret-phrase-42"
     conversation_id = (await chat(client, alice, f"{marker} please", None))["conversation_id"]
-    history_file = data_dir / "historique" / f"{conversation_id}.json"
-    assert history_file.exists() and files_containing(data_dir, marker)
+    database = app.state.context.database
+    assert marker in stored_text(database)
 
     response = await client.delete(f"/conversations/{conversation_id}", headers=alice.headers)
     assert response.status_code == 204
     assert response.content == b""
     assert (await client.get(f"/conversations/{conversation_id}", headers=alice.headers)).status_code == 404
     assert (await client.get(f"/history/{conversation_id}", headers=alice.headers)).status_code == 404
-    assert not history_file.exists()
-    assert files_containing(data_dir, marker) == []
-    assert files_containing(data_dir, conversation_id) == []
+    assert marker not in stored_text(database)
+    assert conversation_id not in stored_text(database)  # with TinyDB, no file is named after it
     assert (
         await client.delete(f"/conversations/{conversation_id}", headers=alice.headers)
     ).status_code == 404
@@ -231,14 +229,14 @@ async def test_other_users_conversation_looks_exactly_like_an_unknown_one(client
         "..%2F..%2Fusers.json",
     ],
 )
-async def test_path_traversal_ids_are_not_found_and_touch_no_file(client, alice, data_dir, raw_id):
+async def test_path_traversal_ids_are_not_found_and_touch_no_file(client, app, alice, raw_id):
     await create(client, alice, title="Témoin")
-    users_before = (data_dir / "users.json").read_bytes()
+    database = app.state.context.database
+    before = stored_state(database)
     for method, kwargs in (("GET", {}), ("PATCH", {"json": {"title": "pwned"}}), ("DELETE", {})):
         response = await client.request(method, f"/conversations/{raw_id}", headers=alice.headers, **kwargs)
         assert response.status_code == 404, (method, response.text)
-    assert (data_dir / "users.json").read_bytes() == users_before
-    assert files_containing(data_dir, "pwned") == []
+    assert stored_state(database) == before
     assert (await client.get("/conversations", headers=alice.headers)).json()["total"] == 1
 
 

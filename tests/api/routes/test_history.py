@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+
+from tests.utils.records import stored_state, stored_text
 
 if TYPE_CHECKING:
     from tests.conftest import Account
@@ -36,10 +37,6 @@ async def history(client: httpx.AsyncClient, account: Account, conversation_id: 
     response = await client.get(f"/history/{conversation_id}", params=params, headers=account.headers)
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def history_file(data_dir: Path, conversation_id: str) -> Path:
-    return data_dir / "historique" / f"{conversation_id}.json"
 
 
 async def test_history_is_chronological_with_public_fields(client, alice):
@@ -109,15 +106,15 @@ async def test_history_of_unknown_conversation_is_not_found(client, alice):
     assert (await client.delete(f"/history/{UNKNOWN_ID}", headers=alice.headers)).status_code == 404
 
 
-async def test_clear_history_keeps_the_conversation_but_removes_its_messages(client, alice, data_dir):
+async def test_clear_history_keeps_the_conversation_but_removes_its_messages(client, app, alice):
     conversation_id = await thread_with(client, alice, "Quokka-marker-991", "encore")
-    assert history_file(data_dir, conversation_id).exists()
+    database = app.state.context.database
+    assert "echo: encore" in stored_text(database)
 
     response = await client.delete(f"/history/{conversation_id}", headers=alice.headers)
     assert response.status_code == 204
     assert response.content == b""
-    assert not history_file(data_dir, conversation_id).exists()
-    assert not any(b"echo: encore" in path.read_bytes() for path in data_dir.rglob("*.json"))
+    assert "echo: encore" not in stored_text(database)
 
     assert (await client.get(f"/conversations/{conversation_id}", headers=alice.headers)).status_code == 200
     page = await history(client, alice, conversation_id)
@@ -134,7 +131,7 @@ async def test_conversation_is_usable_after_clearing_its_history(client, alice, 
     assert "oubliez-moi" not in sent
 
 
-async def test_delete_all_history_removes_every_conversation_of_the_caller_only(client, alice, bob, data_dir):
+async def test_delete_all_history_removes_every_conversation_of_the_caller_only(client, app, alice, bob):
     alice_threads = [
         await thread_with(client, alice, "alice-un"),
         await thread_with(client, alice, "alice-deux"),
@@ -146,12 +143,12 @@ async def test_delete_all_history_removes_every_conversation_of_the_caller_only(
     assert response.status_code == 204
     listing = (await client.get("/conversations", headers=alice.headers)).json()
     assert listing["items"] == [] and listing["total"] == 0
+    stored = stored_text(app.state.context.database)
     for conversation_id in alice_threads:
-        assert not history_file(data_dir, conversation_id).exists()
+        assert conversation_id not in stored
         assert (await client.get(f"/history/{conversation_id}", headers=alice.headers)).status_code == 404
-    assert not any(b"alice-" in path.read_bytes() for path in data_dir.rglob("*.json"))
-
-    assert history_file(data_dir, bob_thread).exists()
+    assert "alice-" not in stored
+    assert bob_thread in stored and "bob-message" in stored
     assert (await history(client, bob, bob_thread))["total"] == 2
     assert (await client.get("/conversations", headers=bob.headers)).json()["total"] == 1
 
@@ -174,12 +171,10 @@ async def test_reading_other_users_history_looks_like_unknown(client, alice, bob
     assert "confidentiel" not in foreign.text
 
 
-async def test_clearing_other_users_history_looks_like_unknown_and_changes_nothing(
-    client, alice, bob, data_dir
-):
+async def test_clearing_other_users_history_looks_like_unknown_and_changes_nothing(client, app, alice, bob):
     conversation_id = await thread_with(client, alice, "à garder")
     before = await history(client, alice, conversation_id)
-    file_before = history_file(data_dir, conversation_id).read_bytes()
+    stored_before = stored_state(app.state.context.database)
 
     foreign = await client.delete(f"/history/{conversation_id}", headers=bob.headers)
     unknown = await client.delete(f"/history/{UNKNOWN_ID}", headers=bob.headers)
@@ -187,21 +182,21 @@ async def test_clearing_other_users_history_looks_like_unknown_and_changes_nothi
     assert foreign.json() == unknown.json()
     assert (await client.delete("/history", headers=bob.headers)).status_code == 204
 
-    assert history_file(data_dir, conversation_id).read_bytes() == file_before
+    assert stored_state(app.state.context.database) == stored_before
     assert await history(client, alice, conversation_id) == before
     assert (await client.get("/conversations", headers=alice.headers)).json()["total"] == 1
 
 
 @pytest.mark.parametrize("raw_id", ["..%2Fusers", "%2E%2E", "..%5C..%5Cusers", "users.json"])
-async def test_history_path_traversal_ids_are_not_found(client, alice, data_dir, raw_id):
-    users_before = (data_dir / "users.json").read_bytes()
+async def test_history_path_traversal_ids_are_not_found(client, app, alice, raw_id):
+    before = stored_state(app.state.context.database)
     for method in ("GET", "DELETE"):
         response = await client.request(method, f"/history/{raw_id}", headers=alice.headers)
         assert response.status_code == 404, (method, response.text)
-    assert (data_dir / "users.json").read_bytes() == users_before
+    assert stored_state(app.state.context.database) == before
 
 
-async def test_history_routes_require_authentication(client, alice, data_dir):
+async def test_history_routes_require_authentication(client, alice):
     conversation_id = await thread_with(client, alice, "protégé")
     for method, path in (
         ("GET", f"/history/{conversation_id}"),
@@ -213,5 +208,4 @@ async def test_history_routes_require_authentication(client, alice, data_dir):
         assert response.headers["WWW-Authenticate"] == "Bearer"
         bad_token = await client.request(method, path, headers={"Authorization": "Bearer not-a-token"})
         assert bad_token.status_code == 401, (method, path)
-    assert history_file(data_dir, conversation_id).exists()
     assert (await history(client, alice, conversation_id))["total"] == 2

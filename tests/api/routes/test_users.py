@@ -5,23 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
+from fastapi import FastAPI
 
 from tests.utils.api import Account
+from tests.utils.records import stored_state, stored_text
 
 BOB_SECRET = "bob's very private question about zebras 7f3c"
 
 
-def _files(folder: Path) -> list[Path]:
-    return [path for path in folder.rglob("*") if path.is_file()]
-
-
-def _files_mentioning(folder: Path, *needles: str) -> list[Path]:
-    found = []
-    for path in _files(folder):
-        text = path.read_bytes().decode("utf-8", errors="replace")
-        if any(needle in text for needle in needles):
-            found.append(path)
-    return found
+def _mentioned(app: FastAPI, *needles: str) -> list[str]:
+    """Which of the needles the database still holds anywhere."""
+    stored = stored_text(app.state.context.database)
+    return [needle for needle in needles if needle in stored]
 
 
 async def _give_history(client: httpx.AsyncClient, account: Account, message: str) -> tuple[str, str]:
@@ -87,39 +83,33 @@ async def test_delete_me_without_token_is_401(client: httpx.AsyncClient, alice: 
     assert (await client.get("/auth/me", headers=alice.headers)).status_code == 200
 
 
-async def test_delete_me_cascades_to_conversation_and_history_files(
-    client: httpx.AsyncClient, data_dir: Path, alice: Account
+async def test_delete_me_cascades_to_conversations_and_messages(
+    client: httpx.AsyncClient, app: FastAPI, alice: Account
 ) -> None:
     empty_id, chat_id = await _give_history(client, alice, "alice's thread")
-    conversations = data_dir / "conversations"
-    historique = data_dir / "historique"
-    assert (conversations / f"{alice.id}.json").is_file()
-    assert (historique / f"{chat_id}.json").is_file()
+    everything = (alice.id, chat_id, empty_id, "alice's thread")
+    assert _mentioned(app, *everything) == list(everything)
 
     assert (await client.delete("/users/me", headers=alice.headers)).status_code == 204
 
-    assert not (conversations / f"{alice.id}.json").exists()
-    assert not (historique / f"{chat_id}.json").exists()
-    assert not (historique / f"{empty_id}.json").exists()
-    assert _files_mentioning(data_dir, alice.id, chat_id, empty_id, "alice's thread") == []
+    assert _mentioned(app, *everything) == []
 
 
 # -- admin deletion -----------------------------------------------------------------------
 
 
 async def test_admin_delete_user_erases_all_their_data(
-    client: httpx.AsyncClient, data_dir: Path, admin: Account, alice: Account, bob: Account
+    client: httpx.AsyncClient, app: FastAPI, admin: Account, alice: Account, bob: Account
 ) -> None:
     empty_id, chat_id = await _give_history(client, bob, BOB_SECRET)
     alice_conv = await _give_history(client, alice, "alice keeps this")
-    # The setup really wrote bob's data somewhere, so the final check can fail.
-    assert _files_mentioning(data_dir, BOB_SECRET)
-    assert _files_mentioning(data_dir, bob.id)
+    # The setup really stored bob's data, so the final check can fail.
+    assert _mentioned(app, BOB_SECRET, bob.id) == [BOB_SECRET, bob.id]
 
     response = await client.delete(f"/users/{bob.id}", headers=admin.headers)
     assert response.status_code == 204, response.text
 
-    assert _files_mentioning(data_dir, BOB_SECRET, bob.id, bob.email, chat_id, empty_id) == []
+    assert _mentioned(app, BOB_SECRET, bob.id, bob.email, chat_id, empty_id) == []
     assert (await client.get("/auth/me", headers=bob.headers)).status_code == 401
     login = await client.post("/auth/login", json={"email": bob.email, "password": bob.password})
     assert login.status_code == 401
@@ -152,13 +142,10 @@ async def test_admin_delete_twice_is_404_the_second_time(
 
 
 async def test_non_admin_delete_other_user_is_403_and_deletes_nothing(
-    client: httpx.AsyncClient, data_dir: Path, alice: Account, bob: Account
+    client: httpx.AsyncClient, app: FastAPI, alice: Account, bob: Account
 ) -> None:
     empty_id, chat_id = await _give_history(client, alice, "alice must keep this")
-    before = {
-        path: path.read_bytes()
-        for path in _files(data_dir / "conversations") + _files(data_dir / "historique")
-    }
+    before = stored_state(app.state.context.database)
 
     response = await client.delete(f"/users/{alice.id}", headers=bob.headers)
     assert response.status_code == 403, response.text
@@ -167,11 +154,7 @@ async def test_non_admin_delete_other_user_is_403_and_deletes_nothing(
 
     assert (await client.get("/auth/me", headers=alice.headers)).status_code == 200
     assert (await client.get("/auth/me", headers=bob.headers)).status_code == 200
-    after = {
-        path: path.read_bytes()
-        for path in _files(data_dir / "conversations") + _files(data_dir / "historique")
-    }
-    assert after == before
+    assert stored_state(app.state.context.database) == before
     history = await client.get(f"/history/{chat_id}", headers=alice.headers)
     assert history.json()["total"] == 2
 
@@ -192,6 +175,7 @@ async def test_admin_can_delete_themselves_via_me(
 # -- users.json edited by hand while the server runs ------------------------------------
 
 
+@pytest.mark.parametrize("backend", ["tinydb"])  # users.json is a TinyDB file
 async def test_hand_promotion_in_users_json_applies_to_the_next_request_and_survives_writes(
     client: httpx.AsyncClient, alice: Account, data_dir: Path
 ) -> None:

@@ -1,0 +1,16 @@
+"""The SQL backend: PostgreSQL (or SQLite) through SQLAlchemy Core, schema managed by Alembic."""
+
+from __future__ import annotations
+
+from .backend import SQLDatabase
+from .engine import database_location
+from .migrate import SCHEMA_REVISION, head_revision, migrate_url, upgrade
+
+__all__ = [
+    "SCHEMA_REVISION",
+    "SQLDatabase",
+    "database_location",
+    "head_revision",
+    "migrate_url",
+    "upgrade",
+]

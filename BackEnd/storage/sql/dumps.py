@@ -1,0 +1,61 @@
+"""The whole SQL database as a Dump and back, in the order TinyDB lists it, so dumps compare equal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, exists, func, insert, select, update
+
+from ..base import Dump
+from .schema import conversations, messages, users
+
+__all__ = ["MESSAGE_COLUMNS", "export_all", "import_all", "is_empty"]
+
+MESSAGE_COLUMNS = tuple(column for column in messages.c if column.name != "seq")
+# Rows per INSERT batch when restoring: large enough to be fast, small enough for any driver.
+_RESTORE_BATCH = 5_000
+
+
+def export_all(db: Connection) -> Dump:
+    """Accounts oldest first; after each account its threads by creation, each with its messages."""
+    accounts = [row._asdict() for row in db.execute(select(users).order_by(users.c.created_at, users.c.id))]
+    by_owner: dict[str, list[Any]] = {}
+    threads = select(conversations).order_by(conversations.c.created_at, conversations.c.id)
+    for row in db.execute(threads):
+        by_owner.setdefault(row.user_id, []).append(row._asdict())
+    by_thread: dict[str, list[Any]] = {}
+    history = select(*MESSAGE_COLUMNS).order_by(messages.c.created_at, messages.c.seq)
+    for row in db.execute(history):
+        by_thread.setdefault(row.conversation_id, []).append(row._asdict())
+    dump = Dump(users=accounts, conversations=[], messages=[])  # type: ignore[arg-type]
+    for account in accounts:
+        for thread in by_owner.get(account["id"], []):
+            dump.conversations.append(thread)
+            dump.messages.extend(by_thread.get(thread["id"], []))
+    return dump
+
+
+def is_empty(db: Connection) -> bool:
+    """Whether no account (hence no thread or message) is stored."""
+    return not db.execute(select(exists().select_from(users))).scalar_one()
+
+
+def import_all(db: Connection, dump: Dump) -> int:
+    """Insert a validated dump, in batches (psycopg pipelines each batch's rows).
+
+    As TinyDB's start-up does, a thread's `updated_at` older than its last message is moved
+    up to it; returns how many were.
+    """
+    tables = ((users, dump.users), (conversations, dump.conversations), (messages, dump.messages))
+    for table, records in tables:
+        for start in range(0, len(records), _RESTORE_BATCH):
+            db.execute(insert(table), [dict(record) for record in records[start : start + _RESTORE_BATCH]])
+    last_message = (
+        select(func.max(messages.c.created_at))
+        .where(messages.c.conversation_id == conversations.c.id)
+        .scalar_subquery()
+    )
+    refreshed = db.execute(
+        update(conversations).where(conversations.c.updated_at < last_message).values(updated_at=last_message)
+    )
+    return refreshed.rowcount

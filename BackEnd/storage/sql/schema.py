@@ -1,0 +1,77 @@
+"""The SQL tables (SQLAlchemy Core); migrations/ holds the history that builds them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = ["STAMP", "conversations", "messages", "metadata", "users"]
+
+# Times stay the API's fixed-width ISO strings ("2026-01-01T00:00:00.000000Z"): string order
+# is time order, and a dump round-trips byte for byte whatever the backend.
+STAMP = String(27)
+_ID = String(80)
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", _ID, primary_key=True),
+    Column("email", Text, nullable=False),
+    Column("name", Text, nullable=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", STAMP, nullable=False),
+    UniqueConstraint("email", name="uq_users_email"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", _ID, primary_key=True),
+    Column(
+        "user_id",
+        _ID,
+        ForeignKey("users.id", ondelete="CASCADE", name="fk_conversations_user"),
+        nullable=False,
+    ),
+    Column("title", Text, nullable=False),
+    Column("created_at", STAMP, nullable=False),
+    Column("updated_at", STAMP, nullable=False),
+    Index("ix_conversations_user_updated", "user_id", "updated_at"),
+    # The target of messages' (conversation_id, user_id): a message's owner is its thread's.
+    UniqueConstraint("id", "user_id", name="uq_conversations_id_user"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    # Insertion order: the tiebreak of two messages stamped with the same time.
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", _ID, nullable=False),
+    Column("conversation_id", _ID, nullable=False),
+    Column("user_id", _ID, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("created_at", STAMP, nullable=False),
+    ForeignKeyConstraint(
+        ["conversation_id", "user_id"],
+        ["conversations.id", "conversations.user_id"],
+        ondelete="CASCADE",
+        name="fk_messages_conversation",
+    ),
+    UniqueConstraint("id", name="uq_messages_id"),
+    Index("ix_messages_conversation_created", "conversation_id", "created_at", "seq"),
+)

@@ -1,0 +1,201 @@
+"""What only the SQL backend does: atomic turns, cross-process time order, migrations, schema."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import event, inspect, text
+
+from BackEnd.errors import RestoreError
+from BackEnd.records import ConversationRecord, UserRecord
+from BackEnd.storage import Dump
+from BackEnd.storage.sql import SCHEMA_REVISION, SQLDatabase, head_revision, upgrade
+from BackEnd.storage.sql.engine import open_engine
+from BackEnd.storage.sql.schema import metadata
+from tests.utils.records import chat, make_conversation, make_turn, make_user
+from tests.utils.sql import sqlite_url
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+
+LATER = "2999-01-01T00:00:00.000000Z"
+
+
+class Injected(Exception):
+    """The failure a test forces inside a transaction."""
+
+
+@pytest.fixture
+def sql(db: SQLDatabase) -> SQLDatabase:
+    assert isinstance(db, SQLDatabase)
+    return db
+
+
+@pytest.fixture
+def alice(sql: SQLDatabase) -> UserRecord:
+    user = make_user("alice@example.com")
+    sql.add_user(user)
+    return user
+
+
+@pytest.fixture
+def fail_on(sql: SQLDatabase) -> Iterator[dict[str, str]]:
+    """Set `fail_on["sql"]` to a statement prefix (or "COMMIT") to make that step raise."""
+    target: dict[str, str] = {}
+
+    def before_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if target and statement.startswith(target["sql"]):
+            raise Injected(statement)
+
+    def before_commit(conn: Any) -> None:
+        if target.get("sql") == "COMMIT":
+            raise Injected("commit")
+
+    event.listen(sql.engine, "before_cursor_execute", before_execute)
+    event.listen(sql.engine, "commit", before_commit)
+    yield target
+    event.remove(sql.engine, "before_cursor_execute", before_execute)
+    event.remove(sql.engine, "commit", before_commit)
+
+
+@pytest.mark.parametrize("step", ["INSERT INTO messages", "COMMIT"])
+def test_a_turn_failing_between_its_writes_or_at_commit_stores_nothing(
+    sql: SQLDatabase, alice: UserRecord, fail_on: dict[str, str], step: str
+) -> None:
+    thread = chat(sql, alice["id"], "kept")
+    before = sql.export_dump()
+    fail_on["sql"] = step
+
+    with pytest.raises(Injected):
+        sql.add_turn(alice["id"], thread["id"], make_turn(alice["id"], thread["id"], "half"))
+    fresh = make_conversation(alice["id"], "never")
+    with pytest.raises(Injected):
+        sql.add_turn(
+            alice["id"], fresh["id"], make_turn(alice["id"], fresh["id"], "x"), new_conversation=fresh
+        )
+
+    fail_on.clear()
+    assert sql.export_dump() == before
+    assert chat(sql, alice["id"], "works again", thread["id"])["updated_at"] > thread["updated_at"]
+
+
+def test_a_turn_is_stamped_after_the_threads_last_time_even_if_another_clock_was_ahead(
+    sql: SQLDatabase, alice: UserRecord
+) -> None:
+    thread = chat(sql, alice["id"], "first")
+    # As if another server process, whose clock runs ahead, had written last.
+    sql.rename_conversation(alice["id"], thread["id"], title="ahead", updated_at=LATER)
+
+    stored = chat(sql, alice["id"], "next", thread["id"])
+
+    page = sql.list_messages(alice["id"], thread["id"], limit=10, offset=0)
+    assert page is not None
+    times = [m["created_at"] for m in page.items]
+    assert [m["content"] for m in page.items] == ["first", "echo: first", "next", "echo: next"]
+    assert times[2] > LATER and times == sorted(set(times))
+    assert stored["updated_at"] == times[-1]
+
+
+def test_concurrent_turns_of_one_thread_through_two_engines_serialise(
+    sql: SQLDatabase, alice: UserRecord
+) -> None:
+    # Two engines are two connection pools, as two server processes would have.
+    other = SQLDatabase.open(sql.engine.url.render_as_string(hide_password=False))
+    thread = chat(sql, alice["id"], "start")
+    acknowledged: list[ConversationRecord | None] = []
+
+    def talk(database: SQLDatabase, name: str) -> None:
+        for n in range(15):
+            turn = make_turn(alice["id"], thread["id"], f"{name}-{n}")
+            acknowledged.append(database.add_turn(alice["id"], thread["id"], turn))
+
+    workers = [threading.Thread(target=talk, args=(db, f"w{i}")) for i, db in enumerate([sql, other] * 4)]
+    try:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        other.close()
+
+    page = sql.list_messages(alice["id"], thread["id"], limit=1000, offset=0)
+    assert page is not None and page.total == 2 + 2 * 15 * len(workers)
+    assert None not in acknowledged
+    for question, answer in zip(page.items[0::2], page.items[1::2], strict=True):
+        assert answer["content"] == f"echo: {question['content']}"
+    times = [m["created_at"] for m in page.items]
+    assert times == sorted(set(times))
+    assert sql.get_conversation(alice["id"], thread["id"])["updated_at"] == times[-1]  # type: ignore[index]
+    assert max(record["updated_at"] for record in acknowledged if record) == times[-1]
+
+
+def test_upgrade_is_idempotent_and_the_schema_matches_the_migrations(sql: SQLDatabase) -> None:
+    assert upgrade(sql.engine) == SCHEMA_REVISION == head_revision()
+    with sql.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    assert differences == []
+    indexes = {
+        index["name"]
+        for table in ("conversations", "messages")
+        for index in inspect(sql.engine).get_indexes(table)
+    }
+    assert {"ix_conversations_user_updated", "ix_messages_conversation_created"} <= indexes
+
+
+@pytest.fixture
+def new_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database without any table yet."""
+    if backend == "sqlite":
+        yield sqlite_url(tmp_path / "new.db")
+        return
+    server: SQLDatabase = request.getfixturevalue("postgres")
+    name = f"assistantia_new_{uuid.uuid4().hex[:12]}"
+    admin = server.engine.execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield server.engine.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+
+
+def test_servers_starting_together_migrate_a_new_database_once(new_database_url: str) -> None:
+    results: list[object] = []
+
+    def start() -> None:
+        engine = open_engine(new_database_url)
+        try:
+            results.append(upgrade(engine))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            results.append(exc)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # One of them found the database empty (None) and migrated it; the others found it done.
+    assert sorted(map(str, results)) == sorted([str(None)] + [SCHEMA_REVISION] * 3)
+
+
+def test_restoring_text_the_database_cannot_hold_is_a_restore_error_and_stores_nothing(
+    sql: SQLDatabase, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("only PostgreSQL refuses NUL characters")
+    alice = make_user("alice@example.com")
+    thread = make_conversation(alice["id"], "nul \x00 inside")
+    dump = Dump(users=[alice], conversations=[thread], messages=[])
+
+    with pytest.raises(RestoreError, match="refused a value"):
+        sql.import_dump(dump)
+    assert sql.export_dump() == Dump(users=[], conversations=[], messages=[])

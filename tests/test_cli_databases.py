@@ -1,0 +1,154 @@
+"""`python main.py` on every backend: migrate, promote/demote, dump/restore between backends, refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from BackEnd.storage import open_database
+from tests.utils.api import make_settings
+from tests.utils.records import populate
+from tests.utils.server import free_port, run_cli
+
+
+def _env(database_url: str | None) -> dict[str, str | None]:
+    """DATABASE_URL for `run_cli`; None removes it (TinyDB)."""
+    return {"DATABASE_URL": database_url}
+
+
+def _records(dump_file: Path) -> dict[str, list]:  # type: ignore[type-arg]
+    document = json.loads(dump_file.read_text(encoding="utf-8"))
+    return {name: document[name] for name in ("users", "conversations", "messages")}
+
+
+def test_promote_and_demote_work_on_every_backend(data_dir: Path, database_url: str | None) -> None:
+    settings = make_settings(data_dir, database_url=database_url)
+    database = open_database(settings)
+    try:
+        populate(database)
+    finally:
+        database.close()
+
+    promoted = run_cli("promote", "Alice@Example.com", data_dir=data_dir, **_env(database_url))
+    assert promoted.returncode == 0, promoted.stderr
+    assert "alice@example.com is now admin" in promoted.stdout
+    unknown = run_cli("demote", "nobody@example.com", data_dir=data_dir, **_env(database_url))
+    assert unknown.returncode == 1 and "nobody@example.com" in unknown.stderr
+
+    database = open_database(settings)
+    try:
+        assert database.get_user_by_email("alice@example.com")["role"] == "admin"  # type: ignore[index]
+        demoted = run_cli("demote", "alice@example.com", data_dir=data_dir, **_env(database_url))
+        assert demoted.returncode == 0, demoted.stderr
+        assert database.get_user_by_email("alice@example.com")["role"] == "user"  # type: ignore[index]
+        assert database.get_user_by_email("bob@example.com")["role"] == "admin"  # type: ignore[index]
+    finally:
+        database.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_round_trip_tinydb_to_sql_to_tinydb_gives_the_same_dump(
+    tmp_path: Path, data_dir: Path, database_url: str
+) -> None:
+    source, back = tmp_path / "source", tmp_path / "back"
+    database = open_database(make_settings(source))
+    try:
+        populate(database)
+    finally:
+        database.close()
+    dumps = [tmp_path / f"{step}.json" for step in ("tinydb", "sql", "tinydb-again")]
+
+    steps = [
+        run_cli("dump", str(dumps[0]), data_dir=source),
+        run_cli("restore", str(dumps[0]), data_dir=data_dir, DATABASE_URL=database_url),
+        run_cli("dump", str(dumps[1]), data_dir=data_dir, DATABASE_URL=database_url),
+        run_cli("restore", str(dumps[1]), data_dir=back),
+        run_cli("dump", str(dumps[2]), data_dir=back),
+    ]
+
+    for step in steps:
+        assert step.returncode == 0, step.stderr
+    original = _records(dumps[0])
+    assert (len(original["users"]), len(original["conversations"]), len(original["messages"])) == (2, 3, 8)
+    assert _records(dumps[1]) == original
+    assert _records(dumps[2]) == original
+    again = run_cli("restore", str(dumps[0]), data_dir=data_dir, DATABASE_URL=database_url)
+    assert again.returncode == 1 and "not empty" in again.stderr
+
+
+def test_migrate_creates_the_schema_once_and_then_has_nothing_to_do(tmp_path: Path, data_dir: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+
+    first = run_cli("migrate", data_dir=data_dir, DATABASE_URL=url)
+    second = run_cli("migrate", data_dir=data_dir, DATABASE_URL=url)
+
+    assert first.returncode == 0, first.stderr
+    assert "migrated" in first.stdout and "(empty)" in first.stdout
+    assert second.returncode == 0, second.stderr
+    assert "up to date" in second.stdout
+
+
+def test_migrate_on_tinydb_says_there_is_nothing_to_do(data_dir: Path) -> None:
+    result = run_cli("migrate", data_dir=data_dir)
+
+    assert result.returncode == 0, result.stderr
+    assert "nothing to migrate" in result.stdout
+
+
+@pytest.mark.parametrize("command", [(), ("dump", "out.json"), ("promote", "ann@example.com"), ("migrate",)])
+def test_unreachable_postgresql_exits_1_naming_the_host_but_never_the_password(
+    data_dir: Path, command: tuple[str, ...]
+) -> None:
+    port = free_port()  # nobody listens there
+    url = f"postgres://ann:s3cret-Pa55@127.0.0.1:{port}/assistantia"
+
+    result = run_cli(*command, data_dir=data_dir, DATABASE_URL=url, timeout=30)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"127.0.0.1:{port}" in result.stderr and "unavailable" in result.stderr
+    assert "s3cret-Pa55" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("url", ["mysql://ann:s3cret-Pa55@db/x", "s3cret-Pa55", "sqlite://"])
+def test_unsupported_database_url_is_refused_without_echoing_it(data_dir: Path, url: str) -> None:
+    result = run_cli(data_dir=data_dir, DATABASE_URL=url, timeout=30)
+
+    assert result.returncode == 2
+    assert "DATABASE_URL" in result.stderr and "postgresql://" in result.stderr
+    assert "s3cret-Pa55" not in result.stderr
+
+
+def test_several_workers_on_tinydb_are_refused_with_a_clear_message(data_dir: Path) -> None:
+    result = run_cli(data_dir=data_dir, WORKERS="2", timeout=30)
+
+    assert result.returncode == 2
+    assert "WORKERS=2 needs DATABASE_URL" in result.stderr
+
+
+def test_restore_moves_a_threads_updated_at_up_to_its_last_message_on_every_backend(
+    tmp_path: Path, data_dir: Path, database_url: str | None
+) -> None:
+    source = tmp_path / "source"
+    database = open_database(make_settings(source))
+    try:
+        populate(database)
+    finally:
+        database.close()
+    dump_file, again = tmp_path / "dump.json", tmp_path / "again.json"
+    assert run_cli("dump", str(dump_file), data_dir=source).returncode == 0
+    document = json.loads(dump_file.read_text(encoding="utf-8"))
+    stale = document["conversations"][0]
+    stale["updated_at"] = stale["created_at"]  # older than its messages, as a hand-made dump may be
+    dump_file.write_text(json.dumps(document), encoding="utf-8")
+
+    restored = run_cli("restore", str(dump_file), data_dir=data_dir, **_env(database_url))
+    dumped = run_cli("dump", str(again), data_dir=data_dir, **_env(database_url))
+
+    assert restored.returncode == 0 and dumped.returncode == 0, restored.stderr + dumped.stderr
+    last = max(m["created_at"] for m in document["messages"] if m["conversation_id"] == stale["id"])
+    conversations = {c["id"]: c for c in _records(again)["conversations"]}
+    assert conversations[stale["id"]]["updated_at"] == last
+    assert "1 conversation time(s)" in restored.stderr + dumped.stderr
