@@ -69,6 +69,15 @@ class ThreadFiles:
                 self._history_tables.popitem(last=False)
         return table
 
+    def messages(self, conversation_id: str) -> list[dict[str, Any]]:
+        """A thread's stored messages, oldest first: the cached documents themselves, not copies.
+
+        Reads skip TinyDB's `all()`, which wraps every message of the thread in a Document
+        only for the caller to keep a page of them; callers copy what they return.
+        """
+        tables = self.history(conversation_id).storage.read() or {}
+        return list((tables.get("messages") or {}).values())
+
     def find(self, user_id: str, conversation_id: str) -> ConversationRecord | None:
         """One of the user's conversations, or None."""
         doc = self.conversations(user_id).get(BY_ID == conversation_id)

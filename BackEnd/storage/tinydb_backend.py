@@ -164,15 +164,15 @@ class TinyDBDatabase(Database):
         with self.threads.lock(user_id):
             if self.threads.find(user_id, conversation_id) is None:
                 return None
-            docs = self.threads.history(conversation_id).all()
-        return Page(items=_plain(docs[offset : offset + limit]), total=len(docs))
+            docs = self.threads.messages(conversation_id)
+            return Page(items=_plain(docs[offset : offset + limit]), total=len(docs))
 
     def recent_messages(self, user_id: str, conversation_id: str, count: int) -> list[MessageRecord] | None:
         with self.threads.lock(user_id):
             if self.threads.find(user_id, conversation_id) is None:
                 return None
-            docs = self.threads.history(conversation_id).all()
-        return _plain(docs[-count:]) if count > 0 else []
+            docs = self.threads.messages(conversation_id)
+            return _plain(docs[-count:]) if count > 0 else []
 
     def clear_messages(self, user_id: str, conversation_id: str) -> bool:
         with self.threads.lock(user_id):
@@ -220,7 +220,7 @@ class TinyDBDatabase(Database):
                 )
                 for thread in threads:
                     dump.conversations.append(dict(thread))  # type: ignore[arg-type]
-                    dump.messages.extend(_plain(self.threads.history(thread["id"]).all()))
+                    dump.messages.extend(_plain(self.threads.messages(thread["id"])))
         return dump
 
     def import_dump(self, dump: Dump) -> None:
