@@ -25,10 +25,11 @@ class ThreadFiles:
 
     Callers hold `lock(user_id)` around any use of that user's files: one lock per user
     keeps a user's changes in order while different users never wait on each other.
-    History tables are kept in a small LRU so memory does not grow with the archive.
+    History tables are kept in an LRU so memory does not grow with the archive; it holds a
+    class's worth of threads (200 students each in one), so a busy class never re-parses files.
     """
 
-    def __init__(self, folder: Path, *, history_cache_size: int = 64) -> None:
+    def __init__(self, folder: Path, *, history_cache_size: int = 256) -> None:
         self.conversations_dir = folder / "conversations"
         self.history_dir = folder / "historique"
         self._locks: dict[str, threading.Lock] = {}

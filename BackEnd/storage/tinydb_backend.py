@@ -28,7 +28,7 @@ class TinyDBDatabase(Database):
     the caller's two small files, so its cost does not grow with the whole history.
     """
 
-    def __init__(self, folder: Path, *, history_cache_size: int = 64) -> None:
+    def __init__(self, folder: Path, *, history_cache_size: int = 256) -> None:
         self.folder = folder
         self.users = UsersFile(folder / "users.json")
         self.threads = ThreadFiles(folder, history_cache_size=history_cache_size)
