@@ -16,8 +16,9 @@ from BackEnd.errors import (
     UpstreamRateLimited,
     UpstreamTimeout,
 )
-from BackEnd.llm import ChatModel, build_upstream_client
+from BackEnd.llm import ChatModel, PoolSet, build_upstream_client
 from tests.utils.api import TEST_API_KEY, completion, make_settings
+from tests.utils.fake_upstream import fake_chat_server
 
 CONTEXT = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
 
@@ -144,3 +145,29 @@ async def test_client_without_api_key_sends_no_authorization_header(tmp_path):
     async with build_upstream_client(make_settings(tmp_path, openrouter_api_key=None)) as client:
         assert "Authorization" not in client.headers
         assert client.headers["X-Title"] == "AssistantIA"
+
+
+async def test_pool_set_takes_its_pools_in_turn_and_keeps_their_connections_alive():
+    with fake_chat_server(keep_alive=True) as server:
+        async with httpx.AsyncClient(
+            base_url=server.base_url,
+            transport=PoolSet(pools=3, connections_per_pool=2, keep_alive_per_pool=1),
+            trust_env=False,
+        ) as client:
+            for _ in range(6):
+                response = await client.post("/chat/completions", json={"messages": [{"content": "x"}]})
+                assert response.status_code == 200
+
+    first_round, second_round = server.client_ports[:3], server.client_ports[3:]
+    assert len(set(first_round)) == 3  # one connection per pool
+    assert second_round == first_round  # each pool reused its kept-alive connection
+
+
+async def test_default_client_answers_through_its_pools(tmp_path):
+    with fake_chat_server() as server:
+        settings = make_settings(tmp_path, openrouter_base_url=server.base_url)
+        async with build_upstream_client(settings) as client:
+            model = ChatModel(settings, client)
+            answers = [await model.complete([{"role": "user", "content": f"n{i}"}]) for i in range(4)]
+
+    assert answers == [f"echo: n{i}" for i in range(4)]
