@@ -28,10 +28,10 @@ class TinyDBDatabase(Database):
     the caller's two small files, so its cost does not grow with the whole history.
     """
 
-    def __init__(self, folder: Path, *, history_cache_size: int = 256) -> None:
+    def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.users = UsersFile(folder / "users.json")
-        self.threads = ThreadFiles(folder, history_cache_size=history_cache_size)
+        self.threads = ThreadFiles(folder)
         self._owner_lock = FileLock(folder / ".server.lock")
 
     @classmethod
