@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -147,20 +148,31 @@ async def test_client_without_api_key_sends_no_authorization_header(tmp_path):
         assert client.headers["X-Title"] == "AssistantIA"
 
 
-async def test_pool_set_takes_its_pools_in_turn_and_keeps_their_connections_alive():
-    with fake_chat_server(keep_alive=True) as server:
+async def test_pool_set_spreads_concurrent_calls_and_keeps_one_warm_connection_when_quiet():
+    with fake_chat_server(max_delay=0.2, keep_alive=True) as server:
         async with httpx.AsyncClient(
             base_url=server.base_url,
-            transport=PoolSet(pools=3, connections_per_pool=2, keep_alive_per_pool=1),
+            transport=PoolSet(pools=3, connections_per_pool=2, keep_alive_per_pool=2),
             trust_env=False,
         ) as client:
-            for _ in range(6):
+
+            async def call() -> None:
                 response = await client.post("/chat/completions", json={"messages": [{"content": "x"}]})
                 assert response.status_code == 200
 
-    first_round, second_round = server.client_ports[:3], server.client_ports[3:]
-    assert len(set(first_round)) == 3  # one connection per pool
-    assert second_round == first_round  # each pool reused its kept-alive connection
+            for _ in range(3):
+                await call()
+            quiet = server.client_ports[:]
+            server.client_ports.clear()
+            await asyncio.gather(*(call() for _ in range(6)))
+            first_burst = set(server.client_ports)
+            server.client_ports.clear()
+            await asyncio.gather(*(call() for _ in range(6)))
+            second_burst = set(server.client_ports)
+
+    assert len(set(quiet)) == 1  # one pool, one kept-alive connection
+    assert len(first_burst) == 6  # 3 pools x 2 connections
+    assert second_burst <= first_burst | set(quiet)  # all reused, none reopened
 
 
 async def test_default_client_answers_through_its_pools(tmp_path):
