@@ -44,6 +44,7 @@ def _below(key: str, limit: float) -> Callable[[Figures, int], bool]:
 ROWS = [
     Row("chat_p50", "chat turn p50", "ms", "< 15 ms and ≤ 1.5× the smallest set", _chat_met, "root_p50"),
     Row("chat_p95", "chat turn p95", "ms", ratio_to="root_p50"),
+    Row("chat_cpu_ms", "server CPU per chat turn (all threads)", "ms"),
     Row(
         "history_p50",
         "`GET /history/{id}?limit=50` p50, cold",
@@ -75,6 +76,9 @@ ROWS = [
         _below("burst_wall_s", 1.5),
         "upstream",
     ),
+    Row("burst_all_sent_s", "burst: last request reached the upstream after (median run)", "s"),
+    Row("burst_first_answer_s", "burst: first answer after (median run)", "s"),
+    Row("burst_cpu_ms", "burst: server CPU per chat (all threads)", "ms"),
     Row(
         "burst_ok",
         "burst: requests that succeeded (worst run)",

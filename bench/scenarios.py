@@ -18,6 +18,7 @@ __all__ = ["Samples", "measure_baseline", "measure_size"]
 
 BURST_SIZE = 100
 BURST_LATENCY = 1.0
+CHAT_WARMUP = 20
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,12 @@ def measure_size(
     try:
         figures["startup_s"] = server.wait_first_answer()
         with httpx.Client(base_url=server.url, trust_env=False, timeout=60) as client:
-            figures |= _sequential(client, data, samples)
+            figures |= _sequential(client, data, samples, server)
         if with_burst:
+            cpu_before = server.cpu_seconds()
             figures |= _bursts(server.port, data, upstream, samples.bursts)
+            spent = server.cpu_seconds() - cpu_before
+            figures["burst_cpu_ms"] = 1000 * spent / (samples.bursts * figures["burst_requests"])
         figures["rss_mb"] = server.peak_rss_mb()
     finally:
         server.stop()
@@ -93,7 +97,7 @@ def measure_size(
     return figures
 
 
-def _sequential(client: httpx.Client, data: DataSet, samples: Samples) -> dict[str, float]:
+def _sequential(client: httpx.Client, data: DataSet, samples: Samples, server: Process) -> dict[str, float]:
     # Turns and reads use different threads, so every history read is cold: the thread has
     # not been touched since start-up.
     chat_threads = itertools.cycle(data.conversations_with_messages[::2])
@@ -117,7 +121,9 @@ def _sequential(client: httpx.Client, data: DataSet, samples: Samples) -> dict[s
     def login() -> httpx.Response:
         return client.post("/auth/login", json={"email": data.emails[0], "password": PASSWORD})
 
-    chat = timed(chat_turn, samples.chat_turns, warmup=20)
+    chat_turns_cpu = server.cpu_seconds()
+    chat = timed(chat_turn, samples.chat_turns, warmup=CHAT_WARMUP)
+    chat_turns_cpu = server.cpu_seconds() - chat_turns_cpu
     history = timed(read_history, samples.reads, warmup=0)
     conversations = timed(list_conversations, samples.reads)
     root = timed(lambda: client.get("/"), samples.reads)
@@ -125,6 +131,7 @@ def _sequential(client: httpx.Client, data: DataSet, samples: Samples) -> dict[s
     return {
         "chat_p50": percentile(chat, 50),
         "chat_p95": percentile(chat, 95),
+        "chat_cpu_ms": 1000 * chat_turns_cpu / (CHAT_WARMUP + samples.chat_turns),
         "history_p50": percentile(history, 50),
         "history_p95": percentile(history, 95),
         "conversations_p50": percentile(conversations, 50),

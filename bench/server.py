@@ -98,6 +98,11 @@ class Process:
                 time.sleep(0.005)
         raise RuntimeError(f"{self.log_path.name}: no answer within {timeout} s")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system, every thread) the process has used so far."""
+        fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def peak_rss_mb(self) -> float:
         """The process's peak resident memory (VmHWM), in MB."""
         for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
