@@ -36,7 +36,7 @@ def build_upstream_client(
         base_url=settings.openrouter_base_url,
         headers=headers,
         timeout=settings.llm_timeout_seconds,
-        transport=transport or PoolSet(pools=10, connections_per_pool=25, keep_alive_per_pool=10),
+        transport=transport or PoolSet(pools=25, connections_per_pool=10, keep_alive_per_pool=4),
     )
 
 
@@ -47,7 +47,8 @@ class PoolSet(httpx.AsyncBaseTransport):
     starts or ends, so its cost per call grows with the square of the connections it
     keeps (measured: 100 kept-alive connections cost 23 ms of CPU per call). One pool
     must then keep few connections alive, and a class's burst of 100 chats reconnects
-    (DNS, TCP, TLS) 90 times. Ten pools of ten keep 100 alive while each scan stays small.
+    (DNS, TCP, TLS) 90 times. 25 pools of 4 keep 100 alive while each scan stays small
+    (measured: 10 pools of 10 cost a third more event-loop CPU per chat in a burst).
     Ties go to the first pool, so at low traffic one warm connection serves every call.
     """
 
