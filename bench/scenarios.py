@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from jose import jwt
+
+from BackEnd.security import TokenCodec
 
 from .client import Request, burst, percentile, timed
 from .datasets import PASSWORD, DataSet
@@ -19,6 +19,7 @@ __all__ = ["Samples", "measure_baseline", "measure_size"]
 BURST_SIZE = 100
 BURST_LATENCY = 1.0
 CHAT_WARMUP = 20
+_TOKENS = TokenCodec(JWT_SECRET, algorithm="HS256", expires_minutes=60)
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,9 @@ class Samples:
 
 
 def _token(user_id: str) -> str:
-    # Minted with the server's JWT_SECRET, exactly as login would: 200 bcrypt logins at
+    # Issued with the server's JWT_SECRET, exactly as login would: 200 bcrypt logins at
     # cost 12 would take a minute and measure bcrypt, which the login figure already does.
-    now = int(time.time())
-    token: str = jwt.encode({"sub": user_id, "iat": now, "exp": now + 3600}, JWT_SECRET, algorithm="HS256")
-    return token
+    return _TOKENS.issue(user_id)
 
 
 def _bearer(token: str) -> dict[str, str]:
