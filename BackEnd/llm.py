@@ -56,7 +56,9 @@ class PoolSet(httpx.AsyncBaseTransport):
         limits = httpx.Limits(
             max_connections=connections_per_pool, max_keepalive_connections=keep_alive_per_pool
         )
-        self._pools = [httpx.AsyncHTTPTransport(limits=limits) for _ in range(pools)]
+        # One TLS context for all: each loads the CA bundle (measured: 25 of them 0.8 s at start-up).
+        tls = httpx.create_ssl_context()
+        self._pools = [httpx.AsyncHTTPTransport(verify=tls, limits=limits) for _ in range(pools)]
         self._in_flight = [0] * pools
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,18 @@ async def test_default_client_answers_through_its_pools(tmp_path):
             answers = [await model.complete([{"role": "user", "content": f"n{i}"}]) for i in range(4)]
 
     assert answers == [f"echo: n{i}" for i in range(4)]
+
+
+async def test_default_client_loads_the_ca_bundle_once_for_all_its_pools(tmp_path, monkeypatch):
+    loads: list[object] = []
+    original = ssl.SSLContext.load_verify_locations
+
+    def counting(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loads.append(args or kwargs)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    async with build_upstream_client(make_settings(tmp_path)):
+        pass
+
+    assert len(loads) == 1
