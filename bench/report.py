@@ -139,7 +139,7 @@ def plot(figures: Figures, baseline: dict[str, float], path: Path) -> None:
     ax.set_ylabel("latency over HTTP (ms)")
     ax.set_title("AssistantIA: chat turn latency against stored history")
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left")
+    ax.legend(loc="best")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
