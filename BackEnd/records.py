@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import threading
@@ -61,16 +62,14 @@ class MessageRecord(TypedDict):
     created_at: str
 
 
-_ID_BODY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+@functools.cache
+def _id_pattern(prefix: str) -> re.Pattern[str]:
+    return re.compile(re.escape(prefix) + r"_[A-Za-z0-9_-]{1,64}")
 
 
 def is_valid_id(prefix: str, value: object) -> bool:
     """Whether `value` looks like an id we make (`usr_…`); ids end up in file names."""
-    return (
-        isinstance(value, str)
-        and value.startswith(f"{prefix}_")
-        and _ID_BODY.fullmatch(value[len(prefix) + 1 :]) is not None
-    )
+    return isinstance(value, str) and _id_pattern(prefix).fullmatch(value) is not None
 
 
 def new_id(prefix: str) -> str:
@@ -133,11 +132,16 @@ RECORD_FIELDS: dict[RecordKind, dict[str, tuple[type, ...]]] = {
         "created_at": _TEXT,
     },
 }
-_ALLOWED_VALUES: dict[tuple[RecordKind, str], set[str]] = {
-    ("user", "role"): {"user", "admin"},
-    ("message", "role"): {"user", "assistant"},
+_ALLOWED_VALUES: dict[tuple[RecordKind, str], frozenset[str]] = {
+    ("user", "role"): frozenset({"user", "admin"}),
+    ("message", "role"): frozenset({"user", "assistant"}),
 }
 _ID_PREFIXES: dict[RecordKind, str] = {"user": "usr", "conversation": "conv", "message": "msg"}
+# Start-up checks every stored message with this: the per-field rules are looked up once here.
+_FIELD_RULES: dict[RecordKind, tuple[tuple[str, tuple[type, ...], frozenset[str] | None], ...]] = {
+    kind: tuple((field, types, _ALLOWED_VALUES.get((kind, field))) for field, types in fields.items())
+    for kind, fields in RECORD_FIELDS.items()
+}
 
 
 def record_problem(kind: RecordKind, doc: object) -> str | None:
@@ -148,12 +152,12 @@ def record_problem(kind: RecordKind, doc: object) -> str | None:
     """
     if not isinstance(doc, dict):
         return "is not an object"
-    for field, types in RECORD_FIELDS[kind].items():
-        if not isinstance(doc.get(field), types):
+    for field, types, allowed in _FIELD_RULES[kind]:
+        value = doc.get(field)
+        if not isinstance(value, types):
             return f"has no valid {field!r}"
-        allowed = _ALLOWED_VALUES.get((kind, field))
-        if allowed is not None and doc[field] not in allowed:
-            return f"has {field} {doc[field]!r}; expected one of {sorted(allowed)}"
+        if allowed is not None and value not in allowed:
+            return f"has {field} {value!r}; expected one of {sorted(allowed)}"
     if not is_valid_id(_ID_PREFIXES[kind], doc["id"]):
         return f"has a malformed id {doc['id']!r}"
     return None

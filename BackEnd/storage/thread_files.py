@@ -25,10 +25,15 @@ class ThreadFiles:
 
     Callers hold `lock(user_id)` around any use of that user's files: one lock per user
     keeps a user's changes in order while different users never wait on each other.
-    History tables are kept in a small LRU so memory does not grow with the archive.
+    History tables are kept in an LRU so memory does not grow with the archive; it holds a
+    class's worth of threads (200 students each in one), so a busy class never re-parses files,
+    and at most `history_cache_messages` messages, so a few very long threads cannot take the
+    memory of hundreds (about 2 KB per cached 600-byte message, measured).
     """
 
-    def __init__(self, folder: Path, *, history_cache_size: int = 64) -> None:
+    def __init__(
+        self, folder: Path, *, history_cache_size: int = 256, history_cache_messages: int = 15_000
+    ) -> None:
         self.conversations_dir = folder / "conversations"
         self.history_dir = folder / "historique"
         self._locks: dict[str, threading.Lock] = {}
@@ -37,6 +42,7 @@ class ThreadFiles:
         self._history_tables: OrderedDict[str, Table] = OrderedDict()
         self._history_guard = threading.Lock()
         self._history_cache_size = history_cache_size
+        self._history_cache_messages = history_cache_messages
 
     def lock(self, user_id: str) -> threading.Lock:
         """The lock that serialises every change to this user's files."""
@@ -60,14 +66,38 @@ class ThreadFiles:
     def history(self, conversation_id: str) -> Table:
         """A thread's messages table."""
         with self._history_guard:
-            table = self._history_tables.pop(conversation_id, None)
-            if table is None:
-                path = self.history_dir / f"{conversation_id}.json"
-                table = TinyDB(str(path), storage=DurableJSONStorage).table("messages")
+            table = self._history_tables.get(conversation_id)
+            if table is not None:
+                self._history_tables.move_to_end(conversation_id)
+                return table
+            path = self.history_dir / f"{conversation_id}.json"
+            table = TinyDB(str(path), storage=DurableJSONStorage).table("messages")
             self._history_tables[conversation_id] = table
-            while len(self._history_tables) > self._history_cache_size:
-                self._history_tables.popitem(last=False)
+            self._evict_history()
         return table
+
+    def _evict_history(self) -> None:
+        # On a miss only: a hit costs no scan. The new table is not read yet, so it counts 0.
+        cached = sum(_storage(table).cached_documents() for table in self._history_tables.values())
+        while len(self._history_tables) > 1 and (
+            len(self._history_tables) > self._history_cache_size or cached > self._history_cache_messages
+        ):
+            _, oldest = self._history_tables.popitem(last=False)
+            cached -= _storage(oldest).cached_documents()
+
+    def cached_threads(self) -> list[str]:
+        """The threads whose messages are in memory, least recently used first."""
+        with self._history_guard:
+            return list(self._history_tables)
+
+    def messages(self, conversation_id: str) -> list[dict[str, Any]]:
+        """A thread's stored messages, oldest first: the cached documents themselves, not copies.
+
+        Reads skip TinyDB's `all()`, which wraps every message of the thread in a Document
+        only for the caller to keep a page of them; callers copy what they return.
+        """
+        tables = self.history(conversation_id).storage.read() or {}
+        return list((tables.get("messages") or {}).values())
 
     def find(self, user_id: str, conversation_id: str) -> ConversationRecord | None:
         """One of the user's conversations, or None."""
@@ -139,6 +169,11 @@ class SweepPlan(NamedTuple):
 
     orphans: list[Path]
     late: dict[str, tuple[str, str]]  # conversation id: (owner, time of its last message)
+
+
+def _storage(table: Table) -> DurableJSONStorage:
+    storage: DurableJSONStorage = table.storage  # type: ignore[assignment]
+    return storage
 
 
 class SweepReport(NamedTuple):

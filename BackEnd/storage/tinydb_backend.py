@@ -29,10 +29,10 @@ class TinyDBDatabase(Database):
     the caller's two small files, so its cost does not grow with the whole history.
     """
 
-    def __init__(self, folder: Path, *, history_cache_size: int = 64) -> None:
+    def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.users = UsersFile(folder / "users.json")
-        self.threads = ThreadFiles(folder, history_cache_size=history_cache_size)
+        self.threads = ThreadFiles(folder)
         self._owner_lock = FileLock(folder / ".server.lock")
 
     @classmethod
@@ -165,15 +165,15 @@ class TinyDBDatabase(Database):
         with self.threads.lock(user_id):
             if self.threads.find(user_id, conversation_id) is None:
                 return None
-            docs = self.threads.history(conversation_id).all()
-        return Page(items=_plain(docs[offset : offset + limit]), total=len(docs))
+            docs = self.threads.messages(conversation_id)
+            return Page(items=_plain(docs[offset : offset + limit]), total=len(docs))
 
     def recent_messages(self, user_id: str, conversation_id: str, count: int) -> list[MessageRecord] | None:
         with self.threads.lock(user_id):
             if self.threads.find(user_id, conversation_id) is None:
                 return None
-            docs = self.threads.history(conversation_id).all()
-        return _plain(docs[-count:]) if count > 0 else []
+            docs = self.threads.messages(conversation_id)
+            return _plain(docs[-count:]) if count > 0 else []
 
     def clear_messages(self, user_id: str, conversation_id: str) -> bool:
         with self.threads.lock(user_id):
@@ -232,7 +232,7 @@ class TinyDBDatabase(Database):
                 )
                 for thread in threads:
                     dump.conversations.append(dict(thread))  # type: ignore[arg-type]
-                    dump.messages.extend(_plain(self.threads.history(thread["id"]).all()))
+                    dump.messages.extend(_plain(self.threads.messages(thread["id"])))
         return dump
 
     def import_dump(self, dump: Dump) -> None:

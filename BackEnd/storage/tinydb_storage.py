@@ -73,6 +73,10 @@ class DurableJSONStorage(Storage):
         self._data = data
         self._loaded_signature = _signature(self.path)
 
+    def cached_documents(self) -> int:
+        """How many documents the parsed file held in memory has (0 when not read yet)."""
+        return sum(len(table) for table in self._data.values()) if self._data else 0
+
     def changed_on_disk(self) -> bool:
         """True when someone else replaced or edited the file since we last read or wrote it."""
         return _signature(self.path) != self._loaded_signature

@@ -219,3 +219,31 @@ def test_import_into_a_non_empty_database_raises_restore_error_and_changes_nothi
     with pytest.raises(RestoreError, match="not empty"):
         db.import_dump(exported)
     assert db.export_dump() == exported
+
+
+def test_messages_read_are_copies_so_changing_them_changes_nothing_stored(
+    db: Database, alice: UserRecord
+) -> None:
+    thread = chat(db, alice["id"], "original")
+    page = db.list_messages(alice["id"], thread["id"], limit=10, offset=0)
+    recent = db.recent_messages(alice["id"], thread["id"], 1)
+    assert page is not None and recent is not None
+    page.items[0]["content"] = "tampered"
+    recent[0]["content"] = "tampered too"
+    dumped = db.export_dump().messages
+    dumped[0]["content"] = "tampered in the dump"
+
+    again = db.list_messages(alice["id"], thread["id"], limit=10, offset=0)
+    assert again is not None and [m["content"] for m in again.items] == ["original", "echo: original"]
+
+
+def test_list_messages_pages_in_time_order_with_the_total(db: Database, alice: UserRecord) -> None:
+    thread = chat(db, alice["id"], "m0")
+    for index in range(1, 5):
+        chat(db, alice["id"], f"m{index}", thread["id"])
+
+    page = db.list_messages(alice["id"], thread["id"], limit=3, offset=4)
+    assert page is not None and page.total == 10
+    assert [m["content"] for m in page.items] == ["m2", "echo: m2", "m3"]
+    stamps = [m["created_at"] for m in page.items]
+    assert stamps == sorted(stamps)

@@ -18,7 +18,9 @@ class FakeChatServer:
     """Answers POST …/chat/completions with "echo: <last message>"; counts the calls."""
 
     max_delay: float = 0.0  # each answer waits up to this long, so turns overlap
+    keep_alive: bool = False  # HTTP/1.1 persistent connections instead of one per call
     calls: int = 0
+    client_ports: list[int] = field(default_factory=list)  # the caller's port, per call
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -31,10 +33,13 @@ class FakeChatServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if owner.keep_alive else "HTTP/1.0"
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 with owner._lock:
                     owner.calls += 1
+                    owner.client_ports.append(self.client_address[1])
                 if not self.path.endswith("/chat/completions"):
                     self._send(404, {"error": {"message": "not found"}})
                     return
@@ -82,9 +87,9 @@ class FakeChatServer:
 
 
 @contextmanager
-def fake_chat_server(max_delay: float = 0.0) -> Iterator[FakeChatServer]:
+def fake_chat_server(max_delay: float = 0.0, *, keep_alive: bool = False) -> Iterator[FakeChatServer]:
     """A started fake upstream, shut down on exit."""
-    server = FakeChatServer(max_delay=max_delay)
+    server = FakeChatServer(max_delay=max_delay, keep_alive=keep_alive)
     server.start()
     try:
         yield server

@@ -1,0 +1,1 @@
+"""The benchmark of the storage design: `python bench/run.py`."""

@@ -1,0 +1,128 @@
+"""The benchmark: `python bench/run.py [--quick] [--sizes 1000,10000,100000] [--database-url URL]`.
+
+Generates classroom data sets, loads them with `python main.py restore`, serves each with
+`python main.py` against a fake upstream on 127.0.0.1, measures over HTTP, and writes
+`results.md` and a plot of chat-turn latency against stored messages. No network needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import bcrypt
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+from bench.datasets import PASSWORD, make_data_set
+from bench.report import PLOT_NAME, plot, table
+from bench.scenarios import BURST_LATENCY, Samples, measure_baseline, measure_size
+from bench.server import UpstreamProcess
+
+BENCH = Path(__file__).resolve().parent
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python bench/run.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000", help="stored messages per data set")
+    parser.add_argument("--quick", action="store_true", help="fewer samples: a smoke run, not figures")
+    parser.add_argument("--out", type=Path, default=BENCH, help="folder for results.md and the plot")
+    parser.add_argument(
+        "--database-url", help="passed as DATABASE_URL to every `python main.py` (restore, serve, dump)"
+    )
+    return parser.parse_args()
+
+
+def _machine() -> str:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor() or "unknown CPU",
+    )
+    return f"{os.cpu_count()} cores ({model}), {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def main() -> int:
+    args = _arguments()
+    sizes = sorted(int(size) for size in args.sizes.split(","))
+    samples = Samples(chat_turns=60, reads=60, logins=3, bursts=1) if args.quick else Samples(300, 400, 10, 5)
+    # One cost-12 hash shared by every account: login pays the production price of bcrypt.
+    password_hash = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(12)).decode()
+    started = time.perf_counter()
+    upstream = UpstreamProcess()
+    try:
+        with tempfile.TemporaryDirectory(prefix="assistantia-bench-") as tmp:
+            workdir = Path(tmp)
+            baseline = measure_baseline(workdir, samples)
+            print(f"bare FastAPI: GET / p50 {baseline['root_p50']:.2f} ms", flush=True)
+            figures = {}
+            for size in sizes:
+                dump_path = workdir / f"dump-{size}.json"
+                data = make_data_set(dump_path, messages=size, password_hash=password_hash)
+                largest = size == sizes[-1]
+                figures[size] = measure_size(
+                    data,
+                    dump_path,
+                    workdir,
+                    upstream,
+                    samples,
+                    database_url=args.database_url,
+                    with_burst=largest,
+                    with_dump=largest,
+                )
+                print(f"{size:,} messages: chat turn p50 {figures[size]['chat_p50']:.2f} ms", flush=True)
+    finally:
+        upstream.stop()
+    elapsed = time.perf_counter() - started
+    rendered = table(figures, baseline, BURST_LATENCY)
+    print(rendered)
+    args.out.mkdir(parents=True, exist_ok=True)
+    plot(figures, baseline, args.out / PLOT_NAME)
+    (args.out / "results.md").write_text(
+        _document(args, rendered, baseline, samples, elapsed), encoding="utf-8"
+    )
+    print(f"wrote {args.out / 'results.md'} and {args.out / PLOT_NAME} in {elapsed:.0f} s")
+    return 0
+
+
+def _document(
+    args: argparse.Namespace, rendered: str, baseline: dict[str, float], samples: Samples, elapsed: float
+) -> str:
+    database = (
+        f"`DATABASE_URL={args.database_url}`" if args.database_url else "TinyDB files in a fresh `BDD_DIR`"
+    )
+    analysis = BENCH / "analysis.md"
+    return f"""# Benchmark results
+
+- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; run took {elapsed:.0f} s
+- Machine: {_machine()}
+- Command: `{shlex.join(["python", "bench/run.py", *sys.argv[1:]])}`
+- Storage: {database}
+- Bare FastAPI endpoint (same uvicorn settings): `GET /` p50 {baseline["root_p50"]:.2f} ms, start-up
+  {baseline["startup_s"]:.2f} s, peak RSS {baseline["rss_mb"]:.0f} MB. Ratios in brackets are to these
+  (latencies to the `GET /` p50, start-up and RSS to the bare app's); the burst's is to the upstream's 1 s.
+- Samples per set: {samples.chat_turns} chat turns, {samples.reads} history reads on distinct threads,
+  {samples.reads} conversation lists, {samples.logins} logins; {samples.bursts} bursts of 100 (median, [min–max]).
+
+{rendered}
+
+Targets are checked on the largest set. Data sets: 200 users, 2,000 conversations, messages of
+about 600 bytes alternating user and assistant; the upstream answers instantly except in the burst.
+
+![chat turn latency against stored messages]({PLOT_NAME})
+
+{analysis.read_text(encoding="utf-8") if analysis.exists() else ""}"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""A fake OpenAI-compatible upstream on 127.0.0.1: asyncio, HTTP/1.1 keep-alive, settable latency.
+
+Run as its own process (`python bench/upstream.py`); it prints its port on the first line.
+`POST /_latency` with a body such as `1.0` sets the delay of every later answer, in seconds, and
+starts a new record of arrivals; `GET /_arrivals` returns the `time.monotonic()` at which each
+chat request arrived since then, so the bench can tell when the server had sent them all.
+A thread-per-connection server cannot hold 100 delayed answers at once without skewing the
+burst, so this one answers from one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+ANSWER = "Here is the explanation you asked for. " * 15  # ~600 bytes, like a real short answer
+_BODY = json.dumps(
+    {
+        "id": "gen-bench",
+        "object": "chat.completion",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop"}
+        ],
+    }
+).encode()
+
+
+class FakeUpstream:
+    """Answers every `POST …/chat/completions` with the same answer after `latency` seconds."""
+
+    def __init__(self) -> None:
+        self.latency = 0.0
+        self.arrivals: list[float] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                request_line, *header_lines = head.decode("latin-1").split("\r\n")
+                length = 0
+                for line in header_lines:
+                    name, _, value = line.partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value)
+                body = await reader.readexactly(length)
+                if request_line.startswith("POST /_latency"):
+                    self.latency = float(body)
+                    self.arrivals = []
+                    payload = b"{}"
+                elif request_line.startswith("GET /_arrivals"):
+                    payload = json.dumps(self.arrivals).encode()
+                else:
+                    self.arrivals.append(time.monotonic())
+                    if self.latency:
+                        await asyncio.sleep(self.latency)
+                    payload = _BODY
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(payload), payload)
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client closed the connection
+        finally:
+            writer.close()
+
+
+async def _serve() -> None:
+    upstream = FakeUpstream()
+    server = await asyncio.start_server(upstream.handle, "127.0.0.1", 0, backlog=1024)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(_serve())
+    except KeyboardInterrupt:
+        sys.exit(0)
