@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.dependencies import models as fastapi_dependency_models
 
 from BackEnd.app import create_app
 from BackEnd.config import Settings
@@ -25,6 +26,20 @@ from tests.utils.sql import (
     postgres_test_url,
     sqlite_url,
 )
+
+
+@pytest.fixture(autouse=True)
+def forget_finished_apps() -> Iterator[None]:
+    """Let each test's app be garbage once the test ends.
+
+    FastAPI keeps module-level LRU caches (4096 entries) keyed by endpoint functions, and the
+    per-app closures (fastapi-offline's docs pages) pin every app built in a session: over a
+    thousand apps, hundreds of MB, and slow garbage collection. A served process builds one app.
+    """
+    yield
+    for cached in vars(fastapi_dependency_models).values():
+        if callable(getattr(cached, "cache_clear", None)):
+            cached.cache_clear()
 
 
 @pytest.fixture
