@@ -18,9 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import bcrypt
+from sqlalchemy import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
+from bench.databases import describe, scratch_database
 from bench.datasets import PASSWORD, make_data_set
 from bench.report import PLOT_NAME, plot, table
 from bench.scenarios import BURST_LATENCY, Samples, measure_baseline, measure_size
@@ -35,7 +37,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="fewer samples: a smoke run, not figures")
     parser.add_argument("--out", type=Path, default=BENCH, help="folder for results.md and the plot")
     parser.add_argument(
-        "--database-url", help="passed as DATABASE_URL to every `python main.py` (restore, serve, dump)"
+        "--database-url",
+        help="bench the SQL backend on this server: a fresh database per data set is created there "
+        "and dropped after (sqlite:// uses fresh SQLite files)",
     )
     return parser.parse_args()
 
@@ -70,16 +74,17 @@ def main() -> int:
                 dump_path = workdir / f"dump-{size}.json"
                 data = make_data_set(dump_path, messages=size, password_hash=password_hash)
                 largest = size == sizes[-1]
-                figures[size] = measure_size(
-                    data,
-                    dump_path,
-                    workdir,
-                    upstream,
-                    samples,
-                    database_url=args.database_url,
-                    with_burst=largest,
-                    with_dump=largest,
-                )
+                with scratch_database(args.database_url, workdir, size) as database_url:
+                    figures[size] = measure_size(
+                        data,
+                        dump_path,
+                        workdir,
+                        upstream,
+                        samples,
+                        database_url=database_url,
+                        with_burst=largest,
+                        with_dump=largest,
+                    )
                 print(f"{size:,} messages: chat turn p50 {figures[size]['chat_p50']:.2f} ms", flush=True)
     finally:
         upstream.stop()
@@ -98,15 +103,13 @@ def main() -> int:
 def _document(
     args: argparse.Namespace, rendered: str, baseline: dict[str, float], samples: Samples, elapsed: float
 ) -> str:
-    database = (
-        f"`DATABASE_URL={args.database_url}`" if args.database_url else "TinyDB files in a fresh `BDD_DIR`"
-    )
+    database = describe(args.database_url)
     analysis = BENCH / "analysis.md"
     return f"""# Benchmark results
 
 - Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; run took {elapsed:.0f} s
 - Machine: {_machine()}
-- Command: `{shlex.join(["python", "bench/run.py", *sys.argv[1:]])}`
+- Command: `{shlex.join(["python", "bench/run.py", *_hide_passwords(sys.argv[1:])])}`
 - Storage: {database}
 - Bare FastAPI endpoint (same uvicorn settings): `GET /` p50 {baseline["root_p50"]:.2f} ms, start-up
   {baseline["startup_s"]:.2f} s, peak RSS {baseline["rss_mb"]:.0f} MB. Ratios in brackets are to these
@@ -121,7 +124,11 @@ about 600 bytes alternating user and assistant; the upstream answers instantly e
 
 ![chat turn latency against stored messages]({PLOT_NAME})
 
-{analysis.read_text(encoding="utf-8") if analysis.exists() else ""}"""
+{analysis.read_text(encoding="utf-8") if analysis.exists() and not args.database_url else ""}"""
+
+
+def _hide_passwords(argv: list[str]) -> list[str]:
+    return [make_url(arg).render_as_string(hide_password=True) if "://" in arg else arg for arg in argv]
 
 
 if __name__ == "__main__":
