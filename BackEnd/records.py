@@ -14,6 +14,7 @@ __all__ = [
     "ConversationRecord",
     "MessageRecord",
     "MessageRole",
+    "STAMP_FORMAT",
     "RecordKind",
     "Role",
     "UserRecord",
@@ -77,7 +78,8 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(16)}"
 
 
-_STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# Fixed width, so string order is time order (storage sorts and compares these strings).
+STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _clock_lock = threading.Lock()
 _last_moment = datetime.min.replace(tzinfo=UTC)
 
@@ -91,7 +93,7 @@ def utc_now() -> str:
     global _last_moment
     with _clock_lock:
         _last_moment = max(datetime.now(UTC), _last_moment + timedelta(microseconds=1))
-        return _last_moment.strftime(_STAMP_FORMAT)
+        return _last_moment.strftime(STAMP_FORMAT)
 
 
 def conversation_record(user_id: str, title: str, *, at: str | None = None) -> ConversationRecord:

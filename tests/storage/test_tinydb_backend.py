@@ -17,7 +17,6 @@ from BackEnd.storage import TinyDBDatabase
 from tests.utils.records import (
     chat,
     json_snapshot,
-    make_conversation,
     make_turn,
     make_user,
     populate,
@@ -55,21 +54,6 @@ def test_add_turn_with_new_conversation_creates_both_files(tinydb: TinyDBDatabas
     assert (tinydb.folder / "historique" / f"{stored['id']}.json").is_file()
     messages = tinydb.list_messages(alice["id"], stored["id"], limit=10, offset=0)
     assert messages is not None and [m["content"] for m in messages.items] == ["hello", "echo: hello"]
-
-
-def test_add_turn_on_vanished_conversation_returns_none_and_writes_nothing(
-    tinydb: TinyDBDatabase, alice: UserRecord
-) -> None:
-    gone = make_conversation(alice["id"])
-    tinydb.add_conversation(gone)
-    tinydb.delete_conversation(alice["id"], gone["id"])
-    before = json_snapshot(tinydb.folder)
-
-    assert tinydb.add_turn(alice["id"], gone["id"], make_turn(alice["id"], gone["id"], "late")) is None
-    ghost = make_conversation("usr_deleted")
-    turn = make_turn("usr_deleted", ghost["id"], "x")
-    assert tinydb.add_turn("usr_deleted", ghost["id"], turn, new_conversation=ghost) is None
-    assert json_snapshot(tinydb.folder) == before
 
 
 def test_turn_that_cannot_be_encoded_is_refused_and_leaves_memory_and_disk_as_they_were(

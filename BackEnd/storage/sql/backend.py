@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DataError, IntegrityError
 
 from ...errors import EmailAlreadyRegistered, RestoreError
-from ...records import ConversationRecord, MessageRecord, Role, UserRecord, utc_now
+from ...records import STAMP_FORMAT, ConversationRecord, MessageRecord, Role, UserRecord, utc_now
 from ..base import Database, Dump, Page
 from .dumps import MESSAGE_COLUMNS, export_all, import_all, is_empty
 from .engine import database_location, open_engine, transaction
@@ -32,7 +32,6 @@ __all__ = ["SQLDatabase"]
 
 logger = logging.getLogger(__name__)
 
-_STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _MICROSECOND = timedelta(microseconds=1)
 _USER = tuple(users.c)
 _CONVERSATION = tuple(conversations.c)
@@ -254,12 +253,12 @@ def _find(
 def _stamps_after(last: str, count: int) -> list[str]:
     # utc_now() only increases within one process; after the thread's last stamp, whoever
     # wrote it, keeps the thread in commit order across processes.
-    moment = datetime.strptime(utc_now(), _STAMP_FORMAT)
+    moment = datetime.strptime(utc_now(), STAMP_FORMAT)
     try:
-        moment = max(moment, datetime.strptime(last, _STAMP_FORMAT) + _MICROSECOND)
+        moment = max(moment, datetime.strptime(last, STAMP_FORMAT) + _MICROSECOND)
     except ValueError:
         pass  # a hand-made time in a restored dump: only this process's clock orders the turn
-    return [(moment + index * _MICROSECOND).strftime(_STAMP_FORMAT) for index in range(count)]
+    return [(moment + index * _MICROSECOND).strftime(STAMP_FORMAT) for index in range(count)]
 
 
 def _one(row: Row[Any] | None) -> Any:
