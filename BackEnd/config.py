@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     chat_memory_messages: int = Field(default=8, ge=1, le=200)
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
 
+    # -- per-user size caps (a 409 beyond them) ----------------------------------------------
+    max_conversations_per_user: int = Field(default=5_000, ge=1, le=1_000_000)
+    max_messages_per_conversation: int = Field(default=10_000, ge=2, le=1_000_000)
+
     cors_origins: Annotated[list[str], NoDecode] = [
         "http://localhost:3000",
         "http://localhost:5173",

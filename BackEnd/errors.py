@@ -3,6 +3,7 @@
 AssistantIAError
 ├── NotFoundError               something the caller may not see or that does not exist
 ├── EmailAlreadyRegistered
+├── LimitReached                a per-user size cap (conversations, messages of a thread)
 ├── InvalidCredentials
 ├── AuthenticationError         missing, invalid or expired token, or a vanished account
 ├── PermissionDenied
@@ -33,6 +34,7 @@ __all__ = [
     "DatabaseUnavailable",
     "EmailAlreadyRegistered",
     "InvalidCredentials",
+    "LimitReached",
     "NotFoundError",
     "PermissionDenied",
     "RestoreError",
@@ -56,6 +58,10 @@ class NotFoundError(AssistantIAError):
 
 class EmailAlreadyRegistered(AssistantIAError):
     """An account with this email already exists."""
+
+
+class LimitReached(AssistantIAError):
+    """A per-user size cap is reached; the message says which and what to do."""
 
 
 class InvalidCredentials(AssistantIAError):

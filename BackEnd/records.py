@@ -23,6 +23,7 @@ __all__ = [
     "message_record",
     "new_id",
     "record_problem",
+    "stamp_after",
     "utc_now",
 ]
 
@@ -94,6 +95,22 @@ def utc_now() -> str:
     with _clock_lock:
         _last_moment = max(datetime.now(UTC), _last_moment + timedelta(microseconds=1))
         return _last_moment.strftime(STAMP_FORMAT)
+
+
+def stamp_after(last: str) -> str:
+    """The time of a thread's next change: now, or a microsecond after `last` if that is later.
+
+    Storage calls it under the thread's lock, so a thread's times follow its commit order
+    even across processes whose clocks differ slightly, or after a restore from the future.
+    """
+    now = utc_now()
+    if now > last:
+        return now
+    try:
+        moment = datetime.strptime(last, STAMP_FORMAT) + timedelta(microseconds=1)
+    except ValueError:  # a hand-made time: only this clock can order the change
+        return now
+    return moment.strftime(STAMP_FORMAT)
 
 
 def conversation_record(user_id: str, title: str, *, at: str | None = None) -> ConversationRecord:

@@ -19,6 +19,7 @@ from BackEnd.config import Settings
 from BackEnd.storage import Database, TinyDBDatabase, open_database
 from BackEnd.storage.sql import SQLDatabase
 from tests.utils.api import Account, FakeUpstream, make_settings, refuse_password_hash, sign_up
+from tests.utils.records import set_role
 from tests.utils.sql import (
     BACKENDS,
     NO_POSTGRES,
@@ -125,7 +126,7 @@ async def bob(client: httpx.AsyncClient) -> Account:
 @pytest.fixture
 async def admin(client: httpx.AsyncClient, app: FastAPI) -> Account:
     account = await sign_up(client, "teacher@example.com")
-    app.state.context.database.set_role(account.email, "admin")
+    assert set_role(app.state.context.database, account.email, "admin") is not None
     return account
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from BackEnd.storage import open_database
 from tests.utils.api import make_settings
-from tests.utils.records import populate
+from tests.utils.records import get_user_by_email, populate
 from tests.utils.server import free_port, run_cli
 
 
@@ -39,11 +39,11 @@ def test_promote_and_demote_work_on_every_backend(data_dir: Path, database_url: 
 
     database = open_database(settings)
     try:
-        assert database.get_user_by_email("alice@example.com")["role"] == "admin"  # type: ignore[index]
+        assert get_user_by_email(database, "alice@example.com")["role"] == "admin"  # type: ignore[index]
         demoted = run_cli("demote", "alice@example.com", data_dir=data_dir, **_env(database_url))
         assert demoted.returncode == 0, demoted.stderr
-        assert database.get_user_by_email("alice@example.com")["role"] == "user"  # type: ignore[index]
-        assert database.get_user_by_email("bob@example.com")["role"] == "admin"  # type: ignore[index]
+        assert get_user_by_email(database, "alice@example.com")["role"] == "user"  # type: ignore[index]
+        assert get_user_by_email(database, "bob@example.com")["role"] == "admin"  # type: ignore[index]
     finally:
         database.close()
 

@@ -14,6 +14,7 @@ from ..llm import ChatModel
 from ..records import UserRecord
 from ..security import PasswordHasher, TokenCodec
 from ..services import auth
+from ..services.conversations import ThreadLimits
 from ..storage import Database
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "ContextDep",
     "CurrentUser",
     "DatabaseDep",
+    "LimitsDep",
     "get_context",
 ]
 
@@ -35,6 +37,7 @@ class AppContext:
     hasher: PasswordHasher
     tokens: TokenCodec
     chat_model: ChatModel
+    limits: ThreadLimits
 
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` in a worker
@@ -56,6 +59,14 @@ async def get_database(context: ContextDep) -> Database:
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+async def get_limits(context: ContextDep) -> ThreadLimits:
+    """The per-user size caps."""
+    return context.limits
+
+
+LimitsDep = Annotated[ThreadLimits, Depends(get_limits)]
 
 # auto_error=False: a missing token is a domain AuthenticationError, mapped like the others.
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)

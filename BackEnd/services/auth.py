@@ -9,7 +9,7 @@ from ..records import UserRecord, new_id, utc_now
 from ..security import PasswordHasher, TokenCodec
 from ..storage import Database
 
-__all__ = ["authenticate", "delete_user", "register", "user_from_token"]
+__all__ = ["authenticate", "delete_user", "find_user_by_email", "list_users", "register", "user_from_token"]
 
 
 async def register(
@@ -24,15 +24,20 @@ async def register(
         "password_hash": await hasher.hash(password),
         "created_at": utc_now(),
     }
-    await anyio.to_thread.run_sync(database.add_user, user)
+    await anyio.to_thread.run_sync(_add_user, database, user)
     return user
+
+
+def _add_user(database: Database, user: UserRecord) -> None:
+    with database.unit_of_work() as unit:
+        unit.accounts.add(user)
 
 
 async def authenticate(
     database: Database, hasher: PasswordHasher, *, email: str, password: str
 ) -> UserRecord:
     """The account these credentials open; InvalidCredentials, in the same time, otherwise."""
-    user = await anyio.to_thread.run_sync(database.get_user_by_email, email.strip().lower())
+    user = await anyio.to_thread.run_sync(find_user_by_email, database, email.strip().lower())
     if not await hasher.verify(password, user["password_hash"] if user else None) or user is None:
         raise InvalidCredentials("Incorrect email or password.")
     return user
@@ -42,13 +47,29 @@ def user_from_token(database: Database, tokens: TokenCodec, token: str | None) -
     """The account behind a bearer token, read fresh so a role change or deletion shows at once."""
     if not token:
         raise AuthenticationError("Not authenticated.")
-    user = database.get_user(tokens.subject(token))
+    subject = tokens.subject(token)
+    with database.unit_of_work(write=False) as unit:
+        user = unit.accounts.get(subject)
     if user is None:
         raise AuthenticationError("Invalid or expired token.")
     return user
 
 
+def find_user_by_email(database: Database, email: str) -> UserRecord | None:
+    """The account with this (normalised) email, if any."""
+    with database.unit_of_work(write=False) as unit:
+        return unit.accounts.get_by_email(email)
+
+
+def list_users(database: Database) -> list[UserRecord]:
+    """Every account, oldest first."""
+    with database.unit_of_work(write=False) as unit:
+        return unit.accounts.all()
+
+
 def delete_user(database: Database, user_id: str) -> None:
     """Delete an account with everything it owns."""
-    if not database.delete_user(user_id):
+    with database.unit_of_work(user_id) as unit:
+        deleted = unit.accounts.delete(user_id)
+    if not deleted:
         raise NotFoundError("User not found.")

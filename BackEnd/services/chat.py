@@ -9,11 +9,13 @@ import anyio
 from ..errors import NotFoundError
 from ..llm import ChatModel
 from ..records import ConversationRecord, MessageRecord, conversation_record, message_record
-from ..storage import Database
+from ..storage import Database, UnitOfWork
+from .conversations import ThreadLimits
 
 __all__ = ["ChatTurn", "send_message", "title_from_message"]
 
 _TITLE_CHARS = 60
+_NOT_FOUND = "Conversation not found."
 
 
 @dataclass(frozen=True)
@@ -47,22 +49,20 @@ async def send_message(
     conversation_id: str | None,
     system_prompt: str,
     memory: int,
+    limits: ThreadLimits,
 ) -> ChatTurn:
     """Answer `message` within one thread; nothing is stored unless the model answered.
 
     The model sees the system prompt, then at most `memory` messages of this thread only,
-    the new one last.
+    the new one last. A full thread or account is refused before the model is asked.
     """
     new_conversation: ConversationRecord | None = None
     if conversation_id is None:
         new_conversation = conversation_record(user_id, title_from_message(message))
         conversation_id = new_conversation["id"]
-        earlier: list[MessageRecord] = []
-    else:
-        found = await anyio.to_thread.run_sync(database.recent_messages, user_id, conversation_id, memory - 1)
-        if found is None:
-            raise NotFoundError("Conversation not found.")
-        earlier = found
+    earlier = await anyio.to_thread.run_sync(
+        _prepare_turn, database, limits, user_id, None if new_conversation else conversation_id, memory - 1
+    )
 
     question = message_record(user_id, conversation_id, "user", message)
     context = [{"role": "system", "content": system_prompt}]
@@ -70,11 +70,52 @@ async def send_message(
     context.append({"role": "user", "content": message})
     answer = await model.complete(context)
     reply = message_record(user_id, conversation_id, "assistant", answer)
-    stored = await anyio.to_thread.run_sync(
-        lambda: database.add_turn(
-            user_id, conversation_id, [question, reply], new_conversation=new_conversation
-        )
+    await anyio.to_thread.run_sync(
+        _store_turn, database, limits, user_id, conversation_id, [question, reply], new_conversation
     )
-    if stored is None:  # the thread (or the account) was deleted while the model was thinking
-        raise NotFoundError("Conversation not found.")
     return ChatTurn(answer, conversation_id, question["id"], reply["id"])
+
+
+def _prepare_turn(
+    database: Database, limits: ThreadLimits, user_id: str, conversation_id: str | None, memory: int
+) -> list[MessageRecord]:
+    # The memory the model gets, once the thread (or a new one) is known to have room.
+    with database.unit_of_work(user_id, write=False) as unit:
+        if conversation_id is None:
+            limits.check_new_conversation(unit, user_id)
+            return []
+        found = unit.threads.recent(user_id, conversation_id, memory)
+        if found is None:
+            raise NotFoundError(_NOT_FOUND)
+        limits.check_new_messages(_message_count(unit, user_id, conversation_id), 2)
+        return found
+
+
+def _store_turn(
+    database: Database,
+    limits: ThreadLimits,
+    user_id: str,
+    conversation_id: str,
+    messages: list[MessageRecord],
+    new_conversation: ConversationRecord | None,
+) -> None:
+    # One unit of work: a new thread appears with its first turn or not at all. The caps are
+    # checked again: parallel turns may have filled the room seen before the model was asked.
+    with database.unit_of_work(user_id) as unit:
+        if new_conversation is not None:
+            if unit.accounts.get(user_id) is None:
+                raise NotFoundError(_NOT_FOUND)
+            limits.check_new_conversation(unit, user_id)
+            unit.threads.add(new_conversation)
+        else:
+            limits.check_new_messages(_message_count(unit, user_id, conversation_id), len(messages))
+        # None: the thread (or the account) was deleted while the model was thinking.
+        if unit.threads.append(user_id, conversation_id, messages) is None:
+            raise NotFoundError(_NOT_FOUND)
+
+
+def _message_count(unit: UnitOfWork, user_id: str, conversation_id: str) -> int:
+    page = unit.threads.messages(user_id, conversation_id, limit=0, offset=0)
+    if page is None:
+        raise NotFoundError(_NOT_FOUND)
+    return page.total

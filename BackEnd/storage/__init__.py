@@ -5,15 +5,18 @@ from __future__ import annotations
 from ..config import Settings
 from ..errors import NotFoundError
 from ..records import Role, UserRecord
-from .base import Database, Dump, Page
+from .base import Accounts, Database, Dump, Page, Threads, UnitOfWork
 from .tinydb_backend import TinyDBDatabase
 from .users_file import UsersFile
 
 __all__ = [
+    "Accounts",
     "Database",
     "Dump",
     "Page",
+    "Threads",
     "TinyDBDatabase",
+    "UnitOfWork",
     "change_role",
     "migrate_schema",
     "open_database",
@@ -50,7 +53,8 @@ def change_role(settings: Settings, email: str, role: Role) -> UserRecord | None
     if settings.database_url:
         database = open_database(settings)
         try:
-            return database.set_role(email, role)
+            with database.unit_of_work() as unit:
+                return unit.accounts.set_role(email, role)
         finally:
             database.close()
     users_path = settings.bdd_dir / "users.json"

@@ -1,14 +1,24 @@
-"""The storage contract every backend implements; every lookup is scoped to its owner."""
+"""The storage contract: one small interface per aggregate, reached through a unit of work.
+
+Database ── unit_of_work(owner) ──> UnitOfWork ── .accounts: Accounts
+                                              └── .threads:  Threads (conversations and messages)
+
+A unit of work commits every change made through it at once, or none of them: an SQL
+transaction, or on TinyDB the owner's lock and one commit point (see `journal.py`). A new
+record kind adds one interface here, an implementation per backend, and a property on
+`UnitOfWork`; it inherits atomicity and crash recovery from the unit of work.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from ..records import ConversationRecord, MessageRecord, Role, UserRecord
 
-__all__ = ["Database", "Dump", "Page"]
+__all__ = ["Accounts", "Database", "Dump", "Page", "Threads", "UnitOfWork"]
 
 T = TypeVar("T")
 
@@ -29,29 +39,41 @@ class Dump:
     conversations: list[ConversationRecord]
     messages: list[MessageRecord]
 
+    def bring_times_up(self) -> int:
+        """Move each thread's `updated_at` up to its last message where it is older; how many moved.
 
-class Database(ABC):
-    """What the services need from storage; backends are thread-safe and durable.
+        The rule every backend keeps, applied to what a restore brings in (a hand-made dump).
+        """
+        last: dict[str, str] = {}
+        for message in self.messages:
+            last[message["conversation_id"]] = max(
+                last.get(message["conversation_id"], ""), message["created_at"]
+            )
+        moved = 0
+        for conversation in self.conversations:
+            if last.get(conversation["id"], "") > conversation["updated_at"]:
+                conversation["updated_at"] = last[conversation["id"]]
+                moved += 1
+        return moved
 
-    A method that returns normally has made its change durable. Methods taking a
-    `user_id` never see objects of another user: those look exactly like missing ones.
-    """
 
-    # -- users ---------------------------------------------------------------------------
+class Accounts(ABC):
+    """The accounts, as seen inside one unit of work."""
+
     @abstractmethod
-    def get_user(self, user_id: str) -> UserRecord | None:
+    def get(self, user_id: str) -> UserRecord | None:
         """The account with this id, read fresh from storage."""
 
     @abstractmethod
-    def get_user_by_email(self, email: str) -> UserRecord | None:
+    def get_by_email(self, email: str) -> UserRecord | None:
         """The account with this (already normalised) email."""
 
     @abstractmethod
-    def list_users(self) -> list[UserRecord]:
+    def all(self) -> list[UserRecord]:
         """Every account, oldest first."""
 
     @abstractmethod
-    def add_user(self, user: UserRecord) -> None:
+    def add(self, user: UserRecord) -> None:
         """Store a new account; EmailAlreadyRegistered if the email is taken."""
 
     @abstractmethod
@@ -59,71 +81,97 @@ class Database(ABC):
         """Change an account's role; None if no account has this email."""
 
     @abstractmethod
-    def delete_user(self, user_id: str) -> bool:
+    def delete(self, user_id: str) -> bool:
         """Delete an account with all its conversations and messages; False if absent."""
 
-    # -- conversations -------------------------------------------------------------------
+
+class Threads(ABC):
+    """A user's conversations and their messages; another user's look exactly like missing ones."""
+
     @abstractmethod
-    def list_conversations(self, user_id: str, *, limit: int, offset: int) -> Page[ConversationRecord]:
+    def page(self, user_id: str, *, limit: int, offset: int) -> Page[ConversationRecord]:
         """The user's conversations, most recently updated first."""
 
     @abstractmethod
-    def get_conversation(self, user_id: str, conversation_id: str) -> ConversationRecord | None:
+    def count(self, user_id: str) -> int:
+        """How many conversations the user has."""
+
+    @abstractmethod
+    def get(self, user_id: str, conversation_id: str) -> ConversationRecord | None:
         """One of the user's conversations."""
 
     @abstractmethod
-    def add_conversation(self, conversation: ConversationRecord) -> None:
-        """Store a new, empty conversation."""
+    def add(self, conversation: ConversationRecord) -> None:
+        """Store a new, empty conversation; NotFoundError (at once or at commit) if the account is gone."""
 
     @abstractmethod
-    def rename_conversation(
-        self, user_id: str, conversation_id: str, *, title: str, updated_at: str
-    ) -> ConversationRecord | None:
-        """Set a conversation's title; None if the user has no such conversation."""
+    def rename(self, user_id: str, conversation_id: str, title: str) -> ConversationRecord | None:
+        """Set a conversation's title and stamp `updated_at` now; None if the user has no such one."""
 
     @abstractmethod
-    def delete_conversation(self, user_id: str, conversation_id: str) -> bool:
+    def delete(self, user_id: str, conversation_id: str) -> bool:
         """Delete a conversation and its messages; False if the user has no such one."""
 
     @abstractmethod
-    def delete_conversations(self, user_id: str) -> int:
+    def delete_all(self, user_id: str) -> int:
         """Delete all the user's conversations and messages; returns how many threads went."""
 
-    # -- messages ------------------------------------------------------------------------
     @abstractmethod
-    def list_messages(
+    def messages(
         self, user_id: str, conversation_id: str, *, limit: int, offset: int
     ) -> Page[MessageRecord] | None:
         """A chronological slice of a thread; None if the user has no such conversation."""
 
     @abstractmethod
-    def recent_messages(self, user_id: str, conversation_id: str, count: int) -> list[MessageRecord] | None:
+    def recent(self, user_id: str, conversation_id: str, count: int) -> list[MessageRecord] | None:
         """The last `count` messages of a thread, oldest first; None if no such conversation."""
 
     @abstractmethod
-    def clear_messages(self, user_id: str, conversation_id: str) -> bool:
-        """Delete a thread's messages but keep the thread; False if no such conversation."""
-
-    @abstractmethod
-    def add_turn(
-        self,
-        user_id: str,
-        conversation_id: str,
-        messages: list[MessageRecord],
-        *,
-        new_conversation: ConversationRecord | None = None,
+    def append(
+        self, user_id: str, conversation_id: str, messages: list[MessageRecord]
     ) -> ConversationRecord | None:
-        """Append one chat turn's messages all together and bump `updated_at`.
+        """Add messages to a thread and move its `updated_at` to the last one; None if no such thread.
 
-        The messages' `created_at` is set here, in commit order, so a thread's history is
-        in time order and `updated_at` equals its last message's time.
-
-        With `new_conversation` the thread is created in the same step, so a failed turn
-        leaves no empty thread behind. Returns None (storing nothing) if the existing
-        conversation vanished meanwhile.
+        Storage stamps the messages' `created_at` under its lock, after the thread's last
+        time, so history order is time order whichever process or thread commits first.
         """
 
-    # -- whole database ------------------------------------------------------------------
+    @abstractmethod
+    def clear(self, user_id: str, conversation_id: str) -> bool:
+        """Delete a thread's messages but keep the thread; False if no such conversation."""
+
+
+class UnitOfWork(ABC):
+    """Changes made through `accounts` and `threads` are committed together when the block ends.
+
+    An exception inside the block discards them all. Reads see the unit's own changes.
+    """
+
+    @property
+    @abstractmethod
+    def accounts(self) -> Accounts:
+        """The accounts."""
+
+    @property
+    @abstractmethod
+    def threads(self) -> Threads:
+        """Conversations and messages."""
+
+
+class Database(ABC):
+    """A storage backend: thread-safe and durable once a unit of work has committed."""
+
+    @abstractmethod
+    def unit_of_work(
+        self, owner: str | None = None, *, write: bool = True
+    ) -> AbstractContextManager[UnitOfWork]:
+        """Begin a unit of work, committed when the `with` block ends without an exception.
+
+        `owner` is the account whose threads it reads or changes: on TinyDB, units of one
+        owner run one at a time, and those of different owners never wait on each other.
+        `write=False` promises only reads, so SQLite does not queue it behind writers.
+        """
+
     @abstractmethod
     def export_dump(self) -> Dump:
         """Every record, for `python main.py dump`."""

@@ -6,21 +6,54 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any
 
 from ..errors import DataFileCorrupt, StorageUnavailable
 
-__all__ = ["FileLock", "TEMP_SUFFIX", "create_durably", "read_json_file", "remove_durably", "write_durably"]
+__all__ = [
+    "FileLock",
+    "Payload",
+    "Signature",
+    "TEMP_SUFFIX",
+    "create_durably",
+    "durable_temp",
+    "file_signature",
+    "fsync_dir",
+    "read_json_file",
+    "remove_durably",
+    "write_durably",
+]
 
 TEMP_SUFFIX = ".tmp"
+
+# (inode, size, mtime): how a reader tells that a file was replaced or edited since it looked.
+Signature = tuple[int, int, int]
+# A file's new content, whole or in pieces written one after the other.
+Payload = bytes | Sequence[bytes]
 
 # Windows cannot open, hence cannot fsync, a directory; NTFS journals the rename itself.
 _CAN_FSYNC_DIRS = sys.platform != "win32"
 
 
-def _fsync_dir(folder: Path) -> None:
+def file_signature(path: Path) -> Signature | None:
+    """The file's signature now; None if it does not exist; StorageUnavailable if it cannot be seen."""
+    try:
+        return _signature_of(os.stat(path))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:  # e.g. the data folder's permissions were taken away
+        raise StorageUnavailable(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _signature_of(stat: os.stat_result) -> Signature:
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make the folder's entries (renames, creations, deletions) durable."""
     if not _CAN_FSYNC_DIRS:
         return
     fd = os.open(folder, os.O_RDONLY)
@@ -30,31 +63,33 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_durably(path: Path, payload: bytes) -> None:
+def write_durably(path: Path, payload: Payload) -> Signature:
     """Replace `path` with `payload` so that a crash leaves either the old or the new file.
 
     Temp file in the same folder, flush, fsync, rename over the target, fsync the folder:
-    the sequence SQLite's atomic commit relies on.
+    the sequence SQLite's atomic commit relies on. Returns the signature of what was
+    written, taken before the rename: a hand edit saved just after it is not mistaken for ours.
     """
-    temp_name = _durable_temp(path, payload)
+    temp_name, signature = durable_temp(path, payload)
     try:
         os.replace(temp_name, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except BaseException as exc:
         with suppress(FileNotFoundError):
             os.unlink(temp_name)
         if isinstance(exc, OSError):  # disk full, read-only folder...: the old file is intact
             raise StorageUnavailable(f"cannot write {path}: {exc.strerror}") from exc
         raise
+    return signature
 
 
-def create_durably(path: Path, payload: bytes) -> bool:
+def create_durably(path: Path, payload: Payload) -> bool:
     """Create `path` (mode 0600) holding `payload`, unless it exists: then False, file untouched.
 
     A hard link never replaces a file, so of several processes racing, exactly one wins and
     the others read the winner's complete file.
     """
-    temp_name = _durable_temp(path, payload)
+    temp_name, _ = durable_temp(path, payload)
     try:
         os.link(temp_name, path)
     except FileExistsError:
@@ -64,35 +99,37 @@ def create_durably(path: Path, payload: bytes) -> bool:
     finally:
         with suppress(FileNotFoundError):
             os.unlink(temp_name)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return True
 
 
-def _durable_temp(path: Path, payload: bytes) -> str:
-    # mkstemp makes the file readable by its owner only.
+def durable_temp(path: Path, payload: Payload) -> tuple[str, Signature]:
+    """A synced temp file beside `path` holding `payload`, and its signature; mode 0600."""
     try:
         fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     except OSError as exc:
         raise StorageUnavailable(f"cannot write {path}: {exc.strerror}") from exc
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            for chunk in [payload] if isinstance(payload, bytes) else payload:
+                handle.write(chunk)  # the GIL is free while a chunk goes to the kernel
             handle.flush()
             os.fsync(handle.fileno())
+            signature = _signature_of(os.fstat(handle.fileno()))
     except BaseException as exc:
         with suppress(FileNotFoundError):
             os.unlink(temp_name)
         if isinstance(exc, OSError):
             raise StorageUnavailable(f"cannot write {path}: {exc.strerror}") from exc
         raise
-    return temp_name
+    return temp_name, signature
 
 
 def remove_durably(path: Path) -> bool:
     """Delete `path` and make the deletion itself survive a crash; False if it was absent."""
     try:
         os.unlink(path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except FileNotFoundError:
         return False
     except OSError as exc:
@@ -143,6 +180,23 @@ class FileLock:
             _unlock(self._handle)
             self._handle.close()
             self._handle = None
+
+    def still_ours(self) -> bool:
+        """Whether the lock file on disk is still the one we hold (not deleted or replaced).
+
+        StorageUnavailable naming the file if it cannot be looked at (permissions taken away):
+        that is no proof it was replaced, and the administrator needs the real cause.
+        """
+        if self._handle is None:
+            return False
+        try:
+            on_disk = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot read {self.path}: {exc.strerror}") from exc
+        held = os.fstat(self._handle.fileno())
+        return (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino)
 
     def write_owner(self, text: str) -> None:
         """Record who holds the lock, for the message a second process prints."""

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
-from contextlib import suppress
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataFolderInUse, DataFolderInvalid, RestoreError, StorageError
-from ..records import ConversationRecord, MessageRecord, Role, UserRecord, utc_now
-from .base import Database, Dump, Page
-from .files import TEMP_SUFFIX, FileLock
-from .thread_files import BY_ID, ThreadFiles
+from ..errors import DataFolderInUse, DataFolderInvalid, RestoreError, StorageUnavailable
+from .base import Database, Dump, UnitOfWork
+from .files import FileLock
+from .journal import FileTransaction, UnfinishedWork, check_journals, recover
+from .record_file import RecordFile
+from .thread_files import ThreadFiles
+from .tinydb_units import TinyUnitOfWork
 from .users_file import UsersFile
 
 __all__ = ["TinyDBDatabase"]
@@ -34,6 +36,22 @@ class TinyDBDatabase(Database):
         self.users = UsersFile(folder / "users.json")
         self.threads = ThreadFiles(folder)
         self._owner_lock = FileLock(folder / ".server.lock")
+        self._unfinished = UnfinishedWork()
+
+    @contextmanager
+    def unit_of_work(self, owner: str | None = None, *, write: bool = True) -> Iterator[UnitOfWork]:
+        self._check_ownership()
+        self._unfinished.finish()
+        unit = TinyUnitOfWork(self.users, self.threads, FileTransaction(self.folder), self._unfinished)
+        try:
+            if owner is not None:
+                unit.lock_user(owner)
+            with unit.transaction.activate():
+                yield unit
+        except BaseException:
+            unit.finish(commit=False)
+            raise
+        unit.finish(commit=True)
 
     @classmethod
     def open(cls, folder: Path) -> TinyDBDatabase:
@@ -79,148 +97,41 @@ class TinyDBDatabase(Database):
         self._owner_lock.write_owner(str(os.getpid()))
 
     def _recover(self) -> None:
-        # Everything is checked before anything is cleaned: a refused start-up changes no file.
+        # Everything is checked before anything is changed: a refused start-up changes no file.
+        journals = check_journals(self.folder)
+        if not self.users.exists():
+            if not self.threads.is_empty() or journals:
+                raise DataFolderInvalid(
+                    f"data folder {self.folder} holds conversations but no users.json; "
+                    "put the accounts file back (or restore a dump into an empty folder)"
+                )
+            self.users.create_empty()
         self.users.load()
-        plan = self.threads.check(self.users.ids())
-        temps = [temp for folder in self._folders() for temp in folder.glob(f".*{TEMP_SUFFIX}")]
-        for temp in temps:
-            temp.unlink()
-        report = self.threads.sweep(plan)
-        if temps or report.removed:
+        unreferenced = self.threads.check(self.users.ids())
+        finished = len(journals)
+        removed = recover(self.folder, journals, self._folders())
+        unreferenced = [path for path in unreferenced if path.exists()]
+        if finished or removed:
             logger.warning(
-                "Removed %d leftover file(s) of interrupted operations", len(temps) + report.removed
+                "Finished %d committed change(s) and removed %d uncommitted temp file(s) "
+                "left by an interruption",
+                finished,
+                removed,
             )
-        if report.refreshed:
-            logger.warning("Brought %d conversation time(s) up to their last message", report.refreshed)
+        if unreferenced:
+            logger.warning(
+                "%d data file(s) belong to no account or conversation and were left in place, e.g. %s",
+                len(unreferenced),
+                unreferenced[0],
+            )
 
-    # -- users ---------------------------------------------------------------------------
-    def get_user(self, user_id: str) -> UserRecord | None:
-        return self.users.get(user_id)
-
-    def get_user_by_email(self, email: str) -> UserRecord | None:
-        return self.users.get_by_email(email)
-
-    def list_users(self) -> list[UserRecord]:
-        return self.users.all()
-
-    def add_user(self, user: UserRecord) -> None:
-        self.users.add(user)
-
-    def set_role(self, email: str, role: Role) -> UserRecord | None:
-        return self.users.set_role(email, role)
-
-    def delete_user(self, user_id: str) -> bool:
-        with self.threads.lock(user_id):
-            # The account goes first: from then on its files are orphans that start-up
-            # clears, even if we crash before deleting them below.
-            if not self.users.remove(user_id):
-                return False
-            self.threads.drop_user_threads(user_id)
-        self.threads.forget_lock(user_id)
-        return True
-
-    # -- conversations -------------------------------------------------------------------
-    def list_conversations(self, user_id: str, *, limit: int, offset: int) -> Page[ConversationRecord]:
-        with self.threads.lock(user_id):
-            docs = self.threads.conversations(user_id).all()
-        docs.sort(key=lambda doc: (doc["updated_at"], doc["id"]), reverse=True)
-        return Page(items=_plain(docs[offset : offset + limit]), total=len(docs))
-
-    def get_conversation(self, user_id: str, conversation_id: str) -> ConversationRecord | None:
-        with self.threads.lock(user_id):
-            return self.threads.find(user_id, conversation_id)
-
-    def add_conversation(self, conversation: ConversationRecord) -> None:
-        user_id = conversation["user_id"]
-        with self.threads.lock(user_id):
-            if self.users.get(user_id) is not None:
-                self.threads.conversations(user_id).insert(dict(conversation))
-
-    def rename_conversation(
-        self, user_id: str, conversation_id: str, *, title: str, updated_at: str
-    ) -> ConversationRecord | None:
-        with self.threads.lock(user_id):
-            if self.threads.find(user_id, conversation_id) is None:
-                return None
-            changes = {"title": title, "updated_at": updated_at}
-            self.threads.conversations(user_id).update(changes, BY_ID == conversation_id)
-            return self.threads.find(user_id, conversation_id)
-
-    def delete_conversation(self, user_id: str, conversation_id: str) -> bool:
-        with self.threads.lock(user_id):
-            if self.threads.find(user_id, conversation_id) is None:
-                return False
-            self.threads.conversations(user_id).remove(BY_ID == conversation_id)
-            self.threads.drop_history(conversation_id)
-            return True
-
-    def delete_conversations(self, user_id: str) -> int:
-        with self.threads.lock(user_id):
-            return self.threads.drop_user_threads(user_id)
-
-    # -- messages ------------------------------------------------------------------------
-    def list_messages(
-        self, user_id: str, conversation_id: str, *, limit: int, offset: int
-    ) -> Page[MessageRecord] | None:
-        with self.threads.lock(user_id):
-            if self.threads.find(user_id, conversation_id) is None:
-                return None
-            docs = self.threads.messages(conversation_id)
-            return Page(items=_plain(docs[offset : offset + limit]), total=len(docs))
-
-    def recent_messages(self, user_id: str, conversation_id: str, count: int) -> list[MessageRecord] | None:
-        with self.threads.lock(user_id):
-            if self.threads.find(user_id, conversation_id) is None:
-                return None
-            docs = self.threads.messages(conversation_id)
-            return _plain(docs[-count:]) if count > 0 else []
-
-    def clear_messages(self, user_id: str, conversation_id: str) -> bool:
-        with self.threads.lock(user_id):
-            if self.threads.find(user_id, conversation_id) is None:
-                return False
-            self.threads.drop_history(conversation_id)
-            return True
-
-    def add_turn(
-        self,
-        user_id: str,
-        conversation_id: str,
-        messages: list[MessageRecord],
-        *,
-        new_conversation: ConversationRecord | None = None,
-    ) -> ConversationRecord | None:
-        with self.threads.lock(user_id):
-            if new_conversation is not None:
-                conversation = dict(new_conversation) if self.users.get(user_id) else None
-            else:
-                conversation = self.threads.find(user_id, conversation_id)  # type: ignore[assignment]
-            if conversation is None:
-                return None
-            # Stamped under the lock, so history order and time order agree even when
-            # parallel turns of one thread finish out of order.
-            stamped = [{**message, "created_at": utc_now()} for message in messages]
-            # Messages first: until the thread's record says so, a crash leaves at most an
-            # orphan history file that start-up deletes.
-            history = self.threads.history(conversation_id)
-            added = history.insert_multiple(stamped)
-            conversation["updated_at"] = stamped[-1]["created_at"]
-            conversations = self.threads.conversations(user_id)
-            try:
-                if new_conversation is not None:
-                    conversations.insert(conversation)
-                else:
-                    conversations.update({"updated_at": conversation["updated_at"]}, BY_ID == conversation_id)
-            except StorageError:
-                # The turn is refused, so its messages must not stay. If taking them back fails
-                # too, start-up treats them as a crash leftover: orphan file, or a late turn.
-                with suppress(StorageError):
-                    if new_conversation is not None:
-                        self.threads.drop_history(conversation_id)
-                    else:
-                        history.remove(doc_ids=added)
-                raise
-            return conversation  # type: ignore[return-value]
+    def _check_ownership(self) -> None:
+        # The folder may have been deleted and made again under a running server: its lock
+        # file is then a new one that another process could take. Serve nothing from it.
+        if not self._owner_lock.still_ours():
+            raise StorageUnavailable(
+                f"data folder {self.folder} was replaced or removed while the server ran; restart it"
+            )
 
     # -- whole database ------------------------------------------------------------------
     def export_dump(self) -> Dump:
@@ -228,28 +139,43 @@ class TinyDBDatabase(Database):
         for user in dump.users:
             with self.threads.lock(user["id"]):
                 threads = sorted(
-                    self.threads.conversations(user["id"]).all(), key=lambda doc: doc["created_at"]
+                    self.threads.conversations(user["id"]).records(), key=lambda doc: doc["created_at"]
                 )
                 for thread in threads:
-                    dump.conversations.append(dict(thread))  # type: ignore[arg-type]
-                    dump.messages.extend(_plain(self.threads.messages(thread["id"])))
+                    dump.conversations.append(thread)  # type: ignore[arg-type]
+                    dump.messages.extend(self.threads.history(thread["id"]).records())  # type: ignore[arg-type]
+            self.threads.trim()
         return dump
 
     def import_dump(self, dump: Dump) -> None:
         if self.users.ids() or not self.threads.is_empty():
             raise RestoreError(f"data folder {self.folder} is not empty; restore needs an empty one")
-        # Threads before accounts: an interrupted restore leaves only orphans that the
-        # next start-up clears, never a half-visible database.
-        for conversation_id, messages in _group(dump.messages, "conversation_id").items():
-            self.threads.history(conversation_id).insert_multiple(messages)
-        for user_id, conversations in _group(dump.conversations, "user_id").items():
-            self.threads.conversations(user_id).insert_multiple(conversations)
-        self.users.add_many(dump.users)
-
-
-def _plain(docs: Iterable[Any]) -> list[Any]:
-    # TinyDB Documents carry a doc_id the rest of the app must not depend on.
-    return [dict(doc) for doc in docs]
+        # One file transaction: an interrupted restore leaves the folder empty (or, past the
+        # commit point, whole), so it can simply be run again. Staged files are fresh objects,
+        # outside the thread cache, so its trimming cannot drop one before the commit.
+        moved = dump.bring_times_up()
+        transaction = FileTransaction(self.folder)
+        with self.users.writing() as table:
+            try:
+                with transaction.activate():
+                    for conversation_id, messages in _group(dump.messages, "conversation_id").items():
+                        RecordFile(self.threads.history_dir / f"{conversation_id}.json", "messages").insert(
+                            messages
+                        )
+                    for user_id, conversations in _group(dump.conversations, "user_id").items():
+                        path = self.threads.conversations_dir / f"{user_id}.json"
+                        RecordFile(path, "conversations").insert(conversations)
+                    table.insert_multiple(dict(user) for user in dump.users)
+                unfinished = transaction.commit()
+            except BaseException:
+                transaction.rollback()
+                self.users.abandoned()
+                raise
+            self.users.committed()
+        if unfinished is not None:
+            unfinished()  # a restore has no later request to finish it: fail loudly now
+        if moved:
+            logger.warning("Brought %d conversation time(s) up to their last message", moved)
 
 
 def _group(records: Iterable[Any], key: str) -> dict[str, list[dict[str, Any]]]:

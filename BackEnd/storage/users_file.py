@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _TABLE = "users"
+# A writer gives up after this long: a suspended `promote` must not hang sign-ups forever.
+WRITE_LOCK_SECONDS = 3.0
+_BUSY = "The accounts file is locked by another program; try again shortly."
 
 
 def _check_user(path: Path, key: str, doc: dict[str, Any]) -> None:
@@ -37,28 +41,40 @@ class UsersFile:
 
     People promote admins by editing this file while the server runs, so every access
     first checks whether the file changed on disk, and every write re-reads it under an
-    inter-process lock (shared with `python main.py promote`) before changing it.
+    inter-process lock (shared with `python main.py promote`) before changing it. Readers
+    never wait for that lock: they use the last indexes, swapped whole after each change.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, lock_seconds: float = WRITE_LOCK_SECONDS) -> None:
         self.path = path
-        self._mutex = threading.RLock()
-        self._write_lock = FileLock(path.with_name(".users.lock"))
+        self._lock_seconds = lock_seconds
+        self._reload_mutex = threading.Lock()  # held only while re-reading, never while waiting
+        self._writer = threading.Lock()
+        self._file_lock = FileLock(path.with_name(".users.lock"))
         self._table: Table | None = None
         self._storage: DurableJSONStorage | None = None
         self._by_id: dict[str, UserRecord] = {}
         self._by_email: dict[str, UserRecord] = {}
         self._broken_edit: DataFileCorrupt | None = None
 
+    def exists(self) -> bool:
+        """Whether the file is there."""
+        return self.path.is_file()
+
     def load(self) -> None:
         """Read and check the file; DataFileCorrupt (naming it) if it cannot be used."""
-        with self._mutex:
+        with self._reload_mutex:
             self._reload()
 
     def _reload(self) -> None:
         db = TinyDB(str(self.path), storage=DurableJSONStorage, indent=2)
         storage: DurableJSONStorage = db.storage  # type: ignore[assignment]
-        self._index(storage.read())
+        tables = storage.read()
+        if tables is None:
+            # Once accounts exist, a missing file is an accident (moved, deleted), never "no
+            # accounts": answering 401 to everyone, or writing a fresh file, would lose them.
+            raise StorageUnavailable(f"the accounts file {self.path} is missing")
+        self._index(tables)
         self._storage, self._table = storage, db.table(_TABLE)
         self._broken_edit = None
 
@@ -90,27 +106,66 @@ class UsersFile:
                 raise
 
     @contextmanager
-    def _writing(self) -> Iterator[Table]:
-        with self._mutex:
-            self._write_lock.acquire(blocking=True)
+    def writing(self) -> Iterator[Table]:
+        """Hold the write locks, re-read the file, and yield its table to change.
+
+        Inside a file transaction the change is staged: call `committed` or `abandoned` once
+        it is decided. Outside one it is written at once.
+        """
+        if not self._writer.acquire(timeout=self._lock_seconds):
+            raise StorageUnavailable(_BUSY)
+        try:
+            self._acquire_file_lock()
             try:
-                self._refresh()
+                with self._reload_mutex:
+                    self._refresh()
                 if self._broken_edit is not None:
                     raise StorageUnavailable(
                         "The accounts file was edited by hand and is not valid; "
                         "an administrator must fix it before accounts can change."
                     )
-                assert self._table is not None and self._storage is not None
+                assert self._table is not None
                 yield self._table
-                self._index(self._storage.read())  # what we just wrote, from memory
             finally:
-                self._write_lock.release()
+                self._file_lock.release()
+        finally:
+            self._writer.release()
+
+    def _acquire_file_lock(self) -> None:
+        # Polled rather than blocking: a blocking flock cannot time out, and a write must
+        # never go ahead without the lock (the other program's edit would be overwritten).
+        deadline = time.monotonic() + self._lock_seconds
+        while True:
+            try:
+                if self._file_lock.acquire(blocking=False):
+                    return
+            except OSError as exc:
+                raise StorageUnavailable(f"cannot lock {self._file_lock.path}: {exc.strerror}") from exc
+            if time.monotonic() >= deadline:
+                raise StorageUnavailable(_BUSY)
+            time.sleep(0.02)
+
+    def committed(self) -> None:
+        """A staged change is on disk: index it."""
+        assert self._storage is not None
+        self._index(self._storage.read())
+
+    def abandoned(self) -> None:
+        """A staged change was given up: read the file again on next use."""
+        if self._storage is not None:
+            self._storage.discard()
+        self._storage = None
+
+    def staged_records(self) -> list[UserRecord]:
+        """The accounts as the current writer has changed them (call inside `writing`)."""
+        assert self._table is not None
+        return [dict(doc) for doc in self._table.all()]  # type: ignore[misc]
 
     def _read(self, lookup: Callable[[], T]) -> T:
         # Every request reads here: take the mutex only when the file changed. The indexes
         # are swapped whole on reload, so a lookup sees the old or the new one, never half.
         if self._storage is None or self._storage.changed_on_disk():
-            with self._mutex:
+            with self._reload_mutex:
                 self._refresh()
         return lookup()
 
@@ -121,7 +176,7 @@ class UsersFile:
 
     def get_by_email(self, email: str) -> UserRecord | None:
         """The account with this email, as the file says now."""
-        found = self._read(lambda: self._by_email.get(email))
+        found = self._read(lambda: self._by_email.get(email.strip().lower()))
         return found.copy() if found else None
 
     def all(self) -> list[UserRecord]:
@@ -132,31 +187,34 @@ class UsersFile:
         """The ids of every account."""
         return self._read(lambda: set(self._by_id))
 
-    def add(self, user: UserRecord) -> None:
-        """Insert an account; EmailAlreadyRegistered if its email is taken."""
-        with self._writing() as table:
-            if user["email"] in self._by_email:
-                raise EmailAlreadyRegistered("An account with this email already exists.")
-            table.insert(dict(user))
-
-    def add_many(self, users: list[UserRecord]) -> None:
-        """Insert many accounts in one write (restore)."""
-        with self._writing() as table:
-            table.insert_multiple(dict(user) for user in users)
+    def taken(self, email: str) -> bool:
+        """Whether an account has this email (call inside `writing`, where the indexes are fresh)."""
+        return email.strip().lower() in self._by_email
 
     def set_role(self, email: str, role: Role) -> UserRecord | None:
-        """Change one account's role; None if the email is unknown."""
-        with self._writing() as table:
-            user = self._by_email.get(email)
+        """Change one account's role at once (the `promote` command); None if the email is unknown."""
+        with self.writing() as table:
+            user = self._by_email.get(email.strip().lower())
             if user is None:
                 return None
             table.update({"role": role}, Query().id == user["id"])
+            self.committed()
         return self.get_by_email(email)
 
-    def remove(self, user_id: str) -> bool:
-        """Delete one account record; False if it was not there."""
-        with self._writing() as table:
-            if user_id not in self._by_id:
-                return False
-            table.remove(Query().id == user_id)
-        return True
+    def add_many(self, users: list[UserRecord]) -> None:
+        """Insert many accounts at once (restore)."""
+        with self.writing() as table:
+            table.insert_multiple(dict(user) for user in users)
+            self.committed()
+
+    def create_empty(self) -> None:
+        """Write an empty accounts file (a new data folder)."""
+        with self._reload_mutex:
+            TinyDB(str(self.path), storage=DurableJSONStorage, indent=2).table(_TABLE).truncate()
+            self._reload()
+
+
+def ensure_unique(users: UsersFile, email: str) -> None:
+    """EmailAlreadyRegistered if the email is taken (call inside `writing`)."""
+    if users.taken(email):
+        raise EmailAlreadyRegistered("An account with this email already exists.")

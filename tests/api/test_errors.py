@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from BackEnd.storage import files
+from BackEnd.storage import files, journal
 from tests.utils.records import json_snapshot
 
 
@@ -40,9 +40,9 @@ async def test_validation_errors_are_422_with_field_locations(client) -> None:
     assert all("input" not in error for error in response.json()["detail"])
 
 
-@pytest.mark.parametrize("backend", ["tinydb"])  # two file writes; SQL commits a turn at once
+@pytest.mark.parametrize("backend", ["tinydb"])  # several files; SQL commits a turn in one transaction
 @pytest.mark.parametrize("existing", [True, False], ids=["existing-thread", "new-thread"])
-async def test_disk_failure_between_the_two_writes_of_a_turn_leaves_the_conversations_as_they_were(
+async def test_disk_full_at_a_turns_commit_point_refuses_it_and_leaves_the_conversations_as_they_were(
     client, alice, data_dir, monkeypatch: pytest.MonkeyPatch, existing: bool
 ) -> None:
     body: dict[str, str] = {"message": "first"}
@@ -52,20 +52,53 @@ async def test_disk_failure_between_the_two_writes_of_a_turn_leaves_the_conversa
     before = await _everything_alice_has(client, alice, data_dir)
     real_replace = files.os.replace
 
-    def conversation_list_disk_full(source: str, target: str) -> None:
-        if "conversations" in str(target):  # the history was written; the thread's entry fails
+    def journal_disk_full(source: str, target: str) -> None:
+        if ".journal-" in str(target):  # the thread's files are written; their commit fails
             raise OSError(28, "No space left on device")
         real_replace(source, target)
 
-    monkeypatch.setattr(files.os, "replace", conversation_list_disk_full)
+    monkeypatch.setattr(journal.os, "replace", journal_disk_full)
     failed = await client.post("/ai/chat", json=body, headers=alice.headers)
     monkeypatch.undo()
 
     assert failed.status_code == 503, failed.text
     assert await _everything_alice_has(client, alice, data_dir) == before  # a refused turn is not half-stored
+    assert not list(data_dir.rglob("*.tmp")) and not list(data_dir.glob(".journal-*"))
     again = await client.post("/ai/chat", json=body, headers=alice.headers)
     assert again.status_code == 200
     assert await _everything_alice_has(client, alice, data_dir) != before
+
+
+@pytest.mark.parametrize("backend", ["tinydb"])
+async def test_disk_full_after_a_turns_commit_point_keeps_the_acknowledged_turn(
+    client, alice, data_dir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await client.post("/ai/chat", json={"message": "first"}, headers=alice.headers)
+    conversation_id = first.json()["conversation_id"]
+    real_replace = journal.os.replace
+    failing = True
+
+    def conversation_list_disk_full(source: str, target: str) -> None:
+        if failing and "conversations" in str(target):  # committed (the journal holds it), then this fails
+            raise OSError(28, "No space left on device")
+        real_replace(source, target)
+
+    monkeypatch.setattr(journal.os, "replace", conversation_list_disk_full)
+    body = {"message": "second", "conversation_id": conversation_id}
+    answered = await client.post("/ai/chat", json=body, headers=alice.headers)
+    blocked = await client.get(f"/history/{conversation_id}", headers=alice.headers)
+    failing = False
+    recovered = await client.get(f"/history/{conversation_id}", headers=alice.headers)
+
+    assert answered.status_code == 200, answered.text  # acknowledged: on disk through the journal
+    assert blocked.status_code == 503  # the disk still refuses to finish the commit
+    assert [m["content"] for m in recovered.json()["items"]] == [
+        "first",
+        "echo: first",
+        "second",
+        "echo: second",
+    ]
+    assert not list(data_dir.glob(".journal-*"))  # finished by the next request
 
 
 async def _everything_alice_has(client, alice, data_dir) -> list[object]:

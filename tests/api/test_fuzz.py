@@ -28,10 +28,11 @@ from schemathesis.checks import (
 from schemathesis.python.asgi import shutdown_lifespans
 from schemathesis.schemas import BaseSchema
 
-from BackEnd.api.deps import AppContext
 from BackEnd.app import create_app
+from BackEnd.security import TokenCodec
+from BackEnd.storage import Database, open_database
 from tests.utils.api import FakeUpstream, make_settings
-from tests.utils.records import make_conversation, make_user
+from tests.utils.records import add_users, make_conversation, make_user
 from tests.utils.routes import ENDPOINTS, Endpoint
 from tests.utils.sql import BACKENDS, empty_database_url
 
@@ -48,10 +49,11 @@ CHECKS = [
 
 @dataclass
 class FuzzTarget:
-    """The app as schemathesis drives it, and its context for making accounts directly."""
+    """The app as schemathesis drives it, its database and token codec for making accounts directly."""
 
     schema: BaseSchema
-    context: AppContext
+    database: Database
+    tokens: TokenCodec
 
     def sign_in(self, role: str = "user") -> tuple[dict[str, str], dict[str, str]]:
         """A fresh account stored directly (no bcrypt, no HTTP): its bearer header, and real ids.
@@ -59,14 +61,14 @@ class FuzzTarget:
         The ids are one of its conversations and another account, so generated valid requests
         reach the code behind the 404.
         """
-        database = self.context.database
+        database = self.database
         user = make_user(f"fuzz-{secrets.token_hex(8)}@example.com", role=role)
         other = make_user(f"fuzz-{secrets.token_hex(8)}@example.com")
-        database.add_user(user)
-        database.add_user(other)
+        add_users(database, user, other)
         conversation = make_conversation(user["id"])
-        database.add_conversation(conversation)
-        headers = {"Authorization": f"Bearer {self.context.tokens.issue(user['id'])}"}
+        with database.unit_of_work(user["id"]) as uow:
+            uow.threads.add(conversation)
+        headers = {"Authorization": f"Bearer {self.tokens.issue(user['id'])}"}
         return headers, {"conversation_id": conversation["id"], "user_id": other["id"]}
 
 
@@ -79,13 +81,17 @@ def fuzz_target(
     folder = tmp_path_factory.mktemp("fuzz")
     settings = make_settings(folder / "BDD", database_url=empty_database_url(request.param, folder, request))
     upstream = FakeUpstream()
-    app = create_app(settings, upstream_transport=httpx.MockTransport(upstream.handle))
+    # Schemathesis ends the app's lifespan after each test and starts it again on the next
+    # request: the database is opened here, so every lifespan (and sign_in) shares this one.
+    database = open_database(settings)
+    app = create_app(settings, database=database, upstream_transport=httpx.MockTransport(upstream.handle))
     # Loading the schema starts the app's lifespan in schemathesis' own event-loop thread.
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     try:
-        yield FuzzTarget(schema, app.state.context)
+        yield FuzzTarget(schema, database, app.state.context.tokens)
     finally:
-        shutdown_lifespans()  # closes the data folder
+        shutdown_lifespans()
+        database.close()
 
 
 # Invalid requests need a constraint to break: a query parameter or a body. A path id is any

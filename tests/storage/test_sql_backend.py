@@ -1,4 +1,4 @@
-"""What only the SQL backend does: atomic turns, cross-process time order, migrations, schema."""
+"""What only the SQL backend does: failures inside a commit, cross-process time order, migrations, schema."""
 
 from __future__ import annotations
 
@@ -19,12 +19,11 @@ from BackEnd.storage import Dump
 from BackEnd.storage.sql import SCHEMA_REVISION, SQLDatabase, head_revision, upgrade
 from BackEnd.storage.sql.engine import open_engine
 from BackEnd.storage.sql.schema import metadata
-from tests.utils.records import chat, make_conversation, make_turn, make_user
+from tests.utils.races import assert_stamps_follow_commit_order, race_renames_and_turns
+from tests.utils.records import add_users, chat, make_conversation, make_turn, make_user
 from tests.utils.sql import sqlite_url
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-
-LATER = "2999-01-01T00:00:00.000000Z"
 
 
 class Injected(Exception):
@@ -40,7 +39,7 @@ def sql(db: SQLDatabase) -> SQLDatabase:
 @pytest.fixture
 def alice(sql: SQLDatabase) -> UserRecord:
     user = make_user("alice@example.com")
-    sql.add_user(user)
+    add_users(sql, user)
     return user
 
 
@@ -72,34 +71,16 @@ def test_a_turn_failing_between_its_writes_or_at_commit_stores_nothing(
     before = sql.export_dump()
     fail_on["sql"] = step
 
-    with pytest.raises(Injected):
-        sql.add_turn(alice["id"], thread["id"], make_turn(alice["id"], thread["id"], "half"))
+    with pytest.raises(Injected), sql.unit_of_work(alice["id"]) as uow:
+        uow.threads.append(alice["id"], thread["id"], make_turn(alice["id"], thread["id"], "half"))
     fresh = make_conversation(alice["id"], "never")
-    with pytest.raises(Injected):
-        sql.add_turn(
-            alice["id"], fresh["id"], make_turn(alice["id"], fresh["id"], "x"), new_conversation=fresh
-        )
+    with pytest.raises(Injected), sql.unit_of_work(alice["id"]) as uow:
+        uow.threads.add(fresh)
+        uow.threads.append(alice["id"], fresh["id"], make_turn(alice["id"], fresh["id"], "x"))
 
     fail_on.clear()
     assert sql.export_dump() == before
     assert chat(sql, alice["id"], "works again", thread["id"])["updated_at"] > thread["updated_at"]
-
-
-def test_a_turn_is_stamped_after_the_threads_last_time_even_if_another_clock_was_ahead(
-    sql: SQLDatabase, alice: UserRecord
-) -> None:
-    thread = chat(sql, alice["id"], "first")
-    # As if another server process, whose clock runs ahead, had written last.
-    sql.rename_conversation(alice["id"], thread["id"], title="ahead", updated_at=LATER)
-
-    stored = chat(sql, alice["id"], "next", thread["id"])
-
-    page = sql.list_messages(alice["id"], thread["id"], limit=10, offset=0)
-    assert page is not None
-    times = [m["created_at"] for m in page.items]
-    assert [m["content"] for m in page.items] == ["first", "echo: first", "next", "echo: next"]
-    assert times[2] > LATER and times == sorted(set(times))
-    assert stored["updated_at"] == times[-1]
 
 
 def test_concurrent_turns_of_one_thread_through_two_engines_serialise(
@@ -113,7 +94,8 @@ def test_concurrent_turns_of_one_thread_through_two_engines_serialise(
     def talk(database: SQLDatabase, name: str) -> None:
         for n in range(15):
             turn = make_turn(alice["id"], thread["id"], f"{name}-{n}")
-            acknowledged.append(database.add_turn(alice["id"], thread["id"], turn))
+            with database.unit_of_work(alice["id"]) as uow:
+                acknowledged.append(uow.threads.append(alice["id"], thread["id"], turn))
 
     workers = [threading.Thread(target=talk, args=(db, f"w{i}")) for i, db in enumerate([sql, other] * 4)]
     try:
@@ -124,15 +106,30 @@ def test_concurrent_turns_of_one_thread_through_two_engines_serialise(
     finally:
         other.close()
 
-    page = sql.list_messages(alice["id"], thread["id"], limit=1000, offset=0)
+    with sql.unit_of_work(alice["id"], write=False) as uow:
+        page = uow.threads.messages(alice["id"], thread["id"], limit=1000, offset=0)
+        stored = uow.threads.get(alice["id"], thread["id"])
     assert page is not None and page.total == 2 + 2 * 15 * len(workers)
     assert None not in acknowledged
     for question, answer in zip(page.items[0::2], page.items[1::2], strict=True):
         assert answer["content"] == f"echo: {question['content']}"
     times = [m["created_at"] for m in page.items]
     assert times == sorted(set(times))
-    assert sql.get_conversation(alice["id"], thread["id"])["updated_at"] == times[-1]  # type: ignore[index]
+    assert stored is not None and stored["updated_at"] == times[-1]
     assert max(record["updated_at"] for record in acknowledged if record) == times[-1]
+
+
+def test_renames_racing_turns_through_two_engines_never_leave_updated_at_behind(
+    sql: SQLDatabase, alice: UserRecord
+) -> None:
+    other = SQLDatabase.open(sql.engine.url.render_as_string(hide_password=False))
+    thread = chat(sql, alice["id"], "start")
+    try:
+        outcome = race_renames_and_turns([sql, other], alice["id"], thread["id"], workers=4, rounds=12)
+    finally:
+        other.close()
+
+    assert_stamps_follow_commit_order(sql, alice["id"], thread["id"], outcome)
 
 
 def test_upgrade_is_idempotent_and_the_schema_matches_the_migrations(sql: SQLDatabase) -> None:

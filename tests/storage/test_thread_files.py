@@ -1,4 +1,4 @@
-"""The history cache of ThreadFiles: bounded in threads and in messages, least recently used out."""
+"""The thread cache of ThreadFiles: bounded in bytes of file, least recently used out."""
 
 from __future__ import annotations
 
@@ -8,32 +8,46 @@ from BackEnd.records import message_record
 from BackEnd.storage.thread_files import ThreadFiles
 
 
-def _thread_files(folder: Path, *, threads: int, messages: int) -> ThreadFiles:
-    files = ThreadFiles(folder, history_cache_size=threads, history_cache_messages=messages)
+def _thread_files(folder: Path, *, budget: int) -> ThreadFiles:
+    files = ThreadFiles(folder, history_cache_bytes=budget)
     files.history_dir.mkdir(parents=True)
     return files
 
 
-def _fill(files: ThreadFiles, conversation_id: str, count: int) -> None:
-    stored = [message_record("usr_a", conversation_id, "user", f"m{i}") for i in range(count)]
-    files.history(conversation_id).insert_multiple(stored)
+def _fill(files: ThreadFiles, conversation_id: str, count: int, size: int = 10) -> int:
+    """Store `count` messages of `size` characters; returns the file's size."""
+    stored = [message_record("usr_a", conversation_id, "user", f"{i:0{size}d}") for i in range(count)]
+    files.history(conversation_id).insert(stored)
+    return (files.history_dir / f"{conversation_id}.json").stat().st_size
 
 
-def test_cache_keeps_at_most_its_thread_count_dropping_the_least_recently_used(tmp_path: Path) -> None:
-    files = _thread_files(tmp_path, threads=2, messages=1000)
+def _contents(files: ThreadFiles, conversation_id: str) -> list[str]:
+    return [message["content"] for message in files.history(conversation_id).records()]
+
+
+def test_cache_drops_the_least_recently_used_threads_once_their_files_pass_the_budget(tmp_path: Path) -> None:
+    one_thread = _fill(_thread_files(tmp_path / "probe", budget=1 << 30), "conv_probe", 4)
+    files = _thread_files(tmp_path / "data", budget=3 * one_thread)
     for name in ("conv_a", "conv_b", "conv_c"):
-        _fill(files, name, 1)
-    files.messages("conv_b")  # used again: now the most recent
+        _fill(files, name, 4)
+    files.trim()
+    assert files.cached_threads() == ["conv_a", "conv_b", "conv_c"]  # exactly the budget
+    _contents(files, "conv_a")  # used again: now the most recent
 
-    files.messages("conv_d")
-    assert files.cached_threads() == ["conv_b", "conv_d"]
+    _fill(files, "conv_d", 4)
+    files.trim()
+
+    assert files.cached_threads() == ["conv_c", "conv_a", "conv_d"]
+    assert _contents(files, "conv_b") == [f"{i:010d}" for i in range(4)]  # read back from disk
 
 
-def test_cache_drops_threads_once_their_messages_pass_the_budget(tmp_path: Path) -> None:
-    files = _thread_files(tmp_path, threads=100, messages=10)
-    for name in ("conv_a", "conv_b", "conv_c"):
-        _fill(files, name, 4)  # 12 messages cached once the next miss counts them
+def test_a_thread_larger_than_the_whole_budget_is_not_kept(tmp_path: Path) -> None:
+    # Long messages, not many: the bound is in bytes, so message size cannot defeat it.
+    files = _thread_files(tmp_path, budget=50_000)
+    _fill(files, "conv_huge", 3, size=20_000)
+    _fill(files, "conv_small", 2)
 
-    files.messages("conv_d")
-    assert files.cached_threads() == ["conv_b", "conv_c", "conv_d"]
-    assert [m["content"] for m in files.messages("conv_a")] == ["m0", "m1", "m2", "m3"]  # read back from disk
+    files.trim()
+
+    assert files.cached_threads() == ["conv_small"]
+    assert [len(text) for text in _contents(files, "conv_huge")] == [20_000] * 3

@@ -15,22 +15,22 @@ from BackEnd.errors import (
 from BackEnd.records import UserRecord
 from BackEnd.storage import TinyDBDatabase
 from tests.utils.records import (
+    add_users,
     chat,
+    get_user_by_email,
     json_snapshot,
     make_turn,
     make_user,
     populate,
+    set_role,
 )
 
 
 @pytest.fixture
 def alice(tinydb: TinyDBDatabase) -> UserRecord:
     user = make_user("alice@example.com")
-    tinydb.add_user(user)
+    add_users(tinydb, user)
     return user
-
-
-LATER = "2999-01-01T00:00:00.000000Z"
 
 
 def _promote_by_hand(path: Path, email: str, *, in_place: bool) -> None:
@@ -47,13 +47,26 @@ def _promote_by_hand(path: Path, email: str, *, in_place: bool) -> None:
         os.replace(path.with_name("users.json~"), path)
 
 
-def test_add_turn_with_new_conversation_creates_both_files(tinydb: TinyDBDatabase, alice: UserRecord) -> None:
+def _contents(tinydb: TinyDBDatabase, user_id: str, conversation_id: str) -> list[str]:
+    with tinydb.unit_of_work(user_id, write=False) as uow:
+        page = uow.threads.messages(user_id, conversation_id, limit=10, offset=0)
+    assert page is not None
+    return [message["content"] for message in page.items]
+
+
+def _account(tinydb: TinyDBDatabase, user_id: str) -> UserRecord | None:
+    with tinydb.unit_of_work(write=False) as uow:
+        return uow.accounts.get(user_id)
+
+
+def test_a_new_thread_with_its_first_turn_creates_both_files(
+    tinydb: TinyDBDatabase, alice: UserRecord
+) -> None:
     stored = chat(tinydb, alice["id"], "hello")
 
     assert (tinydb.folder / "conversations" / f"{alice['id']}.json").is_file()
     assert (tinydb.folder / "historique" / f"{stored['id']}.json").is_file()
-    messages = tinydb.list_messages(alice["id"], stored["id"], limit=10, offset=0)
-    assert messages is not None and [m["content"] for m in messages.items] == ["hello", "echo: hello"]
+    assert _contents(tinydb, alice["id"], stored["id"]) == ["hello", "echo: hello"]
 
 
 def test_turn_that_cannot_be_encoded_is_refused_and_leaves_memory_and_disk_as_they_were(
@@ -64,23 +77,20 @@ def test_turn_that_cannot_be_encoded_is_refused_and_leaves_memory_and_disk_as_th
     poisoned = make_turn(alice["id"], thread["id"], "ok")
     poisoned[1]["content"] = "half an emoji \ud83d"  # no UTF-8 file can hold a lone surrogate
 
-    with pytest.raises(StorageUnavailable):
-        tinydb.add_turn(alice["id"], thread["id"], poisoned)
+    with pytest.raises(StorageUnavailable), tinydb.unit_of_work(alice["id"]) as uow:
+        uow.threads.append(alice["id"], thread["id"], poisoned)
 
     assert json_snapshot(tinydb.folder) == before
-    shown = tinydb.list_messages(alice["id"], thread["id"], limit=10, offset=0)
-    assert shown is not None and [m["content"] for m in shown.items] == ["kept", "echo: kept"]
+    assert _contents(tinydb, alice["id"], thread["id"]) == ["kept", "echo: kept"]
     chat(tinydb, alice["id"], "after", thread["id"])  # the thread is not poisoned for later turns
-    assert tinydb.list_messages(alice["id"], thread["id"], limit=10, offset=0).total == 4  # type: ignore[union-attr]
+    assert len(_contents(tinydb, alice["id"], thread["id"])) == 4
 
 
 def test_delete_user_removes_the_account_and_all_its_files(tinydb: TinyDBDatabase) -> None:
     users, folder = populate(tinydb), tinydb.folder
-    alice_threads = [
-        c["id"] for c in tinydb.list_conversations(users["alice"]["id"], limit=10, offset=0).items
-    ]
-
-    assert tinydb.delete_user(users["alice"]["id"]) is True
+    with tinydb.unit_of_work(users["alice"]["id"]) as uow:
+        alice_threads = [c["id"] for c in uow.threads.page(users["alice"]["id"], limit=10, offset=0).items]
+        assert uow.accounts.delete(users["alice"]["id"]) is True
 
     assert not (folder / "conversations" / f"{users['alice']['id']}.json").exists()
     assert all(not (folder / "historique" / f"{cid}.json").exists() for cid in alice_threads)
@@ -92,12 +102,12 @@ def test_delete_user_removes_the_account_and_all_its_files(tinydb: TinyDBDatabas
 def test_hand_edit_of_users_json_is_seen_by_the_next_read(
     tinydb: TinyDBDatabase, alice: UserRecord, in_place: bool
 ) -> None:
-    assert tinydb.get_user(alice["id"])["role"] == "user"  # type: ignore[index]
+    assert _account(tinydb, alice["id"])["role"] == "user"  # type: ignore[index]
 
     _promote_by_hand(tinydb.folder / "users.json", "alice@example.com", in_place=in_place)
 
-    assert tinydb.get_user(alice["id"])["role"] == "admin"  # type: ignore[index]
-    assert tinydb.get_user_by_email("alice@example.com")["role"] == "admin"  # type: ignore[index]
+    assert _account(tinydb, alice["id"])["role"] == "admin"  # type: ignore[index]
+    assert get_user_by_email(tinydb, "alice@example.com")["role"] == "admin"  # type: ignore[index]
 
 
 def test_invalid_hand_edit_keeps_last_good_copy_refuses_writes_and_is_never_overwritten(
@@ -107,17 +117,18 @@ def test_invalid_hand_edit_keeps_last_good_copy_refuses_writes_and_is_never_over
     users_json.write_text('{"users": {"1": {"email": "alice@example.com", "role": "admin"', encoding="utf-8")
     broken = users_json.read_bytes()
 
-    assert tinydb.get_user(alice["id"]) == alice
+    assert _account(tinydb, alice["id"]) == alice
     with pytest.raises(StorageUnavailable):
-        tinydb.add_user(make_user("bob@example.com"))
+        add_users(tinydb, make_user("bob@example.com"))
     with pytest.raises(StorageUnavailable):
-        tinydb.set_role("alice@example.com", "admin")
+        set_role(tinydb, "alice@example.com", "admin")
     assert users_json.read_bytes() == broken
 
     users_json.write_text(json.dumps({"users": {"1": dict(alice, role="admin")}}), encoding="utf-8")
-    tinydb.add_user(make_user("bob@example.com"))
-    assert tinydb.get_user(alice["id"])["role"] == "admin"  # type: ignore[index]
-    assert len(tinydb.list_users()) == 2
+    add_users(tinydb, make_user("bob@example.com"))
+    assert _account(tinydb, alice["id"])["role"] == "admin"  # type: ignore[index]
+    with tinydb.unit_of_work(write=False) as uow:
+        assert len(uow.accounts.all()) == 2
 
 
 @pytest.mark.parametrize("in_place", [False, True], ids=["editor-save", "in-place-rewrite"])
@@ -126,14 +137,14 @@ def test_hand_edit_followed_by_a_server_write_keeps_the_edit(
 ) -> None:
     _promote_by_hand(tinydb.folder / "users.json", "alice@example.com", in_place=in_place)
 
-    tinydb.add_user(make_user("bob@example.com"))
+    add_users(tinydb, make_user("bob@example.com"))
 
     on_disk = json.loads((tinydb.folder / "users.json").read_text())["users"].values()
     assert {u["email"]: u["role"] for u in on_disk} == {
         "alice@example.com": "admin",
         "bob@example.com": "user",
     }
-    assert tinydb.get_user(alice["id"])["role"] == "admin"  # type: ignore[index]
+    assert _account(tinydb, alice["id"])["role"] == "admin"  # type: ignore[index]
 
 
 def test_import_into_a_non_empty_folder_raises_restore_error_and_changes_nothing(

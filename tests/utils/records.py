@@ -12,6 +12,7 @@ import bcrypt
 from BackEnd.records import (
     ConversationRecord,
     MessageRecord,
+    Role,
     UserRecord,
     conversation_record,
     message_record,
@@ -51,20 +52,41 @@ def make_turn(user_id: str, conversation_id: str, text: str) -> list[MessageReco
 def chat(
     database: Database, user_id: str, text: str, conversation_id: str | None = None
 ) -> ConversationRecord:
-    """Store one turn, in a new thread unless `conversation_id` is given."""
+    """Store one turn in one unit of work, in a new thread unless `conversation_id` is given."""
     new = make_conversation(user_id, title=text) if conversation_id is None else None
     target = new["id"] if new else conversation_id
-    messages = make_turn(user_id, target, text)  # type: ignore[arg-type]
-    stored = database.add_turn(user_id, target, messages, new_conversation=new)  # type: ignore[arg-type]
+    assert target is not None
+    with database.unit_of_work(user_id) as uow:
+        if new is not None:
+            uow.threads.add(new)
+        stored = uow.threads.append(user_id, target, make_turn(user_id, target, text))
     assert stored is not None
     return stored
+
+
+def add_users(database: Database, *users: UserRecord) -> None:
+    """Store accounts, all in one unit of work."""
+    with database.unit_of_work() as uow:
+        for user in users:
+            uow.accounts.add(user)
+
+
+def get_user_by_email(database: Database, email: str) -> UserRecord | None:
+    """The stored account with this email, read in a unit of its own."""
+    with database.unit_of_work(write=False) as uow:
+        return uow.accounts.get_by_email(email)
+
+
+def set_role(database: Database, email: str, role: Role) -> UserRecord | None:
+    """Change an account's role in a unit of its own, as an administrator would."""
+    with database.unit_of_work() as uow:
+        return uow.accounts.set_role(email, role)
 
 
 def populate(database: Database) -> dict[str, UserRecord]:
     """Two accounts (one admin), three threads, a few turns each."""
     alice, bob = make_user("alice@example.com"), make_user("bob@example.com", role="admin")
-    database.add_user(alice)
-    database.add_user(bob)
+    add_users(database, alice, bob)
     first = chat(database, alice["id"], "bonjour")
     chat(database, alice["id"], "ça va ? ünïcödé", first["id"])
     chat(database, alice["id"], "second thread")

@@ -10,7 +10,7 @@ from ..errors import BODY_ERRORS, responses
 router = APIRouter(prefix="/ai", tags=["chat"], responses=responses(401, 503))
 
 
-@router.post("/chat", responses=responses(404, 429, 502, 504, *BODY_ERRORS))
+@router.post("/chat", responses=responses(404, 409, 429, 502, 504, *BODY_ERRORS))
 async def send_chat_message(body: ChatRequest, user: CurrentUser, context: ContextDep) -> ChatReply:
     """Send a message and get the model's answer; both are stored only if it answered."""
     turn = await chat.send_message(
@@ -21,5 +21,6 @@ async def send_chat_message(body: ChatRequest, user: CurrentUser, context: Conte
         conversation_id=body.conversation_id,
         system_prompt=context.settings.system_prompt,
         memory=context.settings.chat_memory_messages,
+        limits=context.limits,
     )
     return ChatReply.model_validate(turn, from_attributes=True)

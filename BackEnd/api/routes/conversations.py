@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from ...schemas import ConversationCreate, ConversationPage, ConversationPublic, ConversationUpdate
 from ...services import conversations
-from ..deps import CurrentUser, DatabaseDep
+from ..deps import CurrentUser, DatabaseDep, LimitsDep
 from ..errors import BODY_ERRORS, responses
 
 router = APIRouter(prefix="/conversations", tags=["conversations"], responses=responses(401, 503))
@@ -26,12 +26,12 @@ def read_conversations(
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=responses(*BODY_ERRORS))
+@router.post("", status_code=status.HTTP_201_CREATED, responses=responses(409, *BODY_ERRORS))
 def create_conversation(
-    body: ConversationCreate, user: CurrentUser, database: DatabaseDep
+    body: ConversationCreate, user: CurrentUser, database: DatabaseDep, limits: LimitsDep
 ) -> ConversationPublic:
-    """Start an empty conversation."""
-    created = conversations.create_conversation(database, user["id"], title=body.title)
+    """Start an empty conversation (409 once the caller has MAX_CONVERSATIONS_PER_USER)."""
+    created = conversations.create_conversation(database, user["id"], title=body.title, limits=limits)
     return ConversationPublic.model_validate(created)
 
 

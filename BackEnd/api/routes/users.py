@@ -13,7 +13,7 @@ router = APIRouter(prefix="/users", tags=["users"], responses=responses(401, 503
 @router.get("", responses=responses(403))
 def read_users(_: AdminUser, database: DatabaseDep) -> UserList:
     """Every account (administrators only)."""
-    return UserList(items=[UserPublic.model_validate(user) for user in database.list_users()])
+    return UserList(items=[UserPublic.model_validate(user) for user in auth.list_users(database)])
 
 
 @router.delete("/me", status_code=status.HTTP_204_NO_CONTENT)

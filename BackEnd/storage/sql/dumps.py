@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, exists, func, insert, select, update
+from sqlalchemy import Connection, exists, insert, select
 
 from ..base import Dump
 from .schema import conversations, messages, users
@@ -43,19 +43,12 @@ def is_empty(db: Connection) -> bool:
 def import_all(db: Connection, dump: Dump) -> int:
     """Insert a validated dump, in batches (psycopg pipelines each batch's rows).
 
-    As TinyDB's start-up does, a thread's `updated_at` older than its last message is moved
-    up to it; returns how many were.
+    A thread's `updated_at` older than its last message is moved up to it first (`Dump.bring_times_up`);
+    returns how many were.
     """
+    moved = dump.bring_times_up()
     tables = ((users, dump.users), (conversations, dump.conversations), (messages, dump.messages))
     for table, records in tables:
         for start in range(0, len(records), _RESTORE_BATCH):
             db.execute(insert(table), [dict(record) for record in records[start : start + _RESTORE_BATCH]])
-    last_message = (
-        select(func.max(messages.c.created_at))
-        .where(messages.c.conversation_id == conversations.c.id)
-        .scalar_subquery()
-    )
-    refreshed = db.execute(
-        update(conversations).where(conversations.c.updated_at < last_message).values(updated_at=last_message)
-    )
-    return refreshed.rowcount
+    return moved

@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.utils.api import Account, sign_up
+from tests.utils.records import set_role
 from tests.utils.tokens import alg_none, claims, expired, other_key, signed
 
 PASSWORD = "correct horse"
@@ -247,11 +248,11 @@ async def test_role_change_applies_to_existing_token(
     client: httpx.AsyncClient, app: FastAPI, alice: Account
 ) -> None:
     assert (await client.get("/users", headers=alice.headers)).status_code == 403
-    app.state.context.database.set_role(alice.email, "admin")
+    set_role(app.state.context.database, alice.email, "admin")
     promoted = await client.get("/users", headers=alice.headers)
     assert promoted.status_code == 200, promoted.text
     assert (await client.get("/auth/me", headers=alice.headers)).json()["role"] == "admin"
-    app.state.context.database.set_role(alice.email, "user")
+    set_role(app.state.context.database, alice.email, "user")
     assert (await client.get("/users", headers=alice.headers)).status_code == 403
 
 

@@ -1,0 +1,198 @@
+"""The SQL unit of work: one transaction, and the accounts and threads read and changed in it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ...errors import EmailAlreadyRegistered
+from ...records import ConversationRecord, MessageRecord, Role, UserRecord, stamp_after
+from ..base import Accounts, Page, Threads, UnitOfWork
+from .dumps import MESSAGE_COLUMNS
+from .schema import conversations, messages, users
+
+__all__ = ["SQLUnitOfWork"]
+
+_USER = tuple(users.c)
+_CONVERSATION = tuple(conversations.c)
+
+
+class SQLUnitOfWork(UnitOfWork):
+    """Everything done through it belongs to one database transaction."""
+
+    def __init__(self, db: Connection) -> None:
+        self._accounts = SQLAccounts(db)
+        self._threads = SQLThreads(db)
+
+    @property
+    def accounts(self) -> Accounts:
+        return self._accounts
+
+    @property
+    def threads(self) -> Threads:
+        return self._threads
+
+
+class SQLAccounts(Accounts):
+    """The `users` table."""
+
+    def __init__(self, db: Connection) -> None:
+        self._db = db
+
+    def get(self, user_id: str) -> UserRecord | None:
+        return _user_where(self._db, users.c.id == user_id)
+
+    def get_by_email(self, email: str) -> UserRecord | None:
+        return _user_where(self._db, users.c.email == email)
+
+    def all(self) -> list[UserRecord]:
+        return _all(self._db.execute(select(*_USER).order_by(users.c.created_at, users.c.id)))
+
+    def add(self, user: UserRecord) -> None:
+        # A savepoint, so a taken email leaves the rest of the unit usable.
+        try:
+            with self._db.begin_nested():
+                self._db.execute(insert(users), [dict(user)])
+        except IntegrityError as exc:
+            if self.get_by_email(user["email"]) is None:
+                raise  # not the email: a repeated id is a fault, not a user error
+            raise EmailAlreadyRegistered("An account with this email already exists.") from exc
+
+    def set_role(self, email: str, role: Role) -> UserRecord | None:
+        self._db.execute(update(users).where(users.c.email == email).values(role=role))
+        return _user_where(self._db, users.c.email == email)
+
+    def delete(self, user_id: str) -> bool:
+        # Conversations and messages go by ON DELETE CASCADE.
+        return self._db.execute(delete(users).where(users.c.id == user_id)).rowcount > 0
+
+
+class SQLThreads(Threads):
+    """The `conversations` and `messages` tables, every query scoped to the owner."""
+
+    def __init__(self, db: Connection) -> None:
+        self._db = db
+
+    def _find(
+        self, user_id: str, conversation_id: str, *, for_update: bool = False
+    ) -> ConversationRecord | None:
+        query = select(*_CONVERSATION).where(
+            conversations.c.id == conversation_id, conversations.c.user_id == user_id
+        )
+        # The row lock (SELECT … FOR UPDATE; SQLite's write transactions already serialise)
+        # queues concurrent changes of one thread, whatever process makes them.
+        found: ConversationRecord | None = _one(
+            self._db.execute(query.with_for_update() if for_update else query).first()
+        )
+        return found
+
+    def page(self, user_id: str, *, limit: int, offset: int) -> Page[ConversationRecord]:
+        mine = conversations.c.user_id == user_id
+        total = self._db.execute(select(func.count()).select_from(conversations).where(mine)).scalar_one()
+        rows = self._db.execute(
+            select(*_CONVERSATION)
+            .where(mine)
+            .order_by(conversations.c.updated_at.desc(), conversations.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return Page(items=_all(rows), total=total)
+
+    def count(self, user_id: str) -> int:
+        mine = conversations.c.user_id == user_id
+        total: int = self._db.execute(
+            select(func.count()).select_from(conversations).where(mine)
+        ).scalar_one()
+        return total
+
+    def get(self, user_id: str, conversation_id: str) -> ConversationRecord | None:
+        return self._find(user_id, conversation_id)
+
+    def add(self, conversation: ConversationRecord) -> None:
+        self._db.execute(insert(conversations), [dict(conversation)])
+
+    def rename(self, user_id: str, conversation_id: str, title: str) -> ConversationRecord | None:
+        conversation = self._find(user_id, conversation_id, for_update=True)
+        if conversation is None:
+            return None
+        changes = {"title": title, "updated_at": stamp_after(conversation["updated_at"])}
+        self._db.execute(update(conversations).where(conversations.c.id == conversation_id).values(**changes))
+        return {**conversation, **changes}  # type: ignore[return-value]
+
+    def delete(self, user_id: str, conversation_id: str) -> bool:
+        deleted = self._db.execute(
+            delete(conversations).where(
+                conversations.c.id == conversation_id, conversations.c.user_id == user_id
+            )
+        )
+        return deleted.rowcount > 0
+
+    def delete_all(self, user_id: str) -> int:
+        return self._db.execute(delete(conversations).where(conversations.c.user_id == user_id)).rowcount
+
+    def messages(
+        self, user_id: str, conversation_id: str, *, limit: int, offset: int
+    ) -> Page[MessageRecord] | None:
+        if self._find(user_id, conversation_id) is None:
+            return None
+        thread = messages.c.conversation_id == conversation_id
+        total = self._db.execute(select(func.count()).select_from(messages).where(thread)).scalar_one()
+        rows = self._db.execute(
+            select(*MESSAGE_COLUMNS)
+            .where(thread)
+            .order_by(messages.c.created_at, messages.c.seq)
+            .limit(limit)
+            .offset(offset)
+        )
+        return Page(items=_all(rows), total=total)
+
+    def recent(self, user_id: str, conversation_id: str, count: int) -> list[MessageRecord] | None:
+        if self._find(user_id, conversation_id) is None:
+            return None
+        if count <= 0:
+            return []
+        rows = self._db.execute(
+            select(*MESSAGE_COLUMNS)
+            .where(messages.c.conversation_id == conversation_id)
+            .order_by(messages.c.created_at.desc(), messages.c.seq.desc())
+            .limit(count)
+        )
+        return _all(rows)[::-1]
+
+    def append(
+        self, user_id: str, conversation_id: str, messages_: list[MessageRecord]
+    ) -> ConversationRecord | None:
+        conversation = self._find(user_id, conversation_id, for_update=True)
+        if conversation is None:
+            return None
+        stamped: list[dict[str, Any]] = []
+        last = conversation["updated_at"]
+        for message in messages_:
+            last = stamp_after(last)
+            stamped.append({**message, "created_at": last})
+        self._db.execute(
+            update(conversations).where(conversations.c.id == conversation_id).values(updated_at=last)
+        )
+        self._db.execute(insert(messages), stamped)
+        return {**conversation, "updated_at": last}
+
+    def clear(self, user_id: str, conversation_id: str) -> bool:
+        if self._find(user_id, conversation_id) is None:
+            return False
+        self._db.execute(delete(messages).where(messages.c.conversation_id == conversation_id))
+        return True
+
+
+def _user_where(db: Connection, condition: ColumnElement[bool]) -> UserRecord | None:
+    found: UserRecord | None = _one(db.execute(select(*_USER).where(condition)).first())
+    return found
+
+
+def _one(row: Row[Any] | None) -> Any:
+    return None if row is None else row._asdict()
+
+
+def _all(rows: Any) -> list[Any]:
+    return [row._asdict() for row in rows]
