@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     chat_memory_messages: int = Field(default=8, ge=1, le=200)
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
 
+    # SQL database waits (issue 14): a locked or overloaded database answers 503 in bounded time.
+    # The lock timeout also bounds SQLite's busy wait and the wait for a pooled connection.
+    database_statement_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+    database_lock_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+
     cors_origins: Annotated[list[str], NoDecode] = [
         "http://localhost:3000",
         "http://localhost:5173",

@@ -152,3 +152,18 @@ def test_restore_moves_a_threads_updated_at_up_to_its_last_message_on_every_back
     conversations = {c["id"]: c for c in _records(again)["conversations"]}
     assert conversations[stale["id"]]["updated_at"] == last
     assert "1 conversation time(s)" in restored.stderr + dumped.stderr
+
+
+def test_sqlite_file_that_is_not_a_database_stops_start_up_naming_it_and_leaves_it_alone(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    path = tmp_path / "not-a-database.db"
+    path.write_bytes(b"\x00\xffnot SQLite at all" * 400)
+
+    result = run_cli(data_dir=data_dir, DATABASE_URL=f"sqlite:///{path}", PORT=str(free_port()), timeout=30)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr  # no traceback
+    assert str(path) in lines[0] and "not a database" in lines[0], result.stderr
+    assert path.read_bytes() == b"\x00\xffnot SQLite at all" * 400

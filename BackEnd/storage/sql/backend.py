@@ -24,7 +24,7 @@ from ...errors import EmailAlreadyRegistered, RestoreError
 from ...records import STAMP_FORMAT, ConversationRecord, MessageRecord, Role, UserRecord, utc_now
 from ..base import Database, Dump, Page
 from .dumps import MESSAGE_COLUMNS, export_all, import_all, is_empty
-from .engine import database_location, open_engine, transaction
+from .engine import DEFAULT_TIMEOUTS, DatabaseTimeouts, database_location, open_engine, transaction
 from .migrate import upgrade
 from .schema import conversations, messages, users
 
@@ -46,9 +46,9 @@ class SQLDatabase(Database):
         self.location = database_location(engine.url)
 
     @classmethod
-    def open(cls, url: str) -> SQLDatabase:
+    def open(cls, url: str, timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS) -> SQLDatabase:
         """Connect and bring the schema up to date; DatabaseUnavailable names an unreachable host."""
-        engine = open_engine(url)
+        engine = open_engine(url, timeouts)
         try:
             upgrade(engine)
         except BaseException:

@@ -8,10 +8,18 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
 
-from .engine import database_location, is_postgresql, open_engine, transaction
+from .engine import (
+    DEFAULT_TIMEOUTS,
+    DatabaseTimeouts,
+    database_location,
+    is_postgresql,
+    open_engine,
+    transaction,
+)
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 __all__ = ["SCHEMA_REVISION", "head_revision", "migrate_url", "upgrade"]
 
@@ -22,6 +30,9 @@ SCHEMA_REVISION = "0001"
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any constant shared by every AssistantIA process: the key of the "migrating" advisory lock.
 _ADVISORY_LOCK_KEY = 0x417353_1A
+# Alembic announces each plugin it loads, whichever of its modules is imported first; only the
+# migration steps interest the log.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def _config() -> Config:
@@ -32,11 +43,15 @@ def _config() -> Config:
     return config
 
 
-def head_revision() -> str:
-    """The newest migration shipped with this code, as Alembic reads it from migrations/."""
+def _scripts() -> ScriptDirectory:
     from alembic.script import ScriptDirectory
 
-    head = ScriptDirectory.from_config(_config()).get_current_head()
+    return ScriptDirectory.from_config(_config())
+
+
+def head_revision() -> str:
+    """The newest migration shipped with this code, as Alembic reads it from migrations/."""
+    head = _scripts().get_current_head()
     assert head is not None, "no migration under " + str(MIGRATIONS)
     return head
 
@@ -49,23 +64,25 @@ def upgrade(engine: Engine) -> str | None:
     """
     with transaction(engine) as connection:
         if is_postgresql(engine):
+            # A migration must not be cut short by the request timeouts, nor a server starting
+            # while another migrates give up: this transaction waits as long as it takes.
+            connection.execute(text("SET LOCAL statement_timeout = 0"))
+            connection.execute(text("SET LOCAL lock_timeout = 0"))
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
         current = _current_revision(connection)
         if current == SCHEMA_REVISION:
             return current
         from alembic import command
 
-        # Alembic announces each plugin it loads; only the migration steps interest the log.
-        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
         config = _config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
         return current
 
 
-def migrate_url(url: str) -> str:
+def migrate_url(url: str, timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS) -> str:
     """Upgrade the database at `url`; a sentence for the administrator."""
-    engine = open_engine(url)
+    engine = open_engine(url, timeouts)
     try:
         before = upgrade(engine)
     finally:
