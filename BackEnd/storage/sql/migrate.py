@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
 
+from ...errors import DatabaseSchemaUnknown
 from .engine import (
     DEFAULT_TIMEOUTS,
     DatabaseTimeouts,
@@ -60,7 +61,8 @@ def upgrade(engine: Engine) -> str | None:
     """Apply the missing migrations in one transaction; returns the revision it started from.
 
     Returns the head itself when nothing was needed. Concurrent callers queue on a lock
-    (PostgreSQL's advisory lock, SQLite's write lock) and find the work done.
+    (PostgreSQL's advisory lock, SQLite's write lock) and find the work done. A revision this
+    code does not know (a newer version migrated the database) raises DatabaseSchemaUnknown.
     """
     with transaction(engine) as connection:
         if is_postgresql(engine):
@@ -72,6 +74,7 @@ def upgrade(engine: Engine) -> str | None:
         current = _current_revision(connection)
         if current == SCHEMA_REVISION:
             return current
+        _refuse_unknown(engine, current)
         from alembic import command
 
         config = _config()
@@ -91,6 +94,20 @@ def migrate_url(url: str, timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS) -> str:
     if before == head:
         return f"the database at {where} is up to date (revision {head})"
     return f"migrated the database at {where} from revision {before or '(empty)'} to {head}"
+
+
+def _refuse_unknown(engine: Engine, current: str | None) -> None:
+    """Stop before Alembic when the database is at a revision missing from migrations/."""
+    if current is None:
+        return
+    scripts = _scripts()
+    if current in {script.revision for script in scripts.walk_revisions()}:
+        return
+    raise DatabaseSchemaUnknown(
+        f"the database at {database_location(engine.url)} has schema revision {current!r}, but this "
+        f"version expects {scripts.get_current_head()!r} and does not know that one: a newer AssistantIA "
+        "migrated it; run that version, or restore a dump into an empty database"
+    )
 
 
 def _current_revision(connection: Connection) -> str | None:
