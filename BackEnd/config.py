@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     max_conversations_per_user: int = Field(default=5_000, ge=1, le=1_000_000)
     max_messages_per_conversation: int = Field(default=10_000, ge=2, le=1_000_000)
 
+    # SQL database waits (issue 14): a locked or overloaded database answers 503 in bounded time.
+    # The lock timeout also bounds SQLite's busy wait and the wait for a pooled connection.
+    database_statement_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+    database_lock_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+
     cors_origins: Annotated[list[str], NoDecode] = [
         "http://localhost:3000",
         "http://localhost:5173",

@@ -11,6 +11,7 @@ AssistantIAError
 │   ├── DataFileCorrupt          a data file is not valid JSON or not the expected shape
 │   ├── DataFolderInUse          another process owns the data folder
 │   ├── DataFolderInvalid        the data path cannot be used as a folder
+│   ├── DatabaseSchemaUnknown    the database's schema revision is not one this version knows
 │   ├── RestoreError             a dump cannot be restored
 │   └── StorageUnavailable       the backend cannot serve the request right now
 │       └── DatabaseUnavailable  the SQL database cannot be reached (it may come back)
@@ -31,6 +32,7 @@ __all__ = [
     "DataFileCorrupt",
     "DataFolderInUse",
     "DataFolderInvalid",
+    "DatabaseSchemaUnknown",
     "DatabaseUnavailable",
     "EmailAlreadyRegistered",
     "InvalidCredentials",
@@ -95,6 +97,10 @@ class DataFolderInUse(StorageError):
 
 class DataFolderInvalid(StorageError):
     """The configured data path exists but is not a usable folder."""
+
+
+class DatabaseSchemaUnknown(StorageError):
+    """The database was migrated by a newer version (or another application): never touched."""
 
 
 class RestoreError(StorageError):

@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from BackEnd.storage import open_database
+from BackEnd.storage.sql import head_revision
 from tests.utils.api import make_settings
 from tests.utils.records import get_user_by_email, populate
 from tests.utils.server import free_port, run_cli
@@ -152,3 +154,48 @@ def test_restore_moves_a_threads_updated_at_up_to_its_last_message_on_every_back
     conversations = {c["id"]: c for c in _records(again)["conversations"]}
     assert conversations[stale["id"]]["updated_at"] == last
     assert "1 conversation time(s)" in restored.stderr + dumped.stderr
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("command", [(), ("migrate",)], ids=["serve", "migrate"])
+def test_database_migrated_by_a_newer_version_exits_1_naming_both_revisions(
+    data_dir: Path, database_url: str, command: tuple[str, ...]
+) -> None:
+    expected = head_revision()
+    engine = create_engine(database_url)
+    stamp = text("UPDATE alembic_version SET version_num = :revision")
+    try:
+        with engine.begin() as connection:
+            connection.execute(stamp, {"revision": "9999_future"})
+
+        result = run_cli(
+            *command, data_dir=data_dir, DATABASE_URL=database_url, PORT=str(free_port()), timeout=30
+        )
+
+        assert result.returncode == 1, result.stdout + result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr  # no traceback
+        assert "9999_future" in lines[0] and expected in lines[0], result.stderr
+        with engine.connect() as connection:  # the newer schema is left alone
+            assert (
+                connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "9999_future"
+            )
+    finally:
+        with engine.begin() as connection:  # the session's PostgreSQL database serves the next tests
+            connection.execute(stamp, {"revision": expected})
+        engine.dispose()
+
+
+def test_sqlite_file_that_is_not_a_database_stops_start_up_naming_it_and_leaves_it_alone(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    path = tmp_path / "not-a-database.db"
+    path.write_bytes(b"\x00\xffnot SQLite at all" * 400)
+
+    result = run_cli(data_dir=data_dir, DATABASE_URL=f"sqlite:///{path}", PORT=str(free_port()), timeout=30)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr  # no traceback
+    assert str(path) in lines[0] and "not a database" in lines[0], result.stderr
+    assert path.read_bytes() == b"\x00\xffnot SQLite at all" * 400

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..config import Settings
 from ..errors import NotFoundError
 from ..records import Role, UserRecord
 from .base import Accounts, Database, Dump, Page, Threads, UnitOfWork
 from .tinydb_backend import TinyDBDatabase
 from .users_file import UsersFile
+
+if TYPE_CHECKING:
+    from .sql import DatabaseTimeouts
 
 __all__ = [
     "Accounts",
@@ -31,7 +36,7 @@ def open_database(settings: Settings) -> Database:
     if settings.database_url:
         from .sql import SQLDatabase  # SQLAlchemy is loaded only by those who use it
 
-        return SQLDatabase.open(settings.database_url)
+        return SQLDatabase.open(settings.database_url, _database_timeouts(settings))
     return TinyDBDatabase.open(settings.bdd_dir)
 
 
@@ -41,7 +46,16 @@ def migrate_schema(settings: Settings) -> str:
         return f"nothing to migrate: the TinyDB files in {settings.bdd_dir} have no schema (DATABASE_URL is unset)"
     from .sql import migrate_url
 
-    return migrate_url(settings.database_url)
+    return migrate_url(settings.database_url, _database_timeouts(settings))
+
+
+def _database_timeouts(settings: Settings) -> DatabaseTimeouts:
+    from .sql import DatabaseTimeouts
+
+    return DatabaseTimeouts(
+        statement_seconds=settings.database_statement_timeout_seconds,
+        lock_seconds=settings.database_lock_timeout_seconds,
+    )
 
 
 def change_role(settings: Settings, email: str, role: Role) -> UserRecord | None:

@@ -9,10 +9,19 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError
 
-from ...errors import NotFoundError, RestoreError, StorageUnavailable
+from ...errors import NotFoundError, RestoreError
 from ..base import Database, Dump, UnitOfWork
 from .dumps import export_all, import_all, is_empty
-from .engine import database_location, open_engine, transaction
+from .engine import (
+    DEFAULT_TIMEOUTS,
+    DatabaseTimeouts,
+    Violation,
+    database_location,
+    integrity_violation,
+    open_engine,
+    refused_write,
+    transaction,
+)
 from .migrate import upgrade
 from .units import SQLUnitOfWork
 
@@ -29,9 +38,9 @@ class SQLDatabase(Database):
         self.location = database_location(engine.url)
 
     @classmethod
-    def open(cls, url: str) -> SQLDatabase:
+    def open(cls, url: str, timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS) -> SQLDatabase:
         """Connect and bring the schema up to date; DatabaseUnavailable names an unreachable host."""
-        engine = open_engine(url)
+        engine = open_engine(url, timeouts)
         try:
             upgrade(engine)
         except BaseException:
@@ -48,9 +57,11 @@ class SQLDatabase(Database):
             with transaction(self.engine, write=write) as db:
                 yield SQLUnitOfWork(db)
         except IntegrityError as exc:
-            if _is_missing_reference(exc):
+            # Only a reference to a row that went (an account or thread deleted meanwhile) is
+            # "not found"; anything else is a fault the administrator must see, never a success.
+            if integrity_violation(exc).kind is Violation.MISSING_REFERENCE:
                 raise NotFoundError("Not found: it was deleted meanwhile.") from exc
-            raise StorageUnavailable(f"the database at {self.location} refused a change: {exc.orig}") from exc
+            raise refused_write(self.engine, exc) from exc
 
     # -- whole database ------------------------------------------------------------------
     def export_dump(self) -> Dump:
@@ -69,9 +80,3 @@ class SQLDatabase(Database):
             raise RestoreError(f"the database refused a value of the dump: {exc.orig}") from exc
         if refreshed:
             logger.warning("Brought %d conversation time(s) up to their last message", refreshed)
-
-
-def _is_missing_reference(exc: IntegrityError) -> bool:
-    # A foreign key that points nowhere: the account or thread was deleted during the change.
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    return sqlstate == "23503" or "FOREIGN KEY constraint failed" in str(exc.orig)

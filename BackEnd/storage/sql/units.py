@@ -11,6 +11,7 @@ from ...errors import EmailAlreadyRegistered
 from ...records import ConversationRecord, MessageRecord, Role, UserRecord, stamp_after
 from ..base import Accounts, Page, Threads, UnitOfWork
 from .dumps import MESSAGE_COLUMNS
+from .engine import integrity_violation
 from .schema import conversations, messages, users
 
 __all__ = ["SQLUnitOfWork"]
@@ -56,8 +57,8 @@ class SQLAccounts(Accounts):
             with self._db.begin_nested():
                 self._db.execute(insert(users), [dict(user)])
         except IntegrityError as exc:
-            if self.get_by_email(user["email"]) is None:
-                raise  # not the email: a repeated id is a fault, not a user error
+            if integrity_violation(exc).columns != {"users.email"}:
+                raise  # a repeated id is a fault, not the caller's: the unit of work maps it
             raise EmailAlreadyRegistered("An account with this email already exists.") from exc
 
     def set_role(self, email: str, role: Role) -> UserRecord | None:
