@@ -20,6 +20,7 @@ from .api.routes import api_router
 from .config import Settings
 from .llm import ChatModel, build_upstream_client
 from .security import PasswordHasher, TokenCodec, load_or_create_secret
+from .services.chat_slots import LocalChatSlots
 from .storage import Database, open_database
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
@@ -59,6 +60,7 @@ def create_app(
                         secret, algorithm=settings.jwt_algorithm, expires_minutes=settings.jwt_expires_minutes
                     ),
                     chat_model=ChatModel(settings, client),
+                    chat_slots=LocalChatSlots(settings.user_concurrent_chats),
                 )
                 yield
         finally:

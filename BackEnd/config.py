@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     chat_memory_messages: int = Field(default=8, ge=1, le=200)
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
 
+    # Upstream fairness: model calls one account may have in flight (per process); the upstream
+    # client keeps 250 connections per process, so one account can never hold them all.
+    user_concurrent_chats: int = Field(default=4, ge=1, le=50)
+
     cors_origins: Annotated[list[str], NoDecode] = [
         "http://localhost:3000",
         "http://localhost:5173",

@@ -14,6 +14,7 @@ from ..llm import ChatModel
 from ..records import UserRecord
 from ..security import PasswordHasher, TokenCodec
 from ..services import auth
+from ..services.chat_slots import ChatSlots
 from ..storage import Database
 
 __all__ = [
@@ -35,6 +36,7 @@ class AppContext:
     hasher: PasswordHasher
     tokens: TokenCodec
     chat_model: ChatModel
+    chat_slots: ChatSlots
 
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` in a worker
