@@ -13,7 +13,7 @@ import httpx
 from .config import Settings
 from .errors import UpstreamBadResponse, UpstreamNotConfigured, UpstreamRateLimited, UpstreamTimeout
 
-__all__ = ["ChatModel", "PoolSet", "build_upstream_client"]
+__all__ = ["ChatModel"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,55 +26,6 @@ _STATUS_MESSAGES = {
 }
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _UNAVAILABLE = "The AI service is unavailable right now; try again in a moment."
-
-
-def build_upstream_client(
-    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
-) -> httpx.AsyncClient:
-    """The one HTTP client the app keeps for its whole life."""
-    headers = {"HTTP-Referer": settings.openrouter_site_url, "X-Title": settings.openrouter_app_name}
-    if settings.openrouter_api_key:
-        headers["Authorization"] = f"Bearer {settings.openrouter_api_key}"
-    return httpx.AsyncClient(
-        base_url=settings.openrouter_base_url,
-        headers=headers,
-        timeout=settings.llm_timeout_seconds,
-        transport=transport or PoolSet(pools=25, connections_per_pool=10, keep_alive_per_pool=4),
-    )
-
-
-class PoolSet(httpx.AsyncBaseTransport):
-    """Several small connection pools; each call goes to the least busy one.
-
-    httpcore 1.0's pool looks at every connection for each idle one whenever a request
-    starts or ends, so its cost per call grows with the square of the connections it
-    keeps (measured: 100 kept-alive connections cost 23 ms of CPU per call). One pool
-    must then keep few connections alive, and a class's burst of 100 chats reconnects
-    (DNS, TCP, TLS) 90 times. 25 pools of 4 keep 100 alive while each scan stays small
-    (measured: 10 pools of 10 cost a third more event-loop CPU per chat in a burst).
-    Ties go to the first pool, so at low traffic one warm connection serves every call.
-    """
-
-    def __init__(self, *, pools: int, connections_per_pool: int, keep_alive_per_pool: int) -> None:
-        limits = httpx.Limits(
-            max_connections=connections_per_pool, max_keepalive_connections=keep_alive_per_pool
-        )
-        # One TLS context for all: each loads the CA bundle (measured: 25 of them 0.8 s at start-up).
-        tls = httpx.create_ssl_context()
-        self._pools = [httpx.AsyncHTTPTransport(verify=tls, limits=limits) for _ in range(pools)]
-        self._in_flight = [0] * pools
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        index = min(range(len(self._pools)), key=self._in_flight.__getitem__)
-        self._in_flight[index] += 1
-        try:
-            return await self._pools[index].handle_async_request(request)
-        finally:
-            self._in_flight[index] -= 1
-
-    async def aclose(self) -> None:
-        for pool in self._pools:
-            await pool.aclose()
 
 
 class ChatModel:

@@ -16,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from BackEnd.app import create_app
-from BackEnd.llm import PoolSet
+from BackEnd.upstream_http import PoolSet
 from tests.utils.api import Account, make_settings
 from tests.utils.fake_upstream import FakeChatServer, fake_chat_server
 
