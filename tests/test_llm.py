@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -139,3 +141,16 @@ async def test_missing_api_key_raises_not_configured_without_calling_the_service
         await ask(tmp_path, lambda request: completion("should not be asked"), openrouter_api_key=None)
 
     assert "OPENROUTER_API_KEY" in str(caught.value)
+
+
+async def test_refused_connection_is_logged_with_the_system_error_name(tmp_path, caplog):
+    caplog.set_level(logging.WARNING)
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        closed_port = probe.getsockname()[1]  # nobody listens there once the probe is closed
+    settings = make_settings(tmp_path, openrouter_base_url=f"http://127.0.0.1:{closed_port}/v1")
+
+    async with build_upstream_client(settings) as client:
+        with pytest.raises(UpstreamBadResponse):
+            await ChatModel(settings, client).complete(CONTEXT)
+
+    assert "Upstream call failed: ConnectError (ECONNREFUSED)" in caplog.text

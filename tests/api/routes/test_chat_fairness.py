@@ -25,9 +25,7 @@ EXTRA = 20  # chats sent on top of those, all at once
 
 
 @pytest.fixture
-def model_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeChatServer]:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+def model_server() -> Iterator[FakeChatServer]:
     with fake_chat_server() as server:
         yield server
 

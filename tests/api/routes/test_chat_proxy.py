@@ -18,15 +18,10 @@ from tests.utils.api import Account, make_settings, sign_up
 from tests.utils.fake_upstream import FakeChatServer, fake_chat_server
 from tests.utils.forward_proxy import ForwardProxy, first_bytes_server, forward_proxy
 
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
-
 
 @pytest.fixture
 def environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """The process environment, with no proxy setting of the machine's left in it."""
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
+    """The process environment, emptied of the machine's proxy variables by tests/conftest.py."""
     return monkeypatch
 
 
