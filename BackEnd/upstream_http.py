@@ -85,6 +85,8 @@ class PoolSet(httpx.AsyncBaseTransport):
     (DNS, TCP, TLS) 90 times. 25 pools of 4 keep 100 alive while each scan stays small
     (measured: 10 pools of 10 cost a third more event-loop CPU per chat in a burst).
     Ties go to the first pool, so at low traffic one warm connection serves every call.
+    The app's set opens up to 10 connections per pool, 250 calls at once; a call beyond that
+    waits for a connection, and the wait counts against LLM_TIMEOUT_SECONDS.
     """
 
     def __init__(
