@@ -18,10 +18,12 @@ from .api.errors import install_error_handlers
 from .api.limits import BodySizeLimit
 from .api.routes import api_router
 from .config import Settings
-from .llm import ChatModel, build_upstream_client
+from .llm import ChatModel
 from .security import PasswordHasher, TokenCodec, load_or_create_secret
+from .services.chat_slots import LocalChatSlots
 from .services.conversations import ThreadLimits
 from .storage import Database, open_database
+from .upstream_http import build_upstream_client
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
@@ -64,6 +66,7 @@ def create_app(
                         conversations_per_user=settings.max_conversations_per_user,
                         messages_per_conversation=settings.max_messages_per_conversation,
                     ),
+                    chat_slots=LocalChatSlots(settings.user_concurrent_chats),
                 )
                 yield
         finally:

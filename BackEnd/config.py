@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     database_statement_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
     database_lock_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
 
+    # Upstream fairness: model calls one account may have in flight (per process); the upstream
+    # client keeps 250 connections per process, so one account can never hold them all.
+    user_concurrent_chats: int = Field(default=4, ge=1, le=50)
+
     cors_origins: Annotated[list[str], NoDecode] = [
         "http://localhost:3000",
         "http://localhost:5173",

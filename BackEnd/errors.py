@@ -7,6 +7,7 @@ AssistantIAError
 ├── InvalidCredentials
 ├── AuthenticationError         missing, invalid or expired token, or a vanished account
 ├── PermissionDenied
+├── TooManyChatsInFlight        the account already has USER_CONCURRENT_CHATS model calls running
 ├── StorageError
 │   ├── DataFileCorrupt          a data file is not valid JSON or not the expected shape
 │   ├── DataFolderInUse          another process owns the data folder
@@ -42,6 +43,7 @@ __all__ = [
     "RestoreError",
     "StorageError",
     "StorageUnavailable",
+    "TooManyChatsInFlight",
     "UpstreamBadResponse",
     "UpstreamError",
     "UpstreamNotConfigured",
@@ -76,6 +78,14 @@ class AuthenticationError(AssistantIAError):
 
 class PermissionDenied(AssistantIAError):
     """The caller is authenticated but not allowed to do this."""
+
+
+class TooManyChatsInFlight(AssistantIAError):
+    """The account already waits for as many answers as it may; refused before the model is asked."""
+
+    def __init__(self, message: str, retry_after: str) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class StorageError(AssistantIAError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 from email.utils import parsedate_to_datetime
@@ -13,7 +14,7 @@ import httpx
 from .config import Settings
 from .errors import UpstreamBadResponse, UpstreamNotConfigured, UpstreamRateLimited, UpstreamTimeout
 
-__all__ = ["ChatModel", "PoolSet", "build_upstream_client"]
+__all__ = ["ChatModel"]
 
 logger = logging.getLogger(__name__)
 
@@ -25,56 +26,8 @@ _STATUS_MESSAGES = {
     404: "The AI service does not know the configured model.",
 }
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_LABEL = re.compile("[A-Za-z0-9_.:-]{1,40}")
 _UNAVAILABLE = "The AI service is unavailable right now; try again in a moment."
-
-
-def build_upstream_client(
-    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
-) -> httpx.AsyncClient:
-    """The one HTTP client the app keeps for its whole life."""
-    headers = {"HTTP-Referer": settings.openrouter_site_url, "X-Title": settings.openrouter_app_name}
-    if settings.openrouter_api_key:
-        headers["Authorization"] = f"Bearer {settings.openrouter_api_key}"
-    return httpx.AsyncClient(
-        base_url=settings.openrouter_base_url,
-        headers=headers,
-        timeout=settings.llm_timeout_seconds,
-        transport=transport or PoolSet(pools=25, connections_per_pool=10, keep_alive_per_pool=4),
-    )
-
-
-class PoolSet(httpx.AsyncBaseTransport):
-    """Several small connection pools; each call goes to the least busy one.
-
-    httpcore 1.0's pool looks at every connection for each idle one whenever a request
-    starts or ends, so its cost per call grows with the square of the connections it
-    keeps (measured: 100 kept-alive connections cost 23 ms of CPU per call). One pool
-    must then keep few connections alive, and a class's burst of 100 chats reconnects
-    (DNS, TCP, TLS) 90 times. 25 pools of 4 keep 100 alive while each scan stays small
-    (measured: 10 pools of 10 cost a third more event-loop CPU per chat in a burst).
-    Ties go to the first pool, so at low traffic one warm connection serves every call.
-    """
-
-    def __init__(self, *, pools: int, connections_per_pool: int, keep_alive_per_pool: int) -> None:
-        limits = httpx.Limits(
-            max_connections=connections_per_pool, max_keepalive_connections=keep_alive_per_pool
-        )
-        # One TLS context for all: each loads the CA bundle (measured: 25 of them 0.8 s at start-up).
-        tls = httpx.create_ssl_context()
-        self._pools = [httpx.AsyncHTTPTransport(verify=tls, limits=limits) for _ in range(pools)]
-        self._in_flight = [0] * pools
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        index = min(range(len(self._pools)), key=self._in_flight.__getitem__)
-        self._in_flight[index] += 1
-        try:
-            return await self._pools[index].handle_async_request(request)
-        finally:
-            self._in_flight[index] -= 1
-
-    async def aclose(self) -> None:
-        for pool in self._pools:
-            await pool.aclose()
 
 
 class ChatModel:
@@ -100,15 +53,17 @@ class ChatModel:
                     "/chat/completions", json={"model": self._model, "messages": messages}
                 )
         except (TimeoutError, httpx.TimeoutException) as exc:
+            logger.warning("Upstream did not answer within %g s: %s", self._timeout, type(exc).__name__)
             raise UpstreamTimeout(f"The AI service did not answer within {self._timeout:g} seconds.") from exc
         except httpx.HTTPError as exc:
-            logger.warning("Upstream call failed: %s", self._scrub(repr(exc)))
+            # Exception texts are not logged: they may quote a URL, a proxy's password or a body.
+            logger.warning("Upstream call failed: %s%s", type(exc).__name__, _os_error_code(exc))
             raise UpstreamBadResponse("The AI service could not be reached; try again in a moment.") from exc
         return self._answer_from(response)
 
     def _answer_from(self, response: httpx.Response) -> str:
         if response.status_code >= 400:
-            self._log_rejection(response)
+            self._log_rejection(response, "an error status", _json_or_none(response))
             if response.status_code == 429:
                 raise UpstreamRateLimited(
                     "The AI service is receiving too many requests; try again shortly.",
@@ -117,23 +72,58 @@ class ChatModel:
             if response.status_code == 408:
                 raise UpstreamTimeout("The AI service timed out while answering.")
             raise UpstreamBadResponse(_STATUS_MESSAGES.get(response.status_code, _UNAVAILABLE))
-        try:
-            body = response.json()
-        except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deeply
-            self._log_rejection(response)
-            raise UpstreamBadResponse("The AI service sent an unreadable answer.") from exc
-        answer = _extract_answer(body)
+        body = _json_or_none(response)
+        if body is None:
+            self._log_rejection(response, "a body that is not JSON", None)
+            raise UpstreamBadResponse("The AI service sent an unreadable answer.")
+        answer, problem = _read_answer(body)
         if answer is None:
-            self._log_rejection(response)
+            self._log_rejection(response, problem, body)
             raise UpstreamBadResponse("The AI service sent an error or an empty answer.")
         return answer
 
-    def _log_rejection(self, response: httpx.Response) -> None:
-        logger.warning("Upstream answered %s: %s", response.status_code, self._scrub(response.text)[:500])
+    def _log_rejection(self, response: httpx.Response, problem: str, body: Any) -> None:
+        # Status, error type and code only: an error message may quote the student's prompt.
+        error = body.get("error") if isinstance(body, dict) else None
+        error = error if isinstance(error, dict) else {}
+        logger.warning(
+            "Upstream answered HTTP %s with %s (error type %s, code %s)",
+            response.status_code,
+            problem,
+            self._label(error.get("type")),
+            self._label(error.get("code")),
+        )
 
-    def _scrub(self, text: str) -> str:
+    def _label(self, value: object) -> str:
+        """`value` if it is a short identifier or number, which cannot carry a sentence; else a dash."""
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**6:
+            return str(value)
+        if not isinstance(value, str) or not _LABEL.fullmatch(value):
+            return "-"
         # Logs are read by people who must not learn the key, even if an upstream echoes it.
-        return text.replace(self._api_key, "***") if self._api_key else text
+        if self._api_key and (self._api_key in value or (len(value) >= 8 and value in self._api_key)):
+            return "-"
+        return value
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
+        return None
+
+
+def _os_error_code(exc: BaseException) -> str:
+    """The name of the system error under `exc`, as " (ECONNREFUSED)", or "": never its message."""
+    cause: BaseException | None = exc
+    for _ in range(8):  # httpx wraps httpcore, which wraps the OSError; a hand-made chain may loop
+        if cause is None:
+            break
+        name = errno.errorcode.get(cause.errno) if isinstance(cause, OSError) and cause.errno else None
+        if name:
+            return f" ({name})"
+        cause = cause.__cause__ or cause.__context__
+    return ""
 
 
 def _valid_retry_after(value: str | None) -> str | None:
@@ -154,22 +144,24 @@ def _valid_retry_after(value: str | None) -> str | None:
     return value
 
 
-def _extract_answer(body: Any) -> str | None:
-    """The text of the first choice, or None for an error body or an unusable answer."""
-    if not isinstance(body, dict) or body.get("error"):
-        return None
+def _read_answer(body: Any) -> tuple[str | None, str]:
+    """The text of the first choice, or None and what was wrong (a fixed phrase, safe to log)."""
+    if not isinstance(body, dict):
+        return None, "a body that is not an object"
+    if body.get("error"):
+        return None, "an error body"
     choices = body.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        return None
+        return None, "no choices"
     choice = choices[0]
     if choice.get("finish_reason") == "error":
-        return None
+        return None, "finish_reason error"
     message = choice.get("message")
     content = message.get("content") if isinstance(message, dict) else None
     if isinstance(content, list):  # content parts, as some OpenAI-compatible servers send
         texts = (part.get("text") for part in content if isinstance(part, dict))
         content = "".join(text for text in texts if isinstance(text, str))
     if not isinstance(content, str) or not content.strip():
-        return None
+        return None, "no text in the answer"
     # JSON can carry half a surrogate pair ("\ud83d"), which no UTF-8 file can store.
-    return _LONE_SURROGATE.sub("\ufffd", content)
+    return _LONE_SURROGATE.sub("\ufffd", content), "an answer"

@@ -43,6 +43,17 @@ def forget_finished_apps() -> Iterator[None]:
             cached.cache_clear()
 
 
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_of_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The upstream client honours the proxy variables: the machine's must not send tests elsewhere."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     """Every `async def` test runs on asyncio (anyio_mode = auto in pytest.ini), as uvicorn does."""

@@ -28,6 +28,8 @@ def shared_env(postgres: SQLDatabase) -> Iterator[dict[str, str | None]]:
             "DATABASE_URL": postgres.engine.url.render_as_string(hide_password=False),
             "OPENROUTER_BASE_URL": upstream.base_url,
             "OPENROUTER_API_KEY": "sk-test-fake-key",
+            # 16 turns of one account at once, possibly all on one process.
+            "USER_CONCURRENT_CHATS": "16",
         }
 
 

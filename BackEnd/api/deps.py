@@ -14,6 +14,7 @@ from ..llm import ChatModel
 from ..records import UserRecord
 from ..security import PasswordHasher, TokenCodec
 from ..services import auth
+from ..services.chat_slots import ChatSlots
 from ..services.conversations import ThreadLimits
 from ..storage import Database
 
@@ -38,6 +39,7 @@ class AppContext:
     tokens: TokenCodec
     chat_model: ChatModel
     limits: ThreadLimits
+    chat_slots: ChatSlots
 
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` in a worker

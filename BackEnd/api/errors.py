@@ -20,6 +20,7 @@ from ..errors import (
     NotFoundError,
     PermissionDenied,
     StorageError,
+    TooManyChatsInFlight,
     UpstreamBadResponse,
     UpstreamNotConfigured,
     UpstreamRateLimited,
@@ -38,6 +39,7 @@ _STATUS_BY_ERROR: list[tuple[type[AssistantIAError], int]] = [
     (InvalidCredentials, 401),
     (AuthenticationError, 401),
     (PermissionDenied, 403),
+    (TooManyChatsInFlight, 429),
     (UpstreamNotConfigured, 503),
     (UpstreamTimeout, 504),
     (UpstreamRateLimited, 429),
@@ -52,7 +54,8 @@ _DESCRIPTIONS = {
     404: "No such object for this user",
     409: "Already exists, or a per-user limit is reached",
     413: "The request body is over the 1 MiB limit",
-    429: "The AI service is rate limiting; see Retry-After",
+    429: "The account already has USER_CONCURRENT_CHATS chats waiting for an answer, "
+    "or the AI service is rate limiting; see Retry-After",
     502: "The AI service failed or sent an unusable answer",
     503: "The AI service is not configured, or storage is unavailable",
     504: "The AI service did not answer in time",
@@ -81,7 +84,7 @@ async def _handle_domain_error(request: Request, exc: Exception) -> JSONResponse
     headers: dict[str, str] = {}
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, UpstreamRateLimited) and exc.retry_after:
+    if isinstance(exc, (UpstreamRateLimited, TooManyChatsInFlight)) and exc.retry_after:
         headers["Retry-After"] = exc.retry_after
     if isinstance(exc, StorageError):
         # File names, hosts and system errors are for the administrator's log, not for API clients.

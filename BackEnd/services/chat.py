@@ -10,6 +10,7 @@ from ..errors import NotFoundError
 from ..llm import ChatModel
 from ..records import ConversationRecord, MessageRecord, conversation_record, message_record
 from ..storage import Database, UnitOfWork
+from .chat_slots import ChatSlots
 from .conversations import ThreadLimits
 
 __all__ = ["ChatTurn", "send_message", "title_from_message"]
@@ -44,6 +45,7 @@ async def send_message(
     database: Database,
     model: ChatModel,
     *,
+    slots: ChatSlots,
     user_id: str,
     message: str,
     conversation_id: str | None,
@@ -54,7 +56,8 @@ async def send_message(
     """Answer `message` within one thread; nothing is stored unless the model answered.
 
     The model sees the system prompt, then at most `memory` messages of this thread only,
-    the new one last. A full thread or account is refused before the model is asked.
+    the new one last. A full thread or account is refused before the model is asked; the call
+    holds one of the account's `slots` while it runs.
     """
     new_conversation: ConversationRecord | None = None
     if conversation_id is None:
@@ -68,7 +71,8 @@ async def send_message(
     context = [{"role": "system", "content": system_prompt}]
     context += [{"role": past["role"], "content": past["content"]} for past in earlier]
     context.append({"role": "user", "content": message})
-    answer = await model.complete(context)
+    async with slots.reserve(user_id):
+        answer = await model.complete(context)
     reply = message_record(user_id, conversation_id, "assistant", answer)
     await anyio.to_thread.run_sync(
         _store_turn, database, limits, user_id, conversation_id, [question, reply], new_conversation

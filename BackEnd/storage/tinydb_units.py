@@ -67,6 +67,9 @@ class TinyUnitOfWork(UnitOfWork):
         try:
             if commit:
                 try:
+                    # Again under this unit's locks: a unit that waited for them while an older
+                    # commit failed to finish must not have that journal replayed over its files.
+                    self.unfinished.finish()
                     unfinished = self.transaction.commit()
                 except BaseException:
                     self._abandon()

@@ -12,6 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+HOLD = "hold"  # a last message starting with this waits for `release()` before its answer
+FAIL = "fail"  # a last message starting with this gets a 500 with an error body
+
 
 @dataclass
 class FakeChatServer:
@@ -20,9 +23,21 @@ class FakeChatServer:
     max_delay: float = 0.0  # each answer waits up to this long, so turns overlap
     keep_alive: bool = False  # HTTP/1.1 persistent connections instead of one per call
     calls: int = 0
+    held: int = 0  # calls waiting for `release()` right now
     client_ports: list[int] = field(default_factory=list)  # the caller's port, per call
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.Condition = field(default_factory=threading.Condition)
+    _released: threading.Event = field(default_factory=threading.Event)
     _server: ThreadingHTTPServer | None = None
+
+    def release(self) -> None:
+        """Let every held answer go, and every later one through at once."""
+        self._released.set()
+
+    def wait_for_calls(self, count: int, *, held: int = 0, timeout: float = 10.0) -> None:
+        """Block until `count` calls arrived and `held` of them wait; a generous bound, not a measure."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: self.calls >= count and self.held >= held, timeout):
+                raise TimeoutError(f"{self.calls} calls ({self.held} held), expected {count} ({held})")
 
     @property
     def base_url(self) -> str:
@@ -37,15 +52,22 @@ class FakeChatServer:
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                last = str(body.get("messages", [{}])[-1].get("content", ""))
                 with owner._lock:
                     owner.calls += 1
                     owner.client_ports.append(self.client_address[1])
+                    owner._lock.notify_all()
                 if not self.path.endswith("/chat/completions"):
                     self._send(404, {"error": {"message": "not found"}})
                     return
+                if last.startswith(HOLD):
+                    self._hold()
+                if last.startswith(FAIL):
+                    self._send(500, {"error": {"message": "provider down", "code": 500}})
+                    return
                 if owner.max_delay:
                     time.sleep(random.uniform(0, owner.max_delay))
-                text = "echo: " + str(body["messages"][-1]["content"])
+                text = "echo: " + last
                 self._send(
                     200,
                     {
@@ -61,6 +83,14 @@ class FakeChatServer:
                     },
                 )
 
+            def _hold(self) -> None:
+                with owner._lock:
+                    owner.held += 1
+                    owner._lock.notify_all()
+                owner._released.wait(timeout=60)
+                with owner._lock:
+                    owner.held -= 1
+
             def _send(self, status: int, document: object) -> None:
                 payload = json.dumps(document).encode()
                 try:
@@ -75,15 +105,21 @@ class FakeChatServer:
             def log_message(self, *args: object) -> None:
                 """Keep test output quiet."""
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
+        self.release()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The default backlog of 5 resets connections of a burst before they are accepted.
+    request_queue_size = 256
 
 
 @contextmanager

@@ -16,6 +16,7 @@ async def send_chat_message(body: ChatRequest, user: CurrentUser, context: Conte
     turn = await chat.send_message(
         context.database,
         context.chat_model,
+        slots=context.chat_slots,
         user_id=user["id"],
         message=body.message,
         conversation_id=body.conversation_id,

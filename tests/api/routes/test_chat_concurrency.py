@@ -5,11 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from pathlib import Path
 
 import anyio
 import httpx
+import pytest
 
-from tests.utils.api import Account, completion, sign_up
+from BackEnd.config import Settings
+from tests.utils.api import Account, completion, make_settings, sign_up
+
+
+@pytest.fixture
+def settings(data_dir: Path, database_url: str | None) -> Settings:
+    """The shared app, letting one account have 40 chats in flight: these tests load storage."""
+    return make_settings(data_dir, database_url=database_url, user_concurrent_chats=40)
 
 
 def last_content(request: httpx.Request) -> str:
