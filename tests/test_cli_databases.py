@@ -9,7 +9,7 @@ import pytest
 
 from BackEnd.storage import open_database
 from tests.utils.api import make_settings
-from tests.utils.records import populate
+from tests.utils.records import make_user, populate
 from tests.utils.server import free_port, run_cli
 
 
@@ -46,6 +46,19 @@ def test_promote_and_demote_work_on_every_backend(data_dir: Path, database_url: 
         assert database.get_user_by_email("bob@example.com")["role"] == "admin"  # type: ignore[index]
     finally:
         database.close()
+
+
+def test_promote_finds_the_account_however_its_address_is_spelt(data_dir: Path, database_url: str | None) -> None:
+    database = open_database(make_settings(data_dir, database_url=database_url))
+    try:
+        database.add_user(make_user("élève@école.fr"))
+    finally:
+        database.close()
+
+    promoted = run_cli("promote", "ÉLÈVE@xn--cole-9oa.FR", data_dir=data_dir, **_env(database_url))
+
+    assert promoted.returncode == 0, promoted.stderr
+    assert "élève@école.fr is now admin" in promoted.stdout
 
 
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from tinydb import Query, TinyDB
 from tinydb.table import Table
 
+from ..emails import email_key
 from ..errors import DataFileCorrupt, EmailAlreadyRegistered, StorageUnavailable
 from ..records import Role, UserRecord, record_problem
 from .files import FileLock
@@ -69,11 +70,11 @@ class UsersFile:
         for key, doc in (tables or {}).get(_TABLE, {}).items():
             _check_user(self.path, key, doc)
             record: UserRecord = dict(doc)  # type: ignore[assignment]
-            email_key = record["email"].strip().lower()
-            if record["id"] in by_id or email_key in by_email:
+            email = email_key(record["email"])  # a hand edit may spell it another way
+            if record["id"] in by_id or email in by_email:
                 raise DataFileCorrupt(self.path, f"user #{key} repeats an id or an email")
             by_id[record["id"]] = record
-            by_email[email_key] = record
+            by_email[email] = record
         self._by_id, self._by_email = by_id, by_email
 
     def _refresh(self) -> None:
