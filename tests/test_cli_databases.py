@@ -165,3 +165,89 @@ def test_restore_moves_a_threads_updated_at_up_to_its_last_message_on_every_back
     conversations = {c["id"]: c for c in _records(again)["conversations"]}
     assert conversations[stale["id"]]["updated_at"] == last
     assert "1 conversation time(s)" in restored.stderr + dumped.stderr
+
+
+@pytest.fixture(scope="module")
+def good_dump(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
+    """A valid dump document (two accounts, three threads, eight messages) made by `python main.py dump`."""
+    folder = tmp_path_factory.mktemp("source")
+    database = open_database(make_settings(folder / "BDD"))
+    try:
+        populate(database)
+    finally:
+        database.close()
+    dump_file = folder / "dump.json"
+    assert run_cli("dump", str(dump_file), data_dir=folder / "BDD").returncode == 0
+    return json.loads(dump_file.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def _set(document: dict, kind: str, index: int, **fields: object) -> dict:  # type: ignore[type-arg]
+    document[kind][index].update(fields)
+    return document
+
+
+BAD_DUMPS = {
+    "one email twice once normalised": (
+        lambda d: _set(_set(d, "users", 0, email="Ann@X.fr"), "users", 1, email="ann@x.fr"),
+        "users[1] has the email 'ann@x.fr' of users[0]",
+    ),
+    "NFD and punycode spellings": (
+        lambda d: _set(_set(d, "users", 0, email="e\u0301le\u0300ve@e\u0301cole.fr"), "users", 1, email="ÉLÈVE@xn--cole-9oa.fr"),
+        "users[1] has the email 'élève@école.fr' of users[0]",
+    ),
+    "lookalike email": (lambda d: _set(d, "users", 1, email="t\u0435acher@x.fr"), "users[1] has an email"),
+    "email with an escape": (lambda d: _set(d, "users", 0, email="\x1b[2Jann@x.fr"), "users[0] has an email"),
+    "user created_at not a time": (lambda d: _set(d, "users", 0, created_at="yesterday"), "users[0] has a malformed created_at"),
+    "conversation updated_at without microseconds": (
+        lambda d: _set(d, "conversations", 2, updated_at="2026-01-01T00:00:00Z"),
+        "conversations[2] has a malformed updated_at",
+    ),
+    "message created_at in month 13": (
+        lambda d: _set(d, "messages", 3, created_at="2026-13-01T00:00:00.000000Z"),
+        "messages[3] has a malformed created_at",
+    ),
+    "title with half a surrogate pair": (
+        lambda d: _set(d, "conversations", 1, title="half \ud83d"),
+        "conversations[1] has text that cannot be stored",
+    ),
+    "message with a NUL": (lambda d: _set(d, "messages", 0, content="nul \x00 here"), "messages[0] has text that cannot be stored"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DUMPS))
+def test_restore_checks_the_whole_dump_before_writing_anything_on_every_backend(
+    tmp_path: Path, data_dir: Path, database_url: str | None, good_dump: dict, case: str  # type: ignore[type-arg]
+) -> None:
+    spoil, expected = BAD_DUMPS[case]
+    dump_file = tmp_path / "dump.json"
+    dump_file.write_text(json.dumps(spoil(json.loads(json.dumps(good_dump)))), encoding="utf-8")
+
+    result = run_cli("restore", str(dump_file), data_dir=data_dir, **_env(database_url))
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert expected in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert not data_dir.exists() or not any(data_dir.rglob("*.json"))
+    database = open_database(make_settings(data_dir, database_url=database_url))  # it still starts
+    try:
+        assert database.list_users() == []
+    finally:
+        database.close()
+
+
+def test_restore_stores_each_email_in_its_normalised_form_on_every_backend(
+    tmp_path: Path, data_dir: Path, database_url: str | None, good_dump: dict  # type: ignore[type-arg]
+) -> None:
+    dump_file = tmp_path / "dump.json"
+    document = _set(json.loads(json.dumps(good_dump)), "users", 0, email=" ÉLÈVE@xn--cole-9oa.FR")
+    dump_file.write_text(json.dumps(document), encoding="utf-8")
+
+    result = run_cli("restore", str(dump_file), data_dir=data_dir, **_env(database_url))
+
+    assert result.returncode == 0, result.stderr
+    database = open_database(make_settings(data_dir, database_url=database_url))
+    try:
+        found = database.get_user_by_email("élève@école.fr")
+        assert found is not None and found["id"] == document["users"][0]["id"]
+        assert sorted(user["email"] for user in database.list_users()) == ["bob@example.com", "élève@école.fr"]
+    finally:
+        database.close()

@@ -6,8 +6,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..emails import normalise_email
 from ..errors import RestoreError
-from ..records import RECORD_FIELDS, RecordKind, record_problem, utc_now
+from ..records import (
+    RECORD_FIELDS,
+    RecordKind,
+    is_storable_text,
+    is_valid_stamp,
+    record_problem,
+    utc_now,
+)
 from .base import Dump
 from .files import write_durably
 
@@ -34,7 +42,11 @@ def write_dump(path: Path, dump: Dump) -> None:
 
 
 def read_dump(path: Path) -> Dump:
-    """Parse and check a dump file; RestoreError says what is wrong and where."""
+    """Parse and check a whole dump file; RestoreError says what is wrong and where.
+
+    Emails come back in their normalised form. Nothing is written before this returns, so a
+    refused dump leaves every backend exactly as it was.
+    """
     try:
         document = json.loads(path.read_bytes())
     except OSError as exc:
@@ -60,7 +72,7 @@ def _records(document: dict[str, Any], name: str) -> list[dict[str, Any]]:
     seen: set[str] = set()
     checked = []
     for index, record in enumerate(records):
-        problem = record_problem(kind, record)
+        problem = record_problem(kind, record) or _value_problem(kind, record)
         if problem is not None:
             raise RestoreError(f"{name}[{index}] {problem}")
         if record["id"] in seen:
@@ -70,10 +82,37 @@ def _records(document: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return checked
 
 
+def _value_problem(kind: RecordKind, record: dict[str, Any]) -> str | None:
+    """What no backend could store, or storage would misread: bad text, malformed times."""
+    for field in RECORD_FIELDS[kind]:
+        value = record[field]
+        if isinstance(value, str) and not is_storable_text(value):
+            return f"has text that cannot be stored in {field!r} (half a surrogate pair or a NUL character)"
+    for field in ("created_at", "updated_at"):
+        if field in RECORD_FIELDS[kind] and not is_valid_stamp(record[field]):
+            return f"has a malformed {field} {record[field]!r}; expected e.g. '2026-11-21T05:54:30.592745Z'"
+    return None
+
+
+def _normalise_emails(users: list[dict[str, Any]]) -> None:
+    """Each email in the form the server looks it up by; one account per normalised email."""
+    first_with: dict[str, int] = {}
+    for index, user in enumerate(users):
+        try:
+            email = normalise_email(user["email"])
+        except ValueError as exc:
+            raise RestoreError(f"users[{index}] has an email the server refuses, {user['email']!r}: {exc}") from exc
+        if email in first_with:
+            raise RestoreError(
+                f"users[{index}] has the email {email!r} of users[{first_with[email]}] once normalised; "
+                "keep one of the two accounts in the dump"
+            )
+        first_with[email] = index
+        user["email"] = email
+
+
 def _check_references(lists: dict[str, list[dict[str, Any]]]) -> None:
-    emails = [user["email"] for user in lists["users"]]
-    if len(set(emails)) != len(emails):
-        raise RestoreError("two users in the dump share an email")
+    _normalise_emails(lists["users"])
     users = {user["id"] for user in lists["users"]}
     owners: dict[str, str] = {}
     for index, conversation in enumerate(lists["conversations"]):
