@@ -10,6 +10,7 @@ AssistantIAError
 │   ├── DataFileCorrupt          a data file is not valid JSON or not the expected shape
 │   ├── DataFolderInUse          another process owns the data folder
 │   ├── DataFolderInvalid        the data path cannot be used as a folder
+│   ├── MigrationError           a schema migration cannot apply to the data as it is
 │   ├── RestoreError             a dump cannot be restored
 │   └── StorageUnavailable       the backend cannot serve the request right now
 │       └── DatabaseUnavailable  the SQL database cannot be reached (it may come back)
@@ -33,6 +34,7 @@ __all__ = [
     "DatabaseUnavailable",
     "EmailAlreadyRegistered",
     "InvalidCredentials",
+    "MigrationError",
     "NotFoundError",
     "PermissionDenied",
     "RestoreError",
@@ -89,6 +91,10 @@ class DataFolderInUse(StorageError):
 
 class DataFolderInvalid(StorageError):
     """The configured data path exists but is not a usable folder."""
+
+
+class MigrationError(StorageError):
+    """The stored data stops a schema migration; it was rolled back, nothing changed."""
 
 
 class RestoreError(StorageError):

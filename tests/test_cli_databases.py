@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
+from BackEnd.config import Settings
 from BackEnd.storage import open_database
 from tests.utils.api import make_settings
 from tests.utils.records import make_user, populate
@@ -251,3 +254,77 @@ def test_restore_stores_each_email_in_its_normalised_form_on_every_backend(
         assert sorted(user["email"] for user in database.list_users()) == ["bob@example.com", "élève@école.fr"]
     finally:
         database.close()
+
+
+def _database_at_first_revision(url: str, emails: list[str]) -> list[str]:
+    """Build the 0001 schema at `url`, add accounts with these emails as stored; their ids."""
+    from alembic import command
+    from alembic.config import Config
+
+    from BackEnd.storage.sql.migrate import MIGRATIONS
+
+    engine = create_engine(Settings(_env_file=None, database_url=url).database_url)  # type: ignore[arg-type]
+    try:
+        with engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0001")
+            users = [make_user(email) for email in emails]
+            for user in users:
+                connection.execute(
+                    text(
+                        "INSERT INTO users (id, email, name, role, password_hash, created_at) "
+                        "VALUES (:id, :email, :name, :role, :password_hash, :created_at)"
+                    ),
+                    user,
+                )
+    finally:
+        engine.dispose()
+    return [user["id"] for user in users]
+
+
+def _stored(url: str, query: str) -> list[tuple]:  # type: ignore[type-arg]
+    engine = create_engine(Settings(_env_file=None, database_url=url).database_url)  # type: ignore[arg-type]
+    try:
+        with engine.connect() as connection:
+            return sorted(tuple(row) for row in connection.execute(text(query)))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migrate_stores_every_existing_email_in_its_normalised_form(
+    data_dir: Path, new_database_url: str
+) -> None:
+    ann, eleve = _database_at_first_revision(
+        new_database_url, ["Ann@Example.COM", unicodedata.normalize("NFD", "Élève@xn--cole-9oa.fr")]
+    )
+
+    result = run_cli("migrate", data_dir=data_dir, DATABASE_URL=new_database_url)
+
+    assert result.returncode == 0, result.stderr
+    assert "from revision 0001 to 0002" in result.stdout
+    assert _stored(new_database_url, "SELECT id, email FROM users") == sorted(
+        [(ann, "ann@example.com"), (eleve, "élève@école.fr")]
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migrate_refuses_two_accounts_with_one_normalised_email_and_changes_nothing(
+    data_dir: Path, new_database_url: str
+) -> None:
+    emails = ["Ann@x.fr", "ann@x.fr", "Bob@x.fr"]
+    ids = _database_at_first_revision(new_database_url, emails)
+    before = _stored(new_database_url, "SELECT id, email FROM users")
+
+    result = run_cli("migrate", data_dir=data_dir, DATABASE_URL=new_database_url)
+    server = run_cli(data_dir=data_dir, DATABASE_URL=new_database_url, PORT=str(free_port()), timeout=30)
+
+    for refused in (result, server):
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        last = refused.stderr.strip().splitlines()[-1]  # after Alembic's "Running upgrade 0001 -> 0002"
+        assert last.startswith("error: cannot migrate") and "Traceback" not in refused.stderr, refused.stderr
+        assert "'ann@x.fr'" in last and ids[0] in last and ids[1] in last
+    assert _stored(new_database_url, "SELECT id, email FROM users") == before
+    assert _stored(new_database_url, "SELECT version_num FROM alembic_version") == [("0001",)]
