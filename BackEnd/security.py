@@ -19,6 +19,9 @@ __all__ = ["PasswordHasher", "TokenCodec", "load_or_create_secret"]
 
 logger = logging.getLogger(__name__)
 
+# How far another server's clock (or this one's, after an NTP step) may be from ours.
+CLOCK_SKEW_SECONDS = 60
+
 
 class PasswordHasher:
     """bcrypt in worker threads, at most `concurrency` at a time.
@@ -85,9 +88,23 @@ class TokenCodec:
         except JWTError as exc:
             raise AuthenticationError("Invalid or expired token.") from exc
         subject: str = claims.get("sub")
-        if not is_valid_id("usr", subject):
+        if not is_valid_id("usr", subject) or not self._lifetime_is_ours(claims):
             raise AuthenticationError("Invalid or expired token.")
         return subject
+
+    def _lifetime_is_ours(self, claims: dict[str, object]) -> bool:
+        """Whether the token lives no longer than we issue them, counted from a past `iat`.
+
+        A signed token with `exp` in the year 9999 (a leaked key, an old setting, a bug) would
+        otherwise be a key to the account forever; an `iat` in the future would stretch it too.
+        """
+        issued, expires = claims["iat"], claims["exp"]
+        if not isinstance(issued, int) or not isinstance(expires, int):
+            return False
+        return (
+            issued <= time.time() + CLOCK_SKEW_SECONDS
+            and expires - issued <= self.lifetime_seconds + CLOCK_SKEW_SECONDS
+        )
 
 
 def load_or_create_secret(folder: Path) -> str:

@@ -212,6 +212,15 @@ async def test_hand_signed_token_with_test_secret_is_accepted(
     assert (await _me_status(client, signed(claims(alice.id)))).status_code == 200
 
 
+async def test_token_up_to_a_minute_longer_than_the_setting_is_accepted_for_clock_skew(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    now = int(time.time())
+    # JWT_EXPIRES_MINUTES is 60 in the tests; another server's clock may be a little ahead.
+    skewed = signed(claims(alice.id, iat=now + 30, exp=now + 30 + 3600 + 60))
+    assert (await _me_status(client, skewed)).status_code == 200
+
+
 BAD_TOKENS = {
     "garbage": lambda sub: "garbage",
     "three-garbage-parts": lambda sub: "a.b.c",
@@ -219,6 +228,12 @@ BAD_TOKENS = {
     "other-key": other_key,
     "expired": expired,
     "no-exp": lambda sub: signed({"sub": sub, "iat": int(time.time())}),
+    "no-iat": lambda sub: signed({"sub": sub, "exp": int(time.time()) + 3600}),
+    "exp-in-9999": lambda sub: signed(claims(sub, exp=253_402_300_799)),
+    "lifetime-over-setting-plus-skew": lambda sub: signed(claims(sub, exp=int(time.time()) + 3600 + 61)),
+    "iat-in-the-future": lambda sub: signed(
+        claims(sub, iat=int(time.time()) + 86_400, exp=int(time.time()) + 86_400 + 3600)
+    ),
     "unknown-sub": lambda sub: signed(claims("usr_" + "0" * 32)),
     "malformed-sub": lambda sub: signed(claims("../users")),
 }
