@@ -38,7 +38,7 @@ def _serve(settings: Settings, _: argparse.Namespace) -> int:
     # any worker starts.
     database = open_database(settings)
     try:
-        secret = settings.jwt_secret or load_or_create_secret(settings.bdd_dir)
+        secret = settings.jwt_secret or load_or_create_secret(settings.bdd_dir, settings.jwt_algorithm)
         if settings.workers == 1:
             app = create_app(settings.model_copy(update={"jwt_secret": secret}), database=database)
             uvicorn.run(app, host=settings.host, port=settings.port)

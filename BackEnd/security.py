@@ -11,6 +11,7 @@ import anyio
 import bcrypt
 from jose import JWTError, jwt
 
+from .config import JWT_KEY_BYTES
 from .errors import AuthenticationError, DataFileCorrupt
 from .records import is_valid_id
 from .storage.files import create_durably
@@ -107,24 +108,28 @@ class TokenCodec:
         )
 
 
-def load_or_create_secret(folder: Path) -> str:
+def load_or_create_secret(folder: Path, algorithm: str) -> str:
     """The JWT key kept in the data folder, created (mode 0600) on first start.
 
     Creation is race-free: server processes starting together on one machine all end up
-    with the one key that was written first.
+    with the one key that was written first. A new key holds 512 random bits, enough for
+    every algorithm; one too short for `algorithm` (made before it changed) is refused.
     """
     path = folder / ".jwt_secret"
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        if create_durably(path, secrets.token_hex(32).encode()):
+        if create_durably(path, secrets.token_hex(64).encode()):
             logger.warning(
                 "JWT_SECRET is not set: generated a random key in %s. Set JWT_SECRET to manage it "
                 "yourself (required when servers on several machines share one database).",
                 path,
             )
     secret = path.read_text(encoding="utf-8").strip()
-    if len(secret) < 32:
+    needed = JWT_KEY_BYTES[algorithm]
+    if len(secret.encode()) < needed:
         raise DataFileCorrupt(
-            path, "the key is shorter than 32 characters; delete the file to make a new one"
+            path,
+            f"the key is shorter than {needed} characters, which JWT_ALGORITHM={algorithm} needs; "
+            "delete the file to make a new one (signed-in users will have to log in again)",
         )
     return secret
