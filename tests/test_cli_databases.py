@@ -328,3 +328,18 @@ def test_migrate_refuses_two_accounts_with_one_normalised_email_and_changes_noth
         assert "'ann@x.fr'" in last and ids[0] in last and ids[1] in last
     assert _stored(new_database_url, "SELECT id, email FROM users") == before
     assert _stored(new_database_url, "SELECT version_num FROM alembic_version") == [("0001",)]
+
+
+@pytest.mark.parametrize("backend", ["tinydb", "sqlite"])
+def test_restore_refuses_half_a_surrogate_pair_written_as_raw_bytes(
+    tmp_path: Path, data_dir: Path, database_url: str | None, good_dump: dict  # type: ignore[type-arg]
+) -> None:
+    # Python's JSON reader accepts UTF-8-encoded surrogates, which no UTF-8 writer can write back.
+    text = json.dumps(good_dump, ensure_ascii=False).replace("second thread", "second \ud83d thread")
+    dump_file = tmp_path / "dump.json"
+    dump_file.write_bytes(text.encode("utf-8", "surrogatepass"))
+
+    result = run_cli("restore", str(dump_file), data_dir=data_dir, **_env(database_url))
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "has text that cannot be stored in 'title'" in result.stderr, result.stderr

@@ -160,6 +160,29 @@ async def test_login_unknown_email_and_wrong_password_look_the_same(
     assert wrong.headers.get("www-authenticate") == "Bearer"
 
 
+async def test_every_probe_of_an_address_costs_one_bcrypt_hash_on_either_route(
+    client: httpx.AsyncClient, app: FastAPI, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The threat model (README, Security): whether an address has an account is not secret,
+    # since sign-up must say it is taken; but neither route answers that question more
+    # cheaply than a password guess, so probing costs as much as guessing.
+    hasher = app.state.context.hasher
+    work: list[str] = []
+    for name in ("_hash", "_verify"):
+        real = getattr(hasher, name)
+        monkeypatch.setattr(hasher, name, lambda *args, real=real, name=name: work.append(name) or real(*args))
+
+    probes = [
+        await client.post("/auth/register", json={"email": alice.email, "password": PASSWORD}),
+        await client.post("/auth/login", json={"email": alice.email, "password": "wrong password"}),
+        await client.post("/auth/login", json={"email": "nobody@example.com", "password": PASSWORD}),
+        await client.post("/auth/register", json={"email": "new@example.com", "password": PASSWORD}),
+    ]
+
+    assert [probe.status_code for probe in probes] == [409, 401, 401, 201]
+    assert work == ["_hash", "_verify", "_verify", "_hash"]
+
+
 async def test_login_overlong_password_is_401_not_500(client: httpx.AsyncClient, alice: Account) -> None:
     full = await sign_up(client, "ivan@example.com", password="p" * 72)
     # The first 72 bytes of the last two equal ivan's password: bcrypt's truncation must not let them in.
