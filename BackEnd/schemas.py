@@ -95,7 +95,9 @@ class RegisterRequest(BaseModel):
     email: Email
     password: NewPassword
     name: Annotated[
-        Annotated[OneLine, Field(max_length=100)] | None, BeforeValidator(_strip), AfterValidator(_empty_is_none)
+        Annotated[OneLine, Field(max_length=100)] | None,
+        BeforeValidator(_strip),
+        AfterValidator(_empty_is_none),
     ] = None
 
 
@@ -187,7 +189,10 @@ class ChatRequest(BaseModel):
     """One user message; without `conversation_id` a new thread is started."""
 
     message: Annotated[
-        Text, Field(max_length=MAX_MESSAGE_CHARS), AfterValidator(_no_terminal_controls), AfterValidator(_not_blank)
+        Text,
+        Field(max_length=MAX_MESSAGE_CHARS),
+        AfterValidator(_no_terminal_controls),
+        AfterValidator(_not_blank),
     ]
     conversation_id: Annotated[str, Field(max_length=100)] | None = None
 

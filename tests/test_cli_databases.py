@@ -51,7 +51,9 @@ def test_promote_and_demote_work_on_every_backend(data_dir: Path, database_url: 
         database.close()
 
 
-def test_promote_finds_the_account_however_its_address_is_spelt(data_dir: Path, database_url: str | None) -> None:
+def test_promote_finds_the_account_however_its_address_is_spelt(
+    data_dir: Path, database_url: str | None
+) -> None:
     database = open_database(make_settings(data_dir, database_url=database_url))
     try:
         database.add_user(make_user("élève@école.fr"))
@@ -195,12 +197,20 @@ BAD_DUMPS = {
         "users[1] has the email 'ann@x.fr' of users[0]",
     ),
     "NFD and punycode spellings": (
-        lambda d: _set(_set(d, "users", 0, email="e\u0301le\u0300ve@e\u0301cole.fr"), "users", 1, email="ÉLÈVE@xn--cole-9oa.fr"),
+        lambda d: _set(
+            _set(d, "users", 0, email="e\u0301le\u0300ve@e\u0301cole.fr"),
+            "users",
+            1,
+            email="ÉLÈVE@xn--cole-9oa.fr",
+        ),
         "users[1] has the email 'élève@école.fr' of users[0]",
     ),
     "lookalike email": (lambda d: _set(d, "users", 1, email="t\u0435acher@x.fr"), "users[1] has an email"),
     "email with an escape": (lambda d: _set(d, "users", 0, email="\x1b[2Jann@x.fr"), "users[0] has an email"),
-    "user created_at not a time": (lambda d: _set(d, "users", 0, created_at="yesterday"), "users[0] has a malformed created_at"),
+    "user created_at not a time": (
+        lambda d: _set(d, "users", 0, created_at="yesterday"),
+        "users[0] has a malformed created_at",
+    ),
     "conversation updated_at without microseconds": (
         lambda d: _set(d, "conversations", 2, updated_at="2026-01-01T00:00:00Z"),
         "conversations[2] has a malformed updated_at",
@@ -213,13 +223,20 @@ BAD_DUMPS = {
         lambda d: _set(d, "conversations", 1, title="half \ud83d"),
         "conversations[1] has text that cannot be stored",
     ),
-    "message with a NUL": (lambda d: _set(d, "messages", 0, content="nul \x00 here"), "messages[0] has text that cannot be stored"),
+    "message with a NUL": (
+        lambda d: _set(d, "messages", 0, content="nul \x00 here"),
+        "messages[0] has text that cannot be stored",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(BAD_DUMPS))
 def test_restore_checks_the_whole_dump_before_writing_anything_on_every_backend(
-    tmp_path: Path, data_dir: Path, database_url: str | None, good_dump: dict, case: str  # type: ignore[type-arg]
+    tmp_path: Path,
+    data_dir: Path,
+    database_url: str | None,
+    good_dump: dict,
+    case: str,  # type: ignore[type-arg]
 ) -> None:
     spoil, expected = BAD_DUMPS[case]
     dump_file = tmp_path / "dump.json"
@@ -238,7 +255,10 @@ def test_restore_checks_the_whole_dump_before_writing_anything_on_every_backend(
 
 
 def test_restore_stores_each_email_in_its_normalised_form_on_every_backend(
-    tmp_path: Path, data_dir: Path, database_url: str | None, good_dump: dict  # type: ignore[type-arg]
+    tmp_path: Path,
+    data_dir: Path,
+    database_url: str | None,
+    good_dump: dict,  # type: ignore[type-arg]
 ) -> None:
     dump_file = tmp_path / "dump.json"
     document = _set(json.loads(json.dumps(good_dump)), "users", 0, email=" ÉLÈVE@xn--cole-9oa.FR")
@@ -251,7 +271,10 @@ def test_restore_stores_each_email_in_its_normalised_form_on_every_backend(
     try:
         found = database.get_user_by_email("élève@école.fr")
         assert found is not None and found["id"] == document["users"][0]["id"]
-        assert sorted(user["email"] for user in database.list_users()) == ["bob@example.com", "élève@école.fr"]
+        assert sorted(user["email"] for user in database.list_users()) == [
+            "bob@example.com",
+            "élève@école.fr",
+        ]
     finally:
         database.close()
 
@@ -332,7 +355,10 @@ def test_migrate_refuses_two_accounts_with_one_normalised_email_and_changes_noth
 
 @pytest.mark.parametrize("backend", ["tinydb", "sqlite"])
 def test_restore_refuses_half_a_surrogate_pair_written_as_raw_bytes(
-    tmp_path: Path, data_dir: Path, database_url: str | None, good_dump: dict  # type: ignore[type-arg]
+    tmp_path: Path,
+    data_dir: Path,
+    database_url: str | None,
+    good_dump: dict,  # type: ignore[type-arg]
 ) -> None:
     # Python's JSON reader accepts UTF-8-encoded surrogates, which no UTF-8 writer can write back.
     text = json.dumps(good_dump, ensure_ascii=False).replace("second thread", "second \ud83d thread")

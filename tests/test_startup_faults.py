@@ -94,7 +94,9 @@ def test_generated_jwt_key_too_short_for_the_algorithm_stops_start_up_naming_bot
     key.write_bytes(b"k" * 50 + b"\n")  # enough for HS256, made before JWT_ALGORITHM changed
     before = file_digests(data_dir)
 
-    result = run_cli(data_dir=data_dir, PORT=str(free_port()), timeout=30, JWT_SECRET=None, JWT_ALGORITHM="HS512")
+    result = run_cli(
+        data_dir=data_dir, PORT=str(free_port()), timeout=30, JWT_SECRET=None, JWT_ALGORITHM="HS512"
+    )
 
     _assert_refused(result.stderr, result.returncode, str(key), "shorter than 64 characters", "HS512")
     assert file_digests(data_dir) == before

@@ -119,7 +119,9 @@ def _normalise_emails(users: list[dict[str, Any]]) -> None:
         try:
             email = normalise_email(user["email"])
         except ValueError as exc:
-            raise RestoreError(f"users[{index}] has an email the server refuses, {user['email']!r}: {exc}") from exc
+            raise RestoreError(
+                f"users[{index}] has an email the server refuses, {user['email']!r}: {exc}"
+            ) from exc
         if email in first_with:
             raise RestoreError(
                 f"users[{index}] has the email {email!r} of users[{first_with[email]}] once normalised; "

@@ -116,7 +116,16 @@ async def test_international_addresses_in_one_script_per_part_are_accepted(
 
 @pytest.mark.parametrize(
     "email",
-    ["user@exa_mple.com", "user@-example.com", "user@example..com", ".user@example.com", "us..er@example.com", 'us"er@example.com', "user@xn--zz.com", "user@exa<mple.com"],
+    [
+        "user@exa_mple.com",
+        "user@-example.com",
+        "user@example..com",
+        ".user@example.com",
+        "us..er@example.com",
+        'us"er@example.com',
+        "user@xn--zz.com",
+        "user@exa<mple.com",
+    ],
 )
 async def test_addresses_no_mail_server_would_take_are_refused(client: httpx.AsyncClient, email: str) -> None:
     response = await _register(client, email)

@@ -170,7 +170,9 @@ async def test_every_probe_of_an_address_costs_one_bcrypt_hash_on_either_route(
     work: list[str] = []
     for name in ("_hash", "_verify"):
         real = getattr(hasher, name)
-        monkeypatch.setattr(hasher, name, lambda *args, real=real, name=name: work.append(name) or real(*args))
+        monkeypatch.setattr(
+            hasher, name, lambda *args, real=real, name=name: work.append(name) or real(*args)
+        )
 
     probes = [
         await client.post("/auth/register", json={"email": alice.email, "password": PASSWORD}),
