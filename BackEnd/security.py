@@ -41,7 +41,7 @@ class PasswordHasher:
         return await anyio.to_thread.run_sync(self._hash, password, limiter=self._limiter)
 
     async def verify(self, password: str, password_hash: str | None) -> bool:
-        """Check a password; with no hash, burn the same time so unknown emails do not show."""
+        """Check a password; with no hash, do the same work, so a probe costs what a guess costs."""
         return await anyio.to_thread.run_sync(self._verify, password, password_hash, limiter=self._limiter)
 
     def _hash(self, password: str) -> str:
