@@ -50,7 +50,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         active = database if database is not None else open_database(settings)
         try:
-            secret = settings.jwt_secret or load_or_create_secret(settings.bdd_dir)
+            secret = settings.jwt_secret or load_or_create_secret(settings.bdd_dir, settings.jwt_algorithm)
             if not settings.openrouter_api_key:
                 logger.warning("OPENROUTER_API_KEY is not set: POST /ai/chat answers 503 until it is.")
             async with build_upstream_client(settings, upstream_transport) as client:
@@ -81,12 +81,14 @@ def create_app(
         lifespan=lifespan,
         swagger_ui_parameters={"persistAuthorization": True},
     )
+    # The SPA sends its bearer token in a header it sets itself: no cookie is ever needed, so
+    # browsers are never told to send any. Methods and headers: what the API's routes use.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
-        allow_credentials=True,
-        allow_methods=["*"],
-        allow_headers=["*"],
+        allow_credentials=False,
+        allow_methods=["GET", "POST", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type"],
         expose_headers=["Retry-After"],
     )
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .config import Settings
+from .emails import email_key
 from .errors import AssistantIAError
 from .records import Role
 from .security import load_or_create_secret
@@ -37,7 +38,7 @@ def _serve(settings: Settings, _: argparse.Namespace) -> int:
     # any worker starts.
     database = open_database(settings)
     try:
-        secret = settings.jwt_secret or load_or_create_secret(settings.bdd_dir)
+        secret = settings.jwt_secret or load_or_create_secret(settings.bdd_dir, settings.jwt_algorithm)
         if settings.workers == 1:
             app = create_app(settings.model_copy(update={"jwt_secret": secret}), database=database)
             uvicorn.run(app, host=settings.host, port=settings.port)
@@ -63,7 +64,7 @@ def _migrate(settings: Settings, _: argparse.Namespace) -> int:
 
 def _set_role(role: Role) -> Callable[[Settings, argparse.Namespace], int]:
     def command(settings: Settings, args: argparse.Namespace) -> int:
-        user = change_role(settings, args.email.strip().lower(), role)
+        user = change_role(settings, email_key(args.email), role)
         if user is None:
             print(f"error: no account has the email {args.email!r}", file=sys.stderr)
             return 1

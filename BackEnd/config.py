@@ -5,15 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["DEFAULT_SYSTEM_PROMPT", "Settings"]
+__all__ = ["DEFAULT_SYSTEM_PROMPT", "JWT_KEY_BYTES", "Settings"]
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are AssistantIA, a helpful, honest and concise assistant. Answer in the language the user writes in."
 )
 
+
+# RFC 7518 section 3.2 (and RFC 8725): an HMAC key at least as long as the hash output.
+JWT_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 
 _POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
 _SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
@@ -37,9 +40,10 @@ class Settings(BaseSettings):
     # Several server processes need a SQL database: TinyDB allows one owner per folder.
     workers: int = Field(default=1, ge=1, le=64)
 
+    # Before jwt_secret: the key's minimum length depends on it.
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     # None means: generate one at first start and keep it in the data folder.
     jwt_secret: str | None = None
-    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     jwt_expires_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
     # bcrypt work factor; tests lower it, production keeps the default.
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
@@ -67,6 +71,10 @@ class Settings(BaseSettings):
     # client keeps 250 connections per process, so one account can never hold them all.
     user_concurrent_chats: int = Field(default=4, ge=1, le=50)
 
+    # -- identity and input hygiene ------------------------------------------------------
+    # `CORS_ORIGINS=*` is refused unless this says it is meant (see _no_wildcard_by_mistake).
+    cors_allow_any_origin: bool = False
+
     cors_origins: Annotated[list[str], NoDecode] = [
         "http://localhost:3000",
         "http://localhost:5173",
@@ -89,13 +97,27 @@ class Settings(BaseSettings):
 
     @field_validator("jwt_secret")
     @classmethod
-    def _secret_is_strong(cls, value: str | None) -> str | None:
-        # RFC 8725: an HMAC key must carry at least as many bits as the hash.
-        if value is not None and len(value.encode()) < 32:
+    def _secret_is_strong(cls, value: str | None, info: ValidationInfo) -> str | None:
+        algorithm = info.data.get("jwt_algorithm")
+        if value is None or algorithm is None:  # no algorithm: its own error is reported
+            return value
+        needed = JWT_KEY_BYTES[algorithm]
+        if len(value.encode()) < needed:
             raise ValueError(
-                "JWT_SECRET must be at least 32 bytes; generate one with "
-                '`python -c "import secrets; print(secrets.token_hex(32))"` '
+                f"JWT_SECRET must be at least {needed} bytes: {algorithm} needs at least as many as its "
+                f'hash; generate one with `python -c "import secrets; print(secrets.token_hex({needed}))"` '
                 "or leave it unset to let the server create one"
+            )
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard_by_mistake(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if "*" in value and not info.data.get("cors_allow_any_origin"):
+            raise ValueError(
+                "CORS_ORIGINS=* lets every web site a user visits call this API from their browser "
+                "(sign up, try passwords, reach a server only the school network sees); list the "
+                "SPA's origins instead, or set CORS_ALLOW_ANY_ORIGIN=true if that is really meant"
             )
         return value
 

@@ -13,6 +13,7 @@ AssistantIAError
 │   ├── DataFolderInUse          another process owns the data folder
 │   ├── DataFolderInvalid        the data path cannot be used as a folder
 │   ├── DatabaseSchemaUnknown    the database's schema revision is not one this version knows
+│   ├── MigrationError           a schema migration cannot apply to the data as it is
 │   ├── RestoreError             a dump cannot be restored
 │   └── StorageUnavailable       the backend cannot serve the request right now
 │       └── DatabaseUnavailable  the SQL database cannot be reached (it may come back)
@@ -38,6 +39,7 @@ __all__ = [
     "EmailAlreadyRegistered",
     "InvalidCredentials",
     "LimitReached",
+    "MigrationError",
     "NotFoundError",
     "PermissionDenied",
     "RestoreError",
@@ -111,6 +113,10 @@ class DataFolderInvalid(StorageError):
 
 class DatabaseSchemaUnknown(StorageError):
     """The database was migrated by a newer version (or another application): never touched."""
+
+
+class MigrationError(StorageError):
+    """The stored data stops a schema migration; it was rolled back, nothing changed."""
 
 
 class RestoreError(StorageError):

@@ -19,7 +19,9 @@ __all__ = [
     "Role",
     "UserRecord",
     "conversation_record",
+    "is_storable_text",
     "is_valid_id",
+    "is_valid_stamp",
     "message_record",
     "new_id",
     "record_problem",
@@ -81,6 +83,7 @@ def new_id(prefix: str) -> str:
 
 # Fixed width, so string order is time order (storage sorts and compares these strings).
 STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_STAMP_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z", re.ASCII)
 _clock_lock = threading.Lock()
 _last_moment = datetime.min.replace(tzinfo=UTC)
 
@@ -111,6 +114,29 @@ def stamp_after(last: str) -> str:
     except ValueError:  # a hand-made time: only this clock can order the change
         return now
     return moment.strftime(STAMP_FORMAT)
+
+
+def is_valid_stamp(value: object) -> bool:
+    """Whether `value` is a time in STAMP_FORMAT, exactly as `utc_now` writes it (a real date)."""
+    if not isinstance(value, str) or _STAMP_SHAPE.fullmatch(value) is None:
+        return False
+    try:  # the shape is right; fromisoformat (fast, in C) checks the month, day and hour exist
+        datetime.fromisoformat(value[:-1])
+    except ValueError:
+        return False
+    return True
+
+
+def is_storable_text(value: str) -> bool:
+    """Whether every backend can store this text: no lone surrogate (not UTF-8) and no NUL
+    (PostgreSQL's text cannot hold it)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def conversation_record(user_id: str, title: str, *, at: str | None = None) -> ConversationRecord:

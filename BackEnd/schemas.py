@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+
+from .emails import normalise_email
 
 __all__ = [
     "ChatReply",
@@ -26,7 +28,9 @@ __all__ = [
 
 MAX_MESSAGE_CHARS = 20_000
 MAX_TITLE_CHARS = 200
-_EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+# A message keeps the layout characters code and pasted text need; every other control
+# character (ESC, BEL, backspace, DEL, the C1 range) only ever steers a terminal.
+_MESSAGE_LAYOUT = frozenset("\t\n\r")
 
 
 def _encodable(value: str) -> str:
@@ -41,10 +45,16 @@ def _encodable(value: str) -> str:
     return value
 
 
-def _normalise_email(value: str) -> str:
-    value = value.strip().lower()
-    if len(value) > 254 or not _EMAIL_PATTERN.match(value):
-        raise ValueError("not a valid email address")
+def _no_control_characters(value: str) -> str:
+    # Names and titles are one line: no control character at all, tabs and newlines included.
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise ValueError("text must not contain control characters (tabs, newlines, ESC…)")
+    return value
+
+
+def _no_terminal_controls(value: str) -> str:
+    if any(unicodedata.category(char) == "Cc" and char not in _MESSAGE_LAYOUT for char in value):
+        raise ValueError("text must not contain control characters other than tabs and newlines")
     return value
 
 
@@ -71,10 +81,11 @@ def _empty_is_none(value: str | None) -> str | None:
 
 
 Text = Annotated[str, AfterValidator(_encodable)]
-Email = Annotated[Text, Field(max_length=320), AfterValidator(_normalise_email)]
+Email = Annotated[Text, Field(max_length=320), AfterValidator(normalise_email)]
+OneLine = Annotated[Text, AfterValidator(_no_control_characters)]
 NewPassword = Annotated[Text, Field(min_length=8, max_length=72), AfterValidator(_password_fits_bcrypt)]
 Title = Annotated[
-    Text, BeforeValidator(_strip), Field(max_length=MAX_TITLE_CHARS), AfterValidator(_not_blank)
+    OneLine, BeforeValidator(_strip), Field(max_length=MAX_TITLE_CHARS), AfterValidator(_not_blank)
 ]
 
 
@@ -84,7 +95,9 @@ class RegisterRequest(BaseModel):
     email: Email
     password: NewPassword
     name: Annotated[
-        Annotated[Text, Field(max_length=100)] | None, BeforeValidator(_strip), AfterValidator(_empty_is_none)
+        Annotated[OneLine, Field(max_length=100)] | None,
+        BeforeValidator(_strip),
+        AfterValidator(_empty_is_none),
     ] = None
 
 
@@ -123,7 +136,7 @@ class ConversationCreate(BaseModel):
     """A new thread; without a title it is called "Nouvelle conversation"."""
 
     title: Annotated[
-        Annotated[Text, Field(max_length=MAX_TITLE_CHARS)] | None,
+        Annotated[OneLine, Field(max_length=MAX_TITLE_CHARS)] | None,
         BeforeValidator(_strip),
         AfterValidator(_empty_is_none),
     ] = None
@@ -175,7 +188,12 @@ class HistoryPage(BaseModel):
 class ChatRequest(BaseModel):
     """One user message; without `conversation_id` a new thread is started."""
 
-    message: Annotated[Text, Field(max_length=MAX_MESSAGE_CHARS), AfterValidator(_not_blank)]
+    message: Annotated[
+        Text,
+        Field(max_length=MAX_MESSAGE_CHARS),
+        AfterValidator(_no_terminal_controls),
+        AfterValidator(_not_blank),
+    ]
     conversation_id: Annotated[str, Field(max_length=100)] | None = None
 
 

@@ -11,6 +11,7 @@ import anyio
 import bcrypt
 from jose import JWTError, jwt
 
+from .config import JWT_KEY_BYTES
 from .errors import AuthenticationError, DataFileCorrupt
 from .records import is_valid_id
 from .storage.files import create_durably
@@ -18,6 +19,9 @@ from .storage.files import create_durably
 __all__ = ["PasswordHasher", "TokenCodec", "load_or_create_secret"]
 
 logger = logging.getLogger(__name__)
+
+# How far another server's clock (or this one's, after an NTP step) may be from ours.
+CLOCK_SKEW_SECONDS = 60
 
 
 class PasswordHasher:
@@ -37,7 +41,7 @@ class PasswordHasher:
         return await anyio.to_thread.run_sync(self._hash, password, limiter=self._limiter)
 
     async def verify(self, password: str, password_hash: str | None) -> bool:
-        """Check a password; with no hash, burn the same time so unknown emails do not show."""
+        """Check a password; with no hash, do the same work, so a probe costs what a guess costs."""
         return await anyio.to_thread.run_sync(self._verify, password, password_hash, limiter=self._limiter)
 
     def _hash(self, password: str) -> str:
@@ -85,29 +89,47 @@ class TokenCodec:
         except JWTError as exc:
             raise AuthenticationError("Invalid or expired token.") from exc
         subject: str = claims.get("sub")
-        if not is_valid_id("usr", subject):
+        if not is_valid_id("usr", subject) or not self._lifetime_is_ours(claims):
             raise AuthenticationError("Invalid or expired token.")
         return subject
 
+    def _lifetime_is_ours(self, claims: dict[str, object]) -> bool:
+        """Whether the token lives no longer than we issue them, counted from a past `iat`.
 
-def load_or_create_secret(folder: Path) -> str:
+        A signed token with `exp` in the year 9999 (a leaked key, an old setting, a bug) would
+        otherwise be a key to the account forever; an `iat` in the future would stretch it too.
+        """
+        issued, expires = claims["iat"], claims["exp"]
+        if not isinstance(issued, int) or not isinstance(expires, int):
+            return False
+        return (
+            issued <= time.time() + CLOCK_SKEW_SECONDS
+            and expires - issued <= self.lifetime_seconds + CLOCK_SKEW_SECONDS
+        )
+
+
+def load_or_create_secret(folder: Path, algorithm: str) -> str:
     """The JWT key kept in the data folder, created (mode 0600) on first start.
 
     Creation is race-free: server processes starting together on one machine all end up
-    with the one key that was written first.
+    with the one key that was written first. A new key holds 512 random bits, enough for
+    every algorithm; one too short for `algorithm` (made before it changed) is refused.
     """
     path = folder / ".jwt_secret"
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        if create_durably(path, secrets.token_hex(32).encode()):
+        if create_durably(path, secrets.token_hex(64).encode()):
             logger.warning(
                 "JWT_SECRET is not set: generated a random key in %s. Set JWT_SECRET to manage it "
                 "yourself (required when servers on several machines share one database).",
                 path,
             )
     secret = path.read_text(encoding="utf-8").strip()
-    if len(secret) < 32:
+    needed = JWT_KEY_BYTES[algorithm]
+    if len(secret.encode()) < needed:
         raise DataFileCorrupt(
-            path, "the key is shorter than 32 characters; delete the file to make a new one"
+            path,
+            f"the key is shorter than {needed} characters, which JWT_ALGORITHM={algorithm} needs; "
+            "delete the file to make a new one (signed-in users will have to log in again)",
         )
     return secret

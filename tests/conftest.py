@@ -6,6 +6,7 @@ TinyDB files, SQLite, and PostgreSQL when TEST_DATABASE_URL is set.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.dependencies import models as fastapi_dependency_models
+from sqlalchemy import text
 
 from BackEnd.app import create_app
 from BackEnd.config import Settings
@@ -155,3 +157,21 @@ def tinydb(data_dir: Path) -> Iterator[TinyDBDatabase]:
     database = TinyDBDatabase.open(data_dir)
     yield database
     database.close()
+
+
+@pytest.fixture
+def new_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A SQL database of `backend` without any table yet (PostgreSQL: a new database, dropped after)."""
+    if backend == "sqlite":
+        yield sqlite_url(tmp_path / "new.db")
+        return
+    server: SQLDatabase = request.getfixturevalue("postgres")
+    name = f"assistantia_new_{uuid.uuid4().hex[:12]}"
+    admin = server.engine.execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield server.engine.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))

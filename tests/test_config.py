@@ -70,6 +70,44 @@ def test_unsafe_or_impossible_values_are_refused_naming_the_variable(
 
 
 @pytest.mark.parametrize(
+    ("algorithm", "secret_bytes", "accepted"),
+    [
+        ("HS256", 31, False),
+        ("HS256", 32, True),
+        ("HS384", 47, False),
+        ("HS384", 48, True),
+        ("HS512", 63, False),
+        ("HS512", 64, True),
+    ],
+)
+def test_jwt_secret_must_be_as_long_as_the_algorithms_hash(
+    monkeypatch: pytest.MonkeyPatch, algorithm: str, secret_bytes: int, accepted: bool
+) -> None:
+    # RFC 7518 section 3.2: an HMAC key at least as long as the hash output.
+    monkeypatch.setenv("JWT_ALGORITHM", algorithm)
+    monkeypatch.setenv("JWT_SECRET", "k" * secret_bytes)
+    if accepted:
+        assert Settings(_env_file=None).jwt_secret == "k" * secret_bytes
+        return
+    with pytest.raises(ValidationError) as raised:
+        Settings(_env_file=None)
+    assert "jwt_secret" in str(raised.value) and f"{algorithm} needs at least" in str(raised.value)
+
+
+@pytest.mark.parametrize("origins", ["*", "http://localhost:5173, *"])
+def test_cors_any_origin_is_refused_unless_explicitly_allowed(
+    monkeypatch: pytest.MonkeyPatch, origins: str
+) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", origins)
+    with pytest.raises(ValidationError) as raised:
+        Settings(_env_file=None)
+    assert "cors_origins" in str(raised.value) and "CORS_ALLOW_ANY_ORIGIN=true" in str(raised.value)
+
+    monkeypatch.setenv("CORS_ALLOW_ANY_ORIGIN", "true")
+    assert "*" in Settings(_env_file=None).cors_origins
+
+
+@pytest.mark.parametrize(
     ("given", "used"),
     [
         (

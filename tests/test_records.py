@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from BackEnd.records import is_valid_id, message_record, new_id, record_problem
+from BackEnd.records import is_valid_id, is_valid_stamp, message_record, new_id, record_problem, utc_now
 
 
 @pytest.mark.parametrize(
@@ -46,3 +46,23 @@ def test_record_problem_names_what_is_wrong(change: dict[str, object], problem: 
 def test_record_problem_refuses_a_non_object_and_a_missing_field() -> None:
     assert record_problem("user", ["not", "a", "dict"]) == "is not an object"
     assert record_problem("conversation", {"id": "conv_1"}) == "has no valid 'user_id'"
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        (utc_now(), True),
+        ("2024-02-29T23:59:59.999999Z", True),
+        ("2026-02-29T00:00:00.000000Z", False),
+        ("2026-13-01T00:00:00.000000Z", False),
+        ("2026-01-01T24:00:00.000000Z", False),
+        ("2026-01-01T00:00:00Z", False),
+        ("2026-01-01T00:00:00.000000+00:00", False),
+        ("2026-01-01 00:00:00.000000Z", False),
+        ("\uff12026-01-01T00:00:00.000000Z", False),
+        ("yesterday", False),
+        (None, False),
+    ],
+)
+def test_is_valid_stamp_accepts_only_the_fixed_width_utc_format(value: object, valid: bool) -> None:
+    assert is_valid_stamp(value) is valid

@@ -88,6 +88,20 @@ def test_damaged_generated_jwt_key_stops_start_up_naming_it_and_no_file_changes(
     assert file_digests(data_dir) == before
 
 
+def test_generated_jwt_key_too_short_for_the_algorithm_stops_start_up_naming_both(data_dir: Path) -> None:
+    _data_files(data_dir)
+    key = data_dir / ".jwt_secret"
+    key.write_bytes(b"k" * 50 + b"\n")  # enough for HS256, made before JWT_ALGORITHM changed
+    before = file_digests(data_dir)
+
+    result = run_cli(
+        data_dir=data_dir, PORT=str(free_port()), timeout=30, JWT_SECRET=None, JWT_ALGORITHM="HS512"
+    )
+
+    _assert_refused(result.stderr, result.returncode, str(key), "shorter than 64 characters", "HS512")
+    assert file_digests(data_dir) == before
+
+
 @pytest.mark.parametrize("which", ["BDD", "BDD/historique"])
 def test_data_path_that_is_a_file_stops_start_up_naming_it_and_no_file_changes(
     tmp_path: Path, data_dir: Path, which: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import anyio
 
+from ..emails import email_key
 from ..errors import AuthenticationError, InvalidCredentials, NotFoundError
 from ..records import UserRecord, new_id, utc_now
 from ..security import PasswordHasher, TokenCodec
@@ -37,7 +38,7 @@ async def authenticate(
     database: Database, hasher: PasswordHasher, *, email: str, password: str
 ) -> UserRecord:
     """The account these credentials open; InvalidCredentials, in the same time, otherwise."""
-    user = await anyio.to_thread.run_sync(find_user_by_email, database, email.strip().lower())
+    user = await anyio.to_thread.run_sync(find_user_by_email, database, email_key(email))
     if not await hasher.verify(password, user["password_hash"] if user else None) or user is None:
         raise InvalidCredentials("Incorrect email or password.")
     return user

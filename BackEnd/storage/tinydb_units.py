@@ -8,6 +8,7 @@ from typing import Any
 from tinydb import Query
 from tinydb.table import Table
 
+from ..emails import email_key
 from ..errors import EmailAlreadyRegistered, NotFoundError
 from ..records import ConversationRecord, MessageRecord, Role, UserRecord, stamp_after
 from .base import Accounts, Page, Threads, UnitOfWork
@@ -111,8 +112,8 @@ class TinyAccounts(Accounts):
         staged = self._staged()
         if staged is None:
             return self._unit.users.get_by_email(email)
-        key = email.strip().lower()
-        return next((user for user in staged if user["email"].strip().lower() == key), None)
+        key = email_key(email)
+        return next((user for user in staged if email_key(user["email"]) == key), None)
 
     def all(self) -> list[UserRecord]:
         staged = self._staged()

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from tinydb import Query, TinyDB
 from tinydb.table import Table
 
+from ..emails import email_key
 from ..errors import DataFileCorrupt, EmailAlreadyRegistered, StorageUnavailable
 from ..records import Role, UserRecord, record_problem
 from .files import FileLock
@@ -85,11 +86,11 @@ class UsersFile:
         for key, doc in (tables or {}).get(_TABLE, {}).items():
             _check_user(self.path, key, doc)
             record: UserRecord = dict(doc)  # type: ignore[assignment]
-            email_key = record["email"].strip().lower()
-            if record["id"] in by_id or email_key in by_email:
+            email = email_key(record["email"])  # a hand edit may spell it another way
+            if record["id"] in by_id or email in by_email:
                 raise DataFileCorrupt(self.path, f"user #{key} repeats an id or an email")
             by_id[record["id"]] = record
-            by_email[email_key] = record
+            by_email[email] = record
         self._by_id, self._by_email = by_id, by_email
 
     def _refresh(self) -> None:
@@ -176,7 +177,7 @@ class UsersFile:
 
     def get_by_email(self, email: str) -> UserRecord | None:
         """The account with this email, as the file says now."""
-        found = self._read(lambda: self._by_email.get(email.strip().lower()))
+        found = self._read(lambda: self._by_email.get(email_key(email)))
         return found.copy() if found else None
 
     def all(self) -> list[UserRecord]:
@@ -189,12 +190,12 @@ class UsersFile:
 
     def taken(self, email: str) -> bool:
         """Whether an account has this email (call inside `writing`, where the indexes are fresh)."""
-        return email.strip().lower() in self._by_email
+        return email_key(email) in self._by_email
 
     def set_role(self, email: str, role: Role) -> UserRecord | None:
         """Change one account's role at once (the `promote` command); None if the email is unknown."""
         with self.writing() as table:
-            user = self._by_email.get(email.strip().lower())
+            user = self._by_email.get(email_key(email))
             if user is None:
                 return None
             table.update({"role": role}, Query().id == user["id"])

@@ -26,7 +26,7 @@ __all__ = ["SCHEMA_REVISION", "head_revision", "migrate_url", "upgrade"]
 
 # The newest revision under migrations/versions (a test checks they agree): a server whose
 # database is already there starts without loading Alembic at all.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any constant shared by every AssistantIA process: the key of the "migrating" advisory lock.
@@ -75,6 +75,8 @@ def upgrade(engine: Engine) -> str | None:
         if current == SCHEMA_REVISION:
             return current
         _refuse_unknown(engine, current)
+        # Alembic announces each plugin it loads (on import); only the migration steps interest the log.
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
         from alembic import command
 
         config = _config()

@@ -161,6 +161,31 @@ async def test_login_unknown_email_and_wrong_password_look_the_same(
     assert wrong.headers.get("www-authenticate") == "Bearer"
 
 
+async def test_every_probe_of_an_address_costs_one_bcrypt_hash_on_either_route(
+    client: httpx.AsyncClient, app: FastAPI, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The threat model (README, Security): whether an address has an account is not secret,
+    # since sign-up must say it is taken; but neither route answers that question more
+    # cheaply than a password guess, so probing costs as much as guessing.
+    hasher = app.state.context.hasher
+    work: list[str] = []
+    for name in ("_hash", "_verify"):
+        real = getattr(hasher, name)
+        monkeypatch.setattr(
+            hasher, name, lambda *args, real=real, name=name: work.append(name) or real(*args)
+        )
+
+    probes = [
+        await client.post("/auth/register", json={"email": alice.email, "password": PASSWORD}),
+        await client.post("/auth/login", json={"email": alice.email, "password": "wrong password"}),
+        await client.post("/auth/login", json={"email": "nobody@example.com", "password": PASSWORD}),
+        await client.post("/auth/register", json={"email": "new@example.com", "password": PASSWORD}),
+    ]
+
+    assert [probe.status_code for probe in probes] == [409, 401, 401, 201]
+    assert work == ["_hash", "_verify", "_verify", "_hash"]
+
+
 async def test_login_overlong_password_is_401_not_500(client: httpx.AsyncClient, alice: Account) -> None:
     full = await sign_up(client, "ivan@example.com", password="p" * 72)
     # The first 72 bytes of the last two equal ivan's password: bcrypt's truncation must not let them in.
@@ -213,6 +238,15 @@ async def test_hand_signed_token_with_test_secret_is_accepted(
     assert (await _me_status(client, signed(claims(alice.id)))).status_code == 200
 
 
+async def test_token_up_to_a_minute_longer_than_the_setting_is_accepted_for_clock_skew(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    now = int(time.time())
+    # JWT_EXPIRES_MINUTES is 60 in the tests; another server's clock may be a little ahead.
+    skewed = signed(claims(alice.id, iat=now + 30, exp=now + 30 + 3600 + 60))
+    assert (await _me_status(client, skewed)).status_code == 200
+
+
 BAD_TOKENS = {
     "garbage": lambda sub: "garbage",
     "three-garbage-parts": lambda sub: "a.b.c",
@@ -220,6 +254,12 @@ BAD_TOKENS = {
     "other-key": other_key,
     "expired": expired,
     "no-exp": lambda sub: signed({"sub": sub, "iat": int(time.time())}),
+    "no-iat": lambda sub: signed({"sub": sub, "exp": int(time.time()) + 3600}),
+    "exp-in-9999": lambda sub: signed(claims(sub, exp=253_402_300_799)),
+    "lifetime-over-setting-plus-skew": lambda sub: signed(claims(sub, exp=int(time.time()) + 3600 + 61)),
+    "iat-in-the-future": lambda sub: signed(
+        claims(sub, iat=int(time.time()) + 86_400, exp=int(time.time()) + 86_400 + 3600)
+    ),
     "unknown-sub": lambda sub: signed(claims("usr_" + "0" * 32)),
     "malformed-sub": lambda sub: signed(claims("../users")),
 }

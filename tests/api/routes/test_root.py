@@ -142,3 +142,45 @@ async def test_cors_preflight_from_unknown_origin_is_refused(client: httpx.Async
     assert response.status_code >= 400
     simple = await client.get("/", headers={"Origin": "http://evil.example"})
     assert "access-control-allow-origin" not in simple.headers
+
+
+SPA_CALLS = [("GET", "/auth/me"), ("POST", "/ai/chat"), ("PATCH", "/conversations/x"), ("DELETE", "/history")]
+
+
+async def test_cors_preflight_allows_every_call_the_spa_makes(client: httpx.AsyncClient) -> None:
+    for method, path in SPA_CALLS:
+        response = await client.options(
+            path,
+            headers={
+                "Origin": ALLOWED_ORIGIN,
+                "Access-Control-Request-Method": method,
+                "Access-Control-Request-Headers": "authorization, content-type",
+            },
+        )
+        assert response.status_code == 200, (method, response.text)
+        assert response.headers.get("access-control-allow-origin") == ALLOWED_ORIGIN
+
+
+async def test_cors_allows_no_credentials_and_only_the_methods_and_headers_the_api_uses(
+    client: httpx.AsyncClient,
+) -> None:
+    # Bearer tokens travel in a header the SPA sets itself: cookies are never needed, so never allowed.
+    simple = await client.get("/", headers={"Origin": ALLOWED_ORIGIN})
+    unused_method = await client.options(
+        "/auth/me", headers={"Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "PUT"}
+    )
+    unused_header = await client.options(
+        "/auth/me",
+        headers={
+            "Origin": ALLOWED_ORIGIN,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "x-forwarded-for",
+        },
+    )
+
+    assert "access-control-allow-credentials" not in simple.headers
+    assert "access-control-allow-credentials" not in unused_method.headers
+    assert unused_method.status_code == 400 and "PUT" not in unused_method.headers.get(
+        "access-control-allow-methods", ""
+    )
+    assert unused_header.status_code == 400
