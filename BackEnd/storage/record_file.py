@@ -9,18 +9,15 @@ thread holds the GIL, which would stall the event loop for every user.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataFileCorrupt, StorageUnavailable
-from .files import Payload, Signature, file_signature, read_json_file, write_durably
+from .files import Payload, Signature, file_signature, write_durably
 from .journal import active_transaction
+from .record_layout import Record, decode_line, encode_value, line_of, parse_whole, read_lines
 
-__all__ = ["RecordFile", "read_records"]
-
-Record = dict[str, Any]
+__all__ = ["RecordFile"]
 # Bytes of lines joined per write.
 _CHUNK_BYTES = 1 << 20
 
@@ -50,13 +47,13 @@ class RecordFile:
 
     def _load(self) -> None:
         signature = file_signature(self.path)
-        docs, self._others = _read_lines(self.path, self.table), {}
+        docs, self._others = read_lines(self.path, self.table), {}
         if docs is None:  # not our layout (an older or hand-made file): parse it whole, once
-            parsed, self._others = _parse(self.path, self.table)
-            docs = {key: _line(key, _encode(doc)) for key, doc in parsed.items()}
+            parsed, self._others = parse_whole(self.path, self.table)
+            docs = {key: line_of(key, encode_value(doc)) for key, doc in parsed.items()}
         self._docs, self._keys, self._decoded = docs, None, {}
         if self._keep_decoded:
-            self._decoded = {key: _decode(line) for key, line in docs.items()}
+            self._decoded = {key: decode_line(line) for key, line in docs.items()}
         self._next = max(docs, default=0) + 1
         self.size = signature[1] if signature else 0
 
@@ -64,7 +61,9 @@ class RecordFile:
         if self._keys is None:
             docs = self._loaded()
             records = (
-                self._decoded if self._keep_decoded else {key: _decode(line) for key, line in docs.items()}
+                self._decoded
+                if self._keep_decoded
+                else {key: decode_line(line) for key, line in docs.items()}
             )
             self._keys = {
                 record["id"]: key for key, record in records.items() if isinstance(record.get("id"), str)
@@ -80,7 +79,7 @@ class RecordFile:
         docs = self._loaded()
         if self._keep_decoded:
             return [dict(record) for record in list(self._decoded.values())[start:stop]]
-        return [_decode(line) for line in list(docs.values())[start:stop]]
+        return [decode_line(line) for line in list(docs.values())[start:stop]]
 
     def shared_records(self) -> list[Record]:
         """The decoded records themselves, for sorting without copies: never change them."""
@@ -95,7 +94,7 @@ class RecordFile:
             return None
         if self._keep_decoded:
             return dict(self._decoded[key])
-        return _decode(self._loaded()[key])
+        return decode_line(self._loaded()[key])
 
     def ids(self) -> list[str]:
         """Every record's id, in file order."""
@@ -105,9 +104,9 @@ class RecordFile:
     def insert(self, records: Iterable[Record]) -> None:
         """Append records (each with an id no record of the file has)."""
         docs = self._loaded()
-        encoded = [(record, _encode(record)) for record in records]  # all or none: encoding may fail
+        encoded = [(record, encode_value(record)) for record in records]  # all or none: encoding may fail
         for record, doc in encoded:
-            docs[self._next] = _line(self._next, doc)
+            docs[self._next] = line_of(self._next, doc)
             if self._keep_decoded:
                 self._decoded[self._next] = dict(record)
             if self._keys is not None:
@@ -121,7 +120,7 @@ class RecordFile:
         if key is None:
             return None
         record = {**(self.get(record_id) or {}), **changes}
-        self._loaded()[key] = _line(key, _encode(record))
+        self._loaded()[key] = line_of(key, encode_value(record))
         if self._keep_decoded:
             self._decoded[key] = record
         self._changed()
@@ -158,7 +157,7 @@ class RecordFile:
     # -- the file transaction's side (journal.StagedFile) --------------------------------
     def encode(self) -> Payload:
         """The file's bytes, in pieces written one by one: no copy of a whole long thread."""
-        chunks = [b"{%s: {" % _encode(self.table), b"\n"]
+        chunks = [b"{%s: {" % encode_value(self.table), b"\n"]
         # Joined about a megabyte at a time: few writes for many small documents, and no copy
         # of a whole long thread in one call, which would hold the GIL for as long as it takes.
         lines = self._loaded().values()
@@ -181,7 +180,9 @@ class RecordFile:
         return chunks + self._closing()
 
     def _closing(self) -> list[bytes]:
-        others = [b", %s: %s" % (_encode(name), _encode(table)) for name, table in self._others.items()]
+        others = [
+            b", %s: %s" % (encode_value(name), encode_value(table)) for name, table in self._others.items()
+        ]
         return [b"\n}", *others, b"}"]
 
     def committed(self, signature: Signature) -> None:
@@ -196,73 +197,3 @@ class RecordFile:
     def is_loaded(self) -> bool:
         """Whether the file's documents are in memory."""
         return self._docs is not None
-
-
-def read_records(path: Path, table: str) -> Iterator[Record]:
-    """The documents of one table of a file, decoded one by one and not kept (start-up checks)."""
-    docs = _read_lines(path, table)
-    if docs is None:
-        yield from _parse(path, table)[0].values()
-        return
-    for key, line in docs.items():
-        try:
-            record = _decode(line)
-        except ValueError as exc:
-            raise DataFileCorrupt(path, f"document {key} is not valid JSON") from exc
-        if not isinstance(record, dict):
-            raise DataFileCorrupt(path, f"document {key} of table {table!r} is not a record")
-        yield record
-
-
-def _read_lines(path: Path, table: str) -> dict[int, bytes] | None:
-    # Our layout, read line by line (None if the file is laid out otherwise, or absent).
-    # Each document stays undecoded: a file of long messages costs no JSON parsing here.
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed below; absent files are common
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise StorageUnavailable(f"cannot read {path}: {exc.strerror}") from exc
-    with handle:
-        if handle.readline() != b"{%s: {\n" % _encode(table):
-            return None
-        docs: dict[int, bytes] = {}
-        for line in handle:
-            if line == b"}}":
-                return docs
-            line = line.rstrip(b"\n").removesuffix(b",")
-            key, separator, doc = line.partition(b": ")
-            well_formed = key[:1] == key[-1:] == b'"' and key[1:-1].isdigit() and doc[:1] + doc[-1:] == b"{}"
-            if not (separator and well_formed):
-                return None
-            docs[int(key[1:-1])] = line
-    return None  # no closing line: not ours (or truncated), let the whole parse name the fault
-
-
-def _parse(path: Path, table: str) -> tuple[dict[int, Record], dict[str, Any]]:
-    tables = read_json_file(path) or {}
-    if not isinstance(tables, dict) or not all(isinstance(docs, dict) for docs in tables.values()):
-        raise DataFileCorrupt(path, "expected a JSON object of tables")
-    parsed: dict[int, Record] = {}
-    for key, doc in (tables.pop(table, None) or {}).items():
-        if not isinstance(doc, dict) or not key.isdigit():
-            raise DataFileCorrupt(path, f"document {key!r} of table {table!r} is not a record")
-        parsed[int(key)] = doc
-    return parsed, tables
-
-
-def _line(key: int, doc: bytes) -> bytes:
-    return b'"%d": %s' % (key, doc)
-
-
-def _decode(line: bytes) -> Record:
-    # The key is digits between quotes, so the first `": ` ends it.
-    record: Record = json.loads(line[line.index(b'": ') + 3 :])
-    return record
-
-
-def _encode(value: Any) -> bytes:
-    try:
-        return json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as exc:  # a lone surrogate, which no UTF-8 file can hold
-        raise StorageUnavailable(f"cannot encode a record: {exc}") from exc

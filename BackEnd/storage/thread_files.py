@@ -10,7 +10,8 @@ from typing import Any
 from ..errors import DataFileCorrupt
 from ..records import ConversationRecord, record_problem
 from .journal import FileTransaction
-from .record_file import RecordFile, read_records
+from .record_file import RecordFile
+from .record_layout import read_records
 
 __all__ = ["ThreadFiles"]
 

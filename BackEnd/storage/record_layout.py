@@ -1,0 +1,95 @@
+"""The line layout of record files: one TinyDB document per line, read back without parsing.
+
+`{"messages": {` on the first line, then `"1": {...},` one document a line, then `}}`: still
+a TinyDB table (TinyDB reads it), and a reader can keep each line's bytes as they are.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataFileCorrupt, StorageUnavailable
+from .files import read_json_file
+
+__all__ = ["Record", "decode_line", "encode_value", "line_of", "parse_whole", "read_lines", "read_records"]
+
+Record = dict[str, Any]
+
+
+def read_records(path: Path, table: str) -> Iterator[Record]:
+    """The documents of one table of a file, decoded one by one and not kept (start-up checks)."""
+    docs = read_lines(path, table)
+    if docs is None:
+        yield from parse_whole(path, table)[0].values()
+        return
+    for key, line in docs.items():
+        try:
+            record = decode_line(line)
+        except ValueError as exc:
+            raise DataFileCorrupt(path, f"document {key} is not valid JSON") from exc
+        if not isinstance(record, dict):
+            raise DataFileCorrupt(path, f"document {key} of table {table!r} is not a record")
+        yield record
+
+
+def read_lines(path: Path, table: str) -> dict[int, bytes] | None:
+    """Each document's line by TinyDB doc id; {} if the file is absent, None if laid out otherwise.
+
+    Read line by line and left undecoded: a file of long messages costs no JSON parsing here.
+    """
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below; absent files are common
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise StorageUnavailable(f"cannot read {path}: {exc.strerror}") from exc
+    with handle:
+        if handle.readline() != b"{%s: {\n" % encode_value(table):
+            return None
+        docs: dict[int, bytes] = {}
+        for line in handle:
+            if line == b"}}":
+                return docs
+            line = line.rstrip(b"\n").removesuffix(b",")
+            key, separator, doc = line.partition(b": ")
+            well_formed = key[:1] == key[-1:] == b'"' and key[1:-1].isdigit() and doc[:1] + doc[-1:] == b"{}"
+            if not (separator and well_formed):
+                return None
+            docs[int(key[1:-1])] = line
+    return None  # no closing line: not ours (or truncated), let the whole parse name the fault
+
+
+def parse_whole(path: Path, table: str) -> tuple[dict[int, Record], dict[str, Any]]:
+    """A file in any layout, parsed at once: one table's documents, and the other tables."""
+    tables = read_json_file(path) or {}
+    if not isinstance(tables, dict) or not all(isinstance(docs, dict) for docs in tables.values()):
+        raise DataFileCorrupt(path, "expected a JSON object of tables")
+    parsed: dict[int, Record] = {}
+    for key, doc in (tables.pop(table, None) or {}).items():
+        if not isinstance(doc, dict) or not key.isdigit():
+            raise DataFileCorrupt(path, f"document {key!r} of table {table!r} is not a record")
+        parsed[int(key)] = doc
+    return parsed, tables
+
+
+def line_of(key: int, doc: bytes) -> bytes:
+    """The line of an encoded document."""
+    return b'"%d": %s' % (key, doc)
+
+
+def decode_line(line: bytes) -> Record:
+    """The document a line holds."""
+    # The key is digits between quotes, so the first `": ` ends it.
+    record: Record = json.loads(line[line.index(b'": ') + 3 :])
+    return record
+
+
+def encode_value(value: Any) -> bytes:
+    """JSON as our files hold it; StorageUnavailable for text no UTF-8 file can hold."""
+    try:
+        return json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate, which no UTF-8 file can hold
+        raise StorageUnavailable(f"cannot encode a record: {exc}") from exc
