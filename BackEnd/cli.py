@@ -24,7 +24,7 @@ def _serve(settings: Settings, _: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
-    from .server import server_options
+    from .server import connection_limits, server_options
 
     if settings.workers > 1 and not settings.database_url:
         print(
@@ -34,7 +34,7 @@ def _serve(settings: Settings, _: argparse.Namespace) -> int:
         )
         return 2
     try:
-        options = server_options(settings)
+        limits = connection_limits(settings)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -44,6 +44,7 @@ def _serve(settings: Settings, _: argparse.Namespace) -> int:
     database = open_database(settings)
     try:
         secret = settings.jwt_secret or load_or_create_secret(settings.bdd_dir)
+        options = server_options(settings, limits)
         if settings.workers == 1:
             app = create_app(settings.model_copy(update={"jwt_secret": secret}), database=database)
             uvicorn.run(app, **options)

@@ -1,6 +1,6 @@
 """The framework's ceiling: a bare FastAPI endpoint returning a small JSON, served like `python main.py`.
 
-`BackEnd/cli.py` serves with `uvicorn.run(app, **server_options(settings))`: uvicorn's defaults
+`BackEnd/cli.py` serves with `uvicorn.run(app, **server_options(...))`: uvicorn's defaults
 with our guarded httptools protocol and its limits. This does exactly the same, so the
 difference between the two is the app's own code.
 """
@@ -16,7 +16,7 @@ from fastapi import FastAPI
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from BackEnd.config import Settings  # noqa: E402
-from BackEnd.server import server_options  # noqa: E402
+from BackEnd.server import connection_limits, server_options  # noqa: E402
 
 app = FastAPI()
 
@@ -28,4 +28,5 @@ async def root() -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    uvicorn.run(app, **server_options(Settings()))
+    settings = Settings()
+    uvicorn.run(app, **server_options(settings, connection_limits(settings)))

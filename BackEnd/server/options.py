@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from ..config import Settings
-from .limits import connection_limits
+from .limits import ConnectionLimits
 from .protocol import GuardedHttpToolsProtocol
 
 __all__ = ["server_options"]
@@ -15,12 +15,11 @@ __all__ = ["server_options"]
 logger = logging.getLogger(__name__)
 
 
-def server_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for `uvicorn.run`; raises ValueError when MAX_CONNECTIONS cannot be served.
+def server_options(settings: Settings, limits: ConnectionLimits) -> dict[str, Any]:
+    """Keyword arguments for `uvicorn.run`, and the limits said in the log.
 
     The protocol goes as a picklable `functools.partial`, so every worker process gets the limits.
     """
-    limits = connection_limits(settings)
     logger.info(
         "Limits per server process: %d connections, request headers of at most %d bytes within "
         "%g s, idle connections closed after %g s.",
