@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import select
-import selectors
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,103 +11,22 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.utils.raw_http import (
+    WAIT,
+    closed_by_server,
+    connect,
+    read_response,
+    read_until_closed,
+    request_of_exactly,
+    rss_mb,
+    status_and_detail,
+    stream_header,
+    trickle,
+)
 from tests.utils.records import PASSWORD
 from tests.utils.server import ServerProcess, running_server
 
 MAX_HEADER_BYTES = 16 * 1024  # the default, which these tests keep
-WAIT = 20.0  # fail-safe bound for "the server closed it", far above the 1 s timeouts set below
-CHUNK = b"a" * 65536
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
-
-
-def _connect(server: ServerProcess) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
-
-
-def _read_until_closed(sock: socket.socket, timeout: float = WAIT) -> bytes | None:
-    """Everything the server sends until it closes; None if it is still open after `timeout`."""
-    received = b""
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        sock.settimeout(left)
-        try:
-            chunk = sock.recv(65536)
-        except TimeoutError:
-            return None
-        except ConnectionResetError:
-            return received
-        if not chunk:
-            return received
-        received += chunk
-    return None
-
-
-def _read_response(sock: socket.socket) -> bytes:
-    """One whole response with a Content-Length, leaving the connection open."""
-    sock.settimeout(WAIT)
-    received = b""
-    while b"\r\n\r\n" not in received:
-        received += sock.recv(65536)
-    head, _, body = received.partition(b"\r\n\r\n")
-    length = int(
-        next(line for line in head.lower().split(b"\r\n") if line.startswith(b"content-length:"))[15:]
-    )
-    while len(body) < length:
-        body += sock.recv(65536)
-    return head + b"\r\n\r\n" + body
-
-
-def _closed_by_server(socks: list[socket.socket], within: float) -> list[bytes | None]:
-    """For each socket, what the server sent before closing it; None if open after `within` s."""
-    answers: list[bytes | None] = [None] * len(socks)
-    with selectors.DefaultSelector() as watching:  # epoll: select() stops at fd 1,024
-        for index, sock in enumerate(socks):
-            watching.register(sock, selectors.EVENT_READ, index)
-        deadline = time.monotonic() + within
-        while watching.get_map() and (left := deadline - time.monotonic()) > 0:
-            for key, _ in watching.select(left):
-                watching.unregister(key.fileobj)
-                answers[key.data] = _read_until_closed(socks[key.data], timeout=5.0)
-    return answers
-
-
-def _trickle(sock: socket.socket, byte: bytes) -> None:
-    """Send `byte` every 0.2 s until the server answers or closes, for at most WAIT seconds."""
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline and not select.select([sock], [], [], 0.2)[0]:
-        try:
-            sock.sendall(byte)
-        except OSError:  # closed under us: what it sent is read next
-            return
-
-
-def _stream_header(sock: socket.socket, megabytes: int) -> int:
-    """Send one endless `Authorization` header, stopping when the server cuts in; bytes sent."""
-    sent = 0
-    try:
-        sock.sendall(b"GET /auth/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ")
-        for _ in range(megabytes * 16):
-            sock.sendall(CHUNK)
-            sent += len(CHUNK)
-    except OSError:  # reset by the server: what it refuses to read
-        pass
-    return sent
-
-
-def _status_and_detail(answer: bytes) -> tuple[int, str]:
-    head, _, body = answer.partition(b"\r\n\r\n")
-    return int(head.split()[1]), json.loads(body)["detail"]
-
-
-def _request_of_exactly(size: int) -> bytes:
-    start, end = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: ", b"\r\n\r\n"
-    return start + b"p" * (size - len(start) - len(end)) + end
 
 
 @pytest.fixture(scope="module")
@@ -125,13 +40,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 def test_headers_up_to_the_limit_are_served_and_one_byte_more_is_a_431(server: ServerProcess) -> None:
-    with _connect(server) as fitting, _connect(server) as oversize:
-        fitting.sendall(_request_of_exactly(MAX_HEADER_BYTES))
-        oversize.sendall(_request_of_exactly(MAX_HEADER_BYTES + 1))
-        served, refused = _read_until_closed(fitting), _read_until_closed(oversize)
+    with connect(server) as fitting, connect(server) as oversize:
+        fitting.sendall(request_of_exactly(MAX_HEADER_BYTES))
+        oversize.sendall(request_of_exactly(MAX_HEADER_BYTES + 1))
+        served, refused = read_until_closed(fitting), read_until_closed(oversize)
     assert served is not None and served.startswith(b"HTTP/1.1 200 "), served
     assert refused is not None, "the connection was left open"
-    assert _status_and_detail(refused) == (
+    assert status_and_detail(refused) == (
         431,
         f"Request headers too large: the limit is {MAX_HEADER_BYTES} bytes.",
     )
@@ -141,9 +56,9 @@ def test_pipelined_requests_read_in_one_chunk_past_the_limit_are_all_served(serv
     body = b"b" * (MAX_HEADER_BYTES - 200)  # the second request starts inside the first 16 KB read
     first = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body
     second = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: " + b"p" * 1000 + b"\r\n\r\n"
-    with _connect(server) as sock:
+    with connect(server) as sock:
         sock.sendall(first + second)
-        answers = _read_until_closed(sock)
+        answers = read_until_closed(sock)
     assert answers is not None and b" 431 " not in answers
     assert answers.count(b"HTTP/1.1 ") == 2 and b"HTTP/1.1 200 " in answers, answers
 
@@ -151,44 +66,44 @@ def test_pipelined_requests_read_in_one_chunk_past_the_limit_are_all_served(serv
 def test_64_mb_authorization_header_is_refused_unread_and_the_connection_closed(
     server: ServerProcess,
 ) -> None:
-    with _connect(server) as sock:
-        sent = _stream_header(sock, megabytes=64)
-        answer = _read_until_closed(sock)
+    with connect(server) as sock:
+        sent = stream_header(sock, megabytes=64)
+        answer = read_until_closed(sock)
     assert answer is not None, "the connection was left open"
-    assert _status_and_detail(answer)[0] == 431
+    assert status_and_detail(answer)[0] == 431
     # What the kernels' socket buffers took before the reset: far from the 64 MB offered.
     assert sent < 16 * 1024 * 1024, f"the server took {sent} bytes"
 
 
 def test_memory_stays_flat_while_clients_stream_endless_headers(server: ServerProcess) -> None:
-    before = _rss_mb(server.pid)
+    before = rss_mb(server.pid)
     peak = before
-    senders = [_connect(server) for _ in range(4)]
-    threads = [threading.Thread(target=_stream_header, args=(sock, 32)) for sock in senders]
+    senders = [connect(server) for _ in range(4)]
+    threads = [threading.Thread(target=stream_header, args=(sock, 32)) for sock in senders]
     for thread in threads:
         thread.start()
     while any(thread.is_alive() for thread in threads):
-        peak = max(peak, _rss_mb(server.pid))
+        peak = max(peak, rss_mb(server.pid))
         time.sleep(0.02)
-    peak = max(peak, _rss_mb(server.pid))
+    peak = max(peak, rss_mb(server.pid))
     for sock in senders:
         sock.close()
     assert peak - before < 30, f"RSS went from {before:.0f} MB to {peak:.0f} MB"
 
 
 def test_slowloris_is_answered_408_and_closed_at_the_header_deadline(server: ServerProcess) -> None:
-    with _connect(server) as sock:
+    with connect(server) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
-        _trickle(sock, b"X")  # a never-ending header name: the deadline counts from the start
-        answer = _read_until_closed(sock, timeout=1.0)
+        trickle(sock, b"X")  # a never-ending header name: the deadline counts from the start
+        answer = read_until_closed(sock, timeout=1.0)
     assert answer is not None, "the connection was still open after 20 s"
-    assert _status_and_detail(answer) == (408, "Request headers not received within 1 s.")
+    assert status_and_detail(answer) == (408, "Request headers not received within 1 s.")
 
 
 def test_silent_connections_are_closed_without_an_answer(server: ServerProcess) -> None:
-    silent = [_connect(server) for _ in range(50)]
+    silent = [connect(server) for _ in range(50)]
     try:
-        answers = _closed_by_server(silent, within=WAIT)
+        answers = closed_by_server(silent, within=WAIT)
     finally:
         for sock in silent:
             sock.close()
@@ -196,24 +111,24 @@ def test_silent_connections_are_closed_without_an_answer(server: ServerProcess) 
 
 
 def test_idle_kept_alive_connection_is_closed(server: ServerProcess) -> None:
-    with _connect(server) as sock:
+    with connect(server) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert _read_response(sock).startswith(b"HTTP/1.1 200 ")
+        assert read_response(sock).startswith(b"HTTP/1.1 200 ")
         # KEEPALIVE_TIMEOUT_SECONDS=1; uvicorn's own default would be 5 s.
-        assert _read_until_closed(sock, timeout=4.0) == b""
+        assert read_until_closed(sock, timeout=4.0) == b""
 
 
 def test_next_request_trickled_on_a_kept_alive_connection_is_cut_at_the_header_deadline(
     server: ServerProcess,
 ) -> None:
-    with _connect(server) as sock:
+    with connect(server) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert _read_response(sock).startswith(b"HTTP/1.1 200 ")
+        assert read_response(sock).startswith(b"HTTP/1.1 200 ")
         sock.sendall(b"GET / HTTP/1.1\r\nX-Slow: ")
-        _trickle(sock, b"a")
-        answer = _read_until_closed(sock, timeout=1.0)
+        trickle(sock, b"a")
+        answer = read_until_closed(sock, timeout=1.0)
     assert answer is not None, "the connection was still open after 20 s"
-    assert _status_and_detail(answer)[0] == 408
+    assert status_and_detail(answer)[0] == 408
 
 
 def test_connections_past_the_cap_get_503_while_accepted_clients_are_still_served(
@@ -230,9 +145,9 @@ def test_connections_past_the_cap_get_503_while_accepted_clients_are_still_serve
     ) as server:
         with httpx.Client(base_url=server.url, trust_env=False, timeout=WAIT) as teacher:
             assert teacher.get("/").status_code == 200  # this connection is kept alive
-            crowd = [_connect(server) for _ in range(flood)]
+            crowd = [connect(server) for _ in range(flood)]
             try:
-                answers = _closed_by_server(crowd, within=3.0)
+                answers = closed_by_server(crowd, within=3.0)
                 server_fds = len(os.listdir(f"/proc/{server.pid}/fd"))
                 # The accepted client can still sign up: the server has fds left for its files.
                 signed_up = teacher.post(
@@ -248,8 +163,7 @@ def test_connections_past_the_cap_get_503_while_accepted_clients_are_still_serve
         assert all(answer.startswith(b"HTTP/1.1 503 ") for answer in refused), refused[:3]
         assert b"retry-after: 1" in refused[0]
         assert (
-            _status_and_detail(refused[0])[1]
-            == "The server has too many open connections; try again shortly."
+            status_and_detail(refused[0])[1] == "The server has too many open connections; try again shortly."
         )
         assert server_fds < cap + 100, f"the server holds {server_fds} fds"
         # Once the crowd has left, a new client is served again.
@@ -283,12 +197,12 @@ def test_every_worker_process_applies_the_limits(tmp_path: Path, data_dir: Path)
         DATABASE_URL=f"sqlite:///{tmp_path / 'app.db'}",
         HEADER_TIMEOUT_SECONDS="1",
     ) as server:
-        oversize = [_connect(server) for _ in range(6)]
-        silent = [_connect(server) for _ in range(6)]
+        oversize = [connect(server) for _ in range(6)]
+        silent = [connect(server) for _ in range(6)]
         for sock in oversize:
-            sock.sendall(_request_of_exactly(MAX_HEADER_BYTES + 1))
-        refused = _closed_by_server(oversize, within=WAIT)
-        closed = _closed_by_server(silent, within=WAIT)
+            sock.sendall(request_of_exactly(MAX_HEADER_BYTES + 1))
+        refused = closed_by_server(oversize, within=WAIT)
+        closed = closed_by_server(silent, within=WAIT)
         for sock in oversize + silent:
             sock.close()
     assert all(answer is not None and answer.startswith(b"HTTP/1.1 431 ") for answer in refused), refused
