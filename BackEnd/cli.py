@@ -25,6 +25,7 @@ def _serve(settings: Settings, _: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .server import connection_limits, server_options
 
     if settings.workers > 1 and not settings.database_url:
         print(
@@ -33,27 +34,27 @@ def _serve(settings: Settings, _: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    try:
+        limits = connection_limits(settings)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     # Opened here, not in the lifespan, so a locked or corrupt folder, an unreachable database
     # or a damaged generated JWT key ends with one clear line, and migrations run once, before
     # any worker starts.
     database = open_database(settings)
     try:
         secret = settings.jwt_secret or load_or_create_secret(settings.bdd_dir, settings.jwt_algorithm)
+        options = server_options(settings, limits)
         if settings.workers == 1:
             app = create_app(settings.model_copy(update={"jwt_secret": secret}), database=database)
-            uvicorn.run(app, host=settings.host, port=settings.port)
+            uvicorn.run(app, **options)
             return 0
     finally:
         database.close()
     # Each worker process builds its own app and connection pool from the same environment,
-    # and reads the key made above.
-    uvicorn.run(
-        "BackEnd.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-    )
+    # and reads the key made above; the options (limits included) reach each worker pickled.
+    uvicorn.run("BackEnd.app:create_app", factory=True, workers=settings.workers, **options)
     return 0
 
 

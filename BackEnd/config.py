@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     # `CORS_ORIGINS=*` is refused unless this says it is meant (see _no_wildcard_by_mistake).
     cors_allow_any_origin: bool = False
 
+    # HTTP connection limits of `python main.py` (README "Connection limits"), per server process.
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    keepalive_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    # None: 1,000, or fewer if the open-file limit leaves no room for more.
+    max_connections: int | None = Field(default=None, ge=1, le=1_000_000)
+
     cors_origins: Annotated[list[str], NoDecode] = [
         "http://localhost:3000",
         "http://localhost:5173",

@@ -139,3 +139,28 @@ def test_other_database_urls_are_refused_without_echoing_them(
         Settings(_env_file=None)
     assert "database_url" in str(raised.value) and "postgresql://" in str(raised.value)
     assert "s3cret" not in str(raised.value)
+
+
+def test_http_limits_default_to_the_documented_values() -> None:
+    settings = Settings(_env_file=None)
+    assert (settings.max_header_bytes, settings.header_timeout_seconds) == (16384, 10.0)
+    assert (settings.keepalive_timeout_seconds, settings.max_connections) == (5.0, None)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("MAX_HEADER_BYTES", "512"),  # a browser's cookies and a JWT alone need more
+        ("MAX_HEADER_BYTES", "2000000"),
+        ("HEADER_TIMEOUT_SECONDS", "0"),
+        ("KEEPALIVE_TIMEOUT_SECONDS", "-1"),
+        ("MAX_CONNECTIONS", "0"),
+    ],
+)
+def test_impossible_http_limits_are_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as raised:
+        Settings(_env_file=None)
+    assert variable.lower() in str(raised.value)

@@ -71,10 +71,25 @@ def run_cli(
     )
 
 
+def _limit_open_files(count: int) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
+
+
 class ServerProcess:
     """A `python main.py` server; its output goes to a log file so pipes never fill up."""
 
-    def __init__(self, data_dir: Path, log_path: Path, *, cwd: Path = REPO, **env: str | None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        log_path: Path,
+        *,
+        cwd: Path = REPO,
+        open_files: int | None = None,
+        **env: str | None,
+    ) -> None:
+        """`open_files` sets the server's soft and hard RLIMIT_NOFILE (it cannot raise them)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -85,6 +100,7 @@ class ServerProcess:
             env=cli_env(data_dir, PORT=str(self.port), **env),
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            preexec_fn=None if open_files is None else lambda: _limit_open_files(open_files),
         )
 
     @property
@@ -129,9 +145,11 @@ class ServerProcess:
 
 
 @contextmanager
-def running_server(data_dir: Path, log_path: Path, **env: str | None) -> Iterator[ServerProcess]:
+def running_server(
+    data_dir: Path, log_path: Path, *, open_files: int | None = None, **env: str | None
+) -> Iterator[ServerProcess]:
     """A started, answering server, always stopped on exit."""
-    server = ServerProcess(data_dir, log_path, **env)
+    server = ServerProcess(data_dir, log_path, open_files=open_files, **env)
     try:
         server.wait_ready()
         yield server
