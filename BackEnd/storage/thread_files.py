@@ -35,6 +35,8 @@ class ThreadFiles:
         self._history_tables: OrderedDict[str, RecordFile] = OrderedDict()
         self._history_guard = threading.Lock()
         self._history_cache_bytes = history_cache_bytes
+        # Thread id: the time of its last message, read at start-up and kept up by each commit.
+        self.last_message: dict[str, str] = {}
 
     def lock(self, user_id: str) -> threading.Lock:
         """The lock that serialises every change to this user's files."""
@@ -99,6 +101,7 @@ class ThreadFiles:
         with self._history_guard:
             for conversation_id in conversation_ids:
                 self._history_tables.pop(conversation_id, None)
+                self.last_message.pop(conversation_id, None)
 
     def is_empty(self) -> bool:
         """Whether no conversation or history file exists."""
@@ -125,8 +128,12 @@ class ThreadFiles:
                 sum(1 for _ in read_records(path, "messages"))  # still checked: it must parse
                 unreferenced.append(path)
                 continue
+            last = ""
             for doc in read_records(path, "messages"):
                 _check_message(path, conversation_id, owners[conversation_id], doc)
+                last = max(last, doc["created_at"])
+            if last:
+                self.last_message[conversation_id] = last
         return unreferenced
 
 

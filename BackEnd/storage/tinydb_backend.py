@@ -110,6 +110,8 @@ class TinyDBDatabase(Database):
         unreferenced = self.threads.check(self.users.ids())
         finished = len(journals)
         removed = recover(self.folder, journals, self._folders())
+        if journals:  # the files they finished are what the times in memory must come from
+            unreferenced = self.threads.check(self.users.ids())
         unreferenced = [path for path in unreferenced if path.exists()]
         if finished or removed:
             logger.warning(
@@ -142,6 +144,8 @@ class TinyDBDatabase(Database):
                     self.threads.conversations(user["id"]).records(), key=lambda doc: doc["created_at"]
                 )
                 for thread in threads:
+                    last_message = self.threads.last_message.get(thread["id"], "")
+                    thread["updated_at"] = max(thread["updated_at"], last_message)
                     dump.conversations.append(thread)  # type: ignore[arg-type]
                     dump.messages.extend(self.threads.history(thread["id"]).records())  # type: ignore[arg-type]
             self.threads.trim()

@@ -37,6 +37,7 @@ class TinyUnitOfWork(UnitOfWork):
         self.locks = ExitStack()
         self.locked_users: set[str] = set()
         self.forgotten: dict[str, list[str]] = {}  # user id: threads whose files are gone after commit
+        self.moved: dict[str, str] = {}  # thread id: the time of the last message this unit added
         self._accounts = TinyAccounts(self)
         self._threads = TinyThreads(self)
         self.accounts_changed = False
@@ -79,6 +80,7 @@ class TinyUnitOfWork(UnitOfWork):
                     self.unfinished.add(unfinished)
                 if self.accounts_changed:
                     self.users.committed()
+                self.files.last_message.update(self.moved)
                 for user_id, conversation_ids in self.forgotten.items():
                     self.files.forget(user_id, conversation_ids)
             else:
@@ -151,15 +153,26 @@ class TinyThreads(Threads):
         self._unit = unit
         self._files = unit.files
 
+    # A turn writes only its thread's file: a thread's `updated_at` is the later of its record's
+    # (creation, rename) and its last message's, which ThreadFiles keeps in memory. So a turn
+    # commits with one rename, and the conversation list is rewritten only when it changes.
+    def _updated_at(self, doc: ConversationRecord | dict[str, Any]) -> str:
+        moved = self._unit.moved.get(doc["id"]) or self._files.last_message.get(doc["id"], "")
+        return max(doc["updated_at"], moved)
+
     def _find(self, user_id: str, conversation_id: str) -> ConversationRecord | None:
         self._unit.lock_user(user_id)
-        return self._files.find(user_id, conversation_id)
+        found = self._files.find(user_id, conversation_id)
+        if found is not None:
+            found["updated_at"] = self._updated_at(found)
+        return found
 
     def page(self, user_id: str, *, limit: int, offset: int) -> Page[ConversationRecord]:
         self._unit.lock_user(user_id)
-        docs = self._files.conversations(user_id).shared_records()
-        docs.sort(key=lambda doc: (doc["updated_at"], doc["id"]), reverse=True)
-        return Page(items=_plain(docs[offset : offset + limit]), total=len(docs))
+        docs = [(self._updated_at(doc), doc) for doc in self._files.conversations(user_id).shared_records()]
+        docs.sort(key=lambda pair: (pair[0], pair[1]["id"]), reverse=True)
+        items = [{**doc, "updated_at": updated_at} for updated_at, doc in docs[offset : offset + limit]]
+        return Page(items=items, total=len(docs))  # type: ignore[arg-type]
 
     def count(self, user_id: str) -> int:
         self._unit.lock_user(user_id)
@@ -229,12 +242,16 @@ class TinyThreads(Threads):
             last = stamp_after(last)
             stamped.append({**message, "created_at": last})
         self._files.history(conversation_id).insert(stamped)  # type: ignore[arg-type]
-        self._files.conversations(user_id).update(conversation_id, {"updated_at": last})
+        self._unit.moved[conversation_id] = last
         return {**conversation, "updated_at": last}
 
     def clear(self, user_id: str, conversation_id: str) -> bool:
-        if self._find(user_id, conversation_id) is None:
+        conversation = self._find(user_id, conversation_id)
+        if conversation is None:
             return False
+        # The last message's time goes with the messages: the record keeps it.
+        self._files.conversations(user_id).update(conversation_id, {"updated_at": conversation["updated_at"]})
+        self._unit.moved.pop(conversation_id, None)
         self._files.drop_history(conversation_id, self._unit.transaction)
         self._unit.forgotten.setdefault(user_id, []).append(conversation_id)
         return True

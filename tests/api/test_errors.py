@@ -52,12 +52,16 @@ async def test_disk_full_at_a_turns_commit_point_refuses_it_and_leaves_the_conve
     before = await _everything_alice_has(client, alice, data_dir)
     real_replace = files.os.replace
 
-    def journal_disk_full(source: str, target: str) -> None:
-        if ".journal-" in str(target):  # the thread's files are written; their commit fails
+    # The commit point: a new thread (two files) commits with its journal's rename, a turn in an
+    # existing thread (its file only) with that file's rename.
+    commit_point = "historique" if existing else ".journal-"
+
+    def disk_full_at_the_commit_point(source: str, target: str) -> None:
+        if commit_point in str(target):  # everything is written; the commit fails
             raise OSError(28, "No space left on device")
         real_replace(source, target)
 
-    monkeypatch.setattr(journal.os, "replace", journal_disk_full)
+    monkeypatch.setattr(journal.os, "replace", disk_full_at_the_commit_point)
     failed = await client.post("/ai/chat", json=body, headers=alice.headers)
     monkeypatch.undo()
 
@@ -73,8 +77,6 @@ async def test_disk_full_at_a_turns_commit_point_refuses_it_and_leaves_the_conve
 async def test_disk_full_after_a_turns_commit_point_keeps_the_acknowledged_turn(
     client, alice, data_dir, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = await client.post("/ai/chat", json={"message": "first"}, headers=alice.headers)
-    conversation_id = first.json()["conversation_id"]
     real_replace = journal.os.replace
     failing = True
 
@@ -84,20 +86,17 @@ async def test_disk_full_after_a_turns_commit_point_keeps_the_acknowledged_turn(
         real_replace(source, target)
 
     monkeypatch.setattr(journal.os, "replace", conversation_list_disk_full)
-    body = {"message": "second", "conversation_id": conversation_id}
-    answered = await client.post("/ai/chat", json=body, headers=alice.headers)
-    blocked = await client.get(f"/history/{conversation_id}", headers=alice.headers)
+    answered = await client.post("/ai/chat", json={"message": "first"}, headers=alice.headers)  # a new thread
+    blocked = await client.get("/conversations", headers=alice.headers)
     failing = False
-    recovered = await client.get(f"/history/{conversation_id}", headers=alice.headers)
+    recovered = await client.get("/conversations", headers=alice.headers)
 
     assert answered.status_code == 200, answered.text  # acknowledged: on disk through the journal
     assert blocked.status_code == 503  # the disk still refuses to finish the commit
-    assert [m["content"] for m in recovered.json()["items"]] == [
-        "first",
-        "echo: first",
-        "second",
-        "echo: second",
-    ]
+    conversation_id = answered.json()["conversation_id"]
+    assert [c["id"] for c in recovered.json()["items"]] == [conversation_id]
+    history = (await client.get(f"/history/{conversation_id}", headers=alice.headers)).json()
+    assert [m["content"] for m in history["items"]] == ["first", "echo: first"]
     assert not list(data_dir.glob(".journal-*"))  # finished by the next request
 
 

@@ -138,10 +138,10 @@ async def _register(
 
 OPERATIONS: dict[str, tuple[Operation, bool]] = {  # name: (operation, whether it changes several files)
     "new-thread-turn": (_new_thread, True),
-    "existing-thread-turn": (_next_turn, True),
+    "existing-thread-turn": (_next_turn, False),  # only the thread's file: its time is its last message's
     "account-deletion": (_delete_account, True),
     "thread-deletion": (_delete_thread, True),
-    "history-clearing": (_clear_thread, False),
+    "history-clearing": (_clear_thread, True),  # the record keeps the time the messages took away
     "registration": (_register, False),
 }
 
