@@ -15,7 +15,7 @@ from typing import Any
 
 from .files import Payload, Signature, file_signature, write_durably
 from .journal import active_transaction
-from .record_layout import Record, decode_line, encode_value, line_of, parse_whole, read_lines
+from .record_layout import Record, decode_line, decode_lines, encode_value, line_of, parse_whole, read_lines
 
 __all__ = ["RecordFile"]
 # Bytes of lines joined per write.
@@ -53,7 +53,7 @@ class RecordFile:
             docs = {key: line_of(key, encode_value(doc)) for key, doc in parsed.items()}
         self._docs, self._keys, self._decoded = docs, None, {}
         if self._keep_decoded:
-            self._decoded = {key: decode_line(line) for key, line in docs.items()}
+            self._decoded = dict(zip(docs, decode_lines(list(docs.values())), strict=True))
         self._next = max(docs, default=0) + 1
         self.size = signature[1] if signature else 0
 
@@ -63,7 +63,7 @@ class RecordFile:
             records = (
                 self._decoded
                 if self._keep_decoded
-                else {key: decode_line(line) for key, line in docs.items()}
+                else dict(zip(docs, decode_lines(list(docs.values())), strict=True))
             )
             self._keys = {
                 record["id"]: key for key, record in records.items() if isinstance(record.get("id"), str)
@@ -79,7 +79,7 @@ class RecordFile:
         docs = self._loaded()
         if self._keep_decoded:
             return [dict(record) for record in list(self._decoded.values())[start:stop]]
-        return [decode_line(line) for line in list(docs.values())[start:stop]]
+        return decode_lines(list(docs.values())[start:stop])
 
     def shared_records(self) -> list[Record]:
         """The decoded records themselves, for sorting without copies: never change them."""
