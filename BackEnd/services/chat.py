@@ -9,7 +9,7 @@ import anyio
 from ..errors import NotFoundError
 from ..llm import ChatModel
 from ..records import ConversationRecord, MessageRecord, conversation_record, message_record
-from ..storage import Database, UnitOfWork
+from ..storage import Database
 from .chat_slots import ChatSlots
 from .conversations import ThreadLimits
 
@@ -91,7 +91,7 @@ def _prepare_turn(
         found = unit.threads.recent(user_id, conversation_id, memory)
         if found is None:
             raise NotFoundError(_NOT_FOUND)
-        limits.check_new_messages(_message_count(unit, user_id, conversation_id), 2)
+        limits.check_new_messages(unit.threads.message_count(user_id, conversation_id), 2)
         return found
 
 
@@ -112,14 +112,7 @@ def _store_turn(
             limits.check_new_conversation(unit, user_id)
             unit.threads.add(new_conversation)
         else:
-            limits.check_new_messages(_message_count(unit, user_id, conversation_id), len(messages))
+            limits.check_new_messages(unit.threads.message_count(user_id, conversation_id), len(messages))
         # None: the thread (or the account) was deleted while the model was thinking.
         if unit.threads.append(user_id, conversation_id, messages) is None:
             raise NotFoundError(_NOT_FOUND)
-
-
-def _message_count(unit: UnitOfWork, user_id: str, conversation_id: str) -> int:
-    page = unit.threads.messages(user_id, conversation_id, limit=0, offset=0)
-    if page is None:
-        raise NotFoundError(_NOT_FOUND)
-    return page.total

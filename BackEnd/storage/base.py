@@ -123,6 +123,10 @@ class Threads(ABC):
         """A chronological slice of a thread; None if the user has no such conversation."""
 
     @abstractmethod
+    def message_count(self, user_id: str, conversation_id: str) -> int:
+        """How many messages the user's thread holds (0 for a thread that is not theirs)."""
+
+    @abstractmethod
     def recent(self, user_id: str, conversation_id: str, count: int) -> list[MessageRecord] | None:
         """The last `count` messages of a thread, oldest first; None if no such conversation."""
 

@@ -225,6 +225,11 @@ class TinyThreads(Threads):
         history = self._files.history(conversation_id)
         return Page(items=history.records(offset, offset + limit), total=history.count())  # type: ignore[arg-type]
 
+    def message_count(self, user_id: str, conversation_id: str) -> int:
+        if self._find(user_id, conversation_id) is None:
+            return 0
+        return self._files.history(conversation_id).count()
+
     def recent(self, user_id: str, conversation_id: str, count: int) -> list[MessageRecord] | None:
         if self._find(user_id, conversation_id) is None:
             return None

@@ -139,7 +139,6 @@ def transaction(engine: Engine, *, write: bool = True, snapshot: bool = False) -
     `write=False` declares that it only reads, so on SQLite it does not queue for the write lock.
     `snapshot=True` makes every statement see the same state (SQLite's transactions always do).
     """
-    where = database_location(engine.url)
     try:
         with engine.connect() as connection:
             if not write:
@@ -150,10 +149,12 @@ def transaction(engine: Engine, *, write: bool = True, snapshot: bool = False) -
                 yield connection
     # InternalError: e.g. PostgreSQL in read-only mode after a fail-over; it may come back.
     except (OperationalError, InterfaceError, InternalError, PoolTimeout) as exc:
+        where = database_location(engine.url)
         raise DatabaseUnavailable(f"the database at {where} is unavailable: {_reason(exc)}") from exc
     except (IntegrityError, DataError):
         raise
     except DBAPIError as exc:
+        where = database_location(engine.url)
         raise StorageUnavailable(f"the database at {where} refused the request: {_reason(exc)}") from exc
 
 

@@ -149,6 +149,12 @@ class SQLThreads(Threads):
         )
         return Page(items=_all(rows), total=total)
 
+    def message_count(self, user_id: str, conversation_id: str) -> int:
+        # One query: a message's owner column is its thread's (a composite foreign key).
+        mine = (messages.c.conversation_id == conversation_id) & (messages.c.user_id == user_id)
+        total: int = self._db.execute(select(func.count()).select_from(messages).where(mine)).scalar_one()
+        return total
+
     def recent(self, user_id: str, conversation_id: str, count: int) -> list[MessageRecord] | None:
         if self._find(user_id, conversation_id) is None:
             return None
