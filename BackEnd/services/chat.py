@@ -91,8 +91,8 @@ def _prepare_turn(
         found = unit.threads.recent(user_id, conversation_id, memory)
         if found is None:
             raise NotFoundError(_NOT_FOUND)
-        limits.check_new_messages(unit.threads.message_count(user_id, conversation_id), 2)
-        return found
+        limits.check_new_messages(found.total, 2)
+        return found.items
 
 
 def _store_turn(

@@ -127,8 +127,8 @@ class Threads(ABC):
         """How many messages the user's thread holds (0 for a thread that is not theirs)."""
 
     @abstractmethod
-    def recent(self, user_id: str, conversation_id: str, count: int) -> list[MessageRecord] | None:
-        """The last `count` messages of a thread, oldest first; None if no such conversation."""
+    def recent(self, user_id: str, conversation_id: str, count: int) -> Page[MessageRecord] | None:
+        """The last `count` messages of a thread, oldest first, and its size; None if no such conversation."""
 
     @abstractmethod
     def append(

@@ -230,10 +230,12 @@ class TinyThreads(Threads):
             return 0
         return self._files.history(conversation_id).count()
 
-    def recent(self, user_id: str, conversation_id: str, count: int) -> list[MessageRecord] | None:
+    def recent(self, user_id: str, conversation_id: str, count: int) -> Page[MessageRecord] | None:
         if self._find(user_id, conversation_id) is None:
             return None
-        return self._files.history(conversation_id).records(-count) if count > 0 else []  # type: ignore[return-value]
+        history = self._files.history(conversation_id)
+        items = history.records(-count) if count > 0 else []
+        return Page(items=items, total=history.count())  # type: ignore[arg-type]
 
     def append(
         self, user_id: str, conversation_id: str, messages: list[MessageRecord]

@@ -123,10 +123,12 @@ def test_recent_returns_the_last_messages_and_none_for_an_unknown_thread(
     chat(db, alice["id"], "two", thread["id"])
 
     with db.unit_of_work(alice["id"], write=False) as uow:
-        assert uow.threads.recent(alice["id"], thread["id"], 0) == []
+        none = uow.threads.recent(alice["id"], thread["id"], 0)
         last_three = uow.threads.recent(alice["id"], thread["id"], 3)
         assert uow.threads.recent(alice["id"], "conv_unknown", 3) is None
-    assert [m["content"] for m in last_three or []] == ["echo: one", "two", "echo: two"]
+    assert none is not None and none.items == [] and none.total == 4
+    assert last_three is not None and last_three.total == 4
+    assert [m["content"] for m in last_three.items] == ["echo: one", "two", "echo: two"]
 
 
 def test_clear_keeps_the_thread_and_is_scoped_to_its_owner(db: Database) -> None:
@@ -186,7 +188,7 @@ def test_messages_read_are_copies_so_changing_them_changes_nothing_stored(
         recent = uow.threads.recent(alice["id"], thread["id"], 1)
     assert page is not None and recent is not None
     page.items[0]["content"] = "tampered"
-    recent[0]["content"] = "tampered too"
+    recent.items[0]["content"] = "tampered too"
     dumped = db.export_dump().messages
     dumped[0]["content"] = "tampered in the dump"
 

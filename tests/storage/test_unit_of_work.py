@@ -61,7 +61,8 @@ def _shows_thread_and_turns(uow: UnitOfWork, scene: Scene) -> None:
     page = uow.threads.messages(alice, fresh, limit=10, offset=0)
     assert page is not None and [m["content"] for m in page.items] == ["new", "echo: new"]
     assert uow.threads.get(alice, fresh)["updated_at"] == page.items[-1]["created_at"]  # type: ignore[index]
-    assert [m["content"] for m in uow.threads.recent(alice, first, 2) or []] == ["more", "echo: more"]
+    recent = uow.threads.recent(alice, first, 2)
+    assert recent is not None and [m["content"] for m in recent.items] == ["more", "echo: more"]
 
 
 def _shows_alice_gone(uow: UnitOfWork, scene: Scene) -> None:
@@ -113,7 +114,8 @@ def _clear_first(uow: UnitOfWork, scene: Scene) -> None:
 
 
 def _shows_first_empty(uow: UnitOfWork, scene: Scene) -> None:
-    assert uow.threads.recent(scene.alice["id"], scene.first["id"], 5) == []
+    recent = uow.threads.recent(scene.alice["id"], scene.first["id"], 5)
+    assert recent is not None and recent.items == [] and recent.total == 0
     assert uow.threads.get(scene.alice["id"], scene.first["id"]) is not None
 
 

@@ -51,8 +51,8 @@ def race_renames_and_turns(
             with databases[0].unit_of_work(user_id, write=False) as uow:
                 last = uow.threads.recent(user_id, conversation_id, 1)
                 thread = uow.threads.get(user_id, conversation_id)
-            assert last and thread is not None
-            outcome.sightings.append((thread["updated_at"], last[-1]["created_at"]))
+            assert last and last.items and thread is not None
+            outcome.sightings.append((thread["updated_at"], last.items[-1]["created_at"]))
 
     def guarded(work: Callable[..., None], *args: object) -> Callable[[], None]:
         def run() -> None:

@@ -155,18 +155,23 @@ class SQLThreads(Threads):
         total: int = self._db.execute(select(func.count()).select_from(messages).where(mine)).scalar_one()
         return total
 
-    def recent(self, user_id: str, conversation_id: str, count: int) -> list[MessageRecord] | None:
+    def recent(self, user_id: str, conversation_id: str, count: int) -> Page[MessageRecord] | None:
         if self._find(user_id, conversation_id) is None:
             return None
         if count <= 0:
-            return []
+            return Page(items=[], total=self.message_count(user_id, conversation_id))
+        # The thread's size rides along (a window counts every row before the limit): one query.
+        total = func.count().over().label("total")
         rows = self._db.execute(
-            select(*MESSAGE_COLUMNS)
+            select(*MESSAGE_COLUMNS, total)
             .where(messages.c.conversation_id == conversation_id)
             .order_by(messages.c.created_at.desc(), messages.c.seq.desc())
             .limit(count)
-        )
-        return _all(rows)[::-1]
+        ).all()
+        items = [
+            {key: value for key, value in row._asdict().items() if key != "total"} for row in reversed(rows)
+        ]
+        return Page(items=items, total=rows[0].total if rows else 0)  # type: ignore[arg-type]
 
     def append(
         self, user_id: str, conversation_id: str, messages_: list[MessageRecord]
