@@ -26,7 +26,7 @@ class ThreadFiles:
     size of messages; a thread larger than the whole budget is read from disk at each use.
     """
 
-    def __init__(self, folder: Path, *, history_cache_bytes: int = 32 * 1024 * 1024) -> None:
+    def __init__(self, folder: Path, *, history_cache_bytes: int = 24 * 1024 * 1024) -> None:
         self.conversations_dir = folder / "conversations"
         self.history_dir = folder / "historique"
         self._locks: dict[str, threading.Lock] = {}
