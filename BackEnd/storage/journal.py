@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import DataFileCorrupt, StorageUnavailable
-from .files import TEMP_SUFFIX, Payload, Signature, durable_temp, fsync_dir, read_json_file
+from .files import TEMP_SUFFIX, Payload, Signature, durable_temp, fsync_dir, read_json_file, write_durably
 
 __all__ = [
     "FileTransaction",
@@ -38,6 +38,7 @@ __all__ = [
     "check_journals",
     "finish_journal",
     "recover",
+    "write_or_stage",
 ]
 
 logger = logging.getLogger(__name__)
@@ -187,6 +188,19 @@ class UnfinishedWork:
                 except OSError as exc:
                     raise StorageUnavailable(f"cannot finish a committed change: {exc.strerror}") from exc
                 self._steps.pop(0)
+
+
+def write_or_stage(staged: StagedFile) -> None:
+    """Stage `staged` in this thread's transaction, or write it durably now (outside one)."""
+    transaction = active_transaction()
+    if transaction is not None:
+        transaction.stage(staged)
+        return
+    try:
+        staged.committed(write_durably(staged.path, staged.encode()))
+    except BaseException:
+        staged.discard()  # the cache may hold what never reached the disk
+        raise
 
 
 def _relative(root: Path, path: Path) -> str:

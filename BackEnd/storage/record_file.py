@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .files import Payload, Signature, file_signature, write_durably
-from .journal import active_transaction
+from .files import Payload, Signature, file_signature
+from .journal import write_or_stage
 from .record_layout import Record, decode_line, decode_lines, encode_value, line_of, parse_whole, read_lines
 
 __all__ = ["RecordFile"]
@@ -144,15 +144,7 @@ class RecordFile:
         self._changed()
 
     def _changed(self) -> None:
-        transaction = active_transaction()
-        if transaction is not None:
-            transaction.stage(self)
-            return
-        try:
-            self.committed(write_durably(self.path, self.encode()))
-        except BaseException:
-            self.discard()
-            raise
+        write_or_stage(self)
 
     # -- the file transaction's side (journal.StagedFile) --------------------------------
     def encode(self) -> Payload:

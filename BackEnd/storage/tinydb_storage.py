@@ -9,8 +9,8 @@ from typing import Any
 from tinydb.storages import Storage
 
 from ..errors import DataFileCorrupt, StorageUnavailable
-from .files import Signature, file_signature, read_json_file, write_durably
-from .journal import active_transaction
+from .files import Signature, file_signature, read_json_file
+from .journal import write_or_stage
 
 __all__ = ["DurableJSONStorage"]
 
@@ -55,15 +55,7 @@ class DurableJSONStorage(Storage):
     def write(self, data: dict[str, Any]) -> None:
         """Persist the tables durably before returning, or stage them in the active transaction."""
         self._data = data
-        transaction = active_transaction()
-        if transaction is not None:
-            transaction.stage(self)
-            return
-        try:
-            self.committed(write_durably(self.path, self.encode()))
-        except BaseException:
-            self.discard()
-            raise
+        write_or_stage(self)
 
     def encode(self) -> bytes:
         """The file's bytes for the cached tables; StorageUnavailable for text UTF-8 cannot hold."""

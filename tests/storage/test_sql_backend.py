@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import event, inspect, text
+from sqlalchemy import event, inspect
 
 from BackEnd.errors import RestoreError
 from BackEnd.records import ConversationRecord, UserRecord
@@ -21,7 +19,6 @@ from BackEnd.storage.sql.engine import open_engine
 from BackEnd.storage.sql.schema import metadata
 from tests.utils.races import assert_stamps_follow_commit_order, race_renames_and_turns
 from tests.utils.records import add_users, chat, make_conversation, make_turn, make_user
-from tests.utils.sql import sqlite_url
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 
@@ -143,24 +140,6 @@ def test_upgrade_is_idempotent_and_the_schema_matches_the_migrations(sql: SQLDat
         for index in inspect(sql.engine).get_indexes(table)
     }
     assert {"ix_conversations_user_updated", "ix_messages_conversation_created"} <= indexes
-
-
-@pytest.fixture
-def new_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A database without any table yet."""
-    if backend == "sqlite":
-        yield sqlite_url(tmp_path / "new.db")
-        return
-    server: SQLDatabase = request.getfixturevalue("postgres")
-    name = f"assistantia_new_{uuid.uuid4().hex[:12]}"
-    admin = server.engine.execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        yield server.engine.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
 
 
 def test_servers_starting_together_migrate_a_new_database_once(new_database_url: str) -> None:
