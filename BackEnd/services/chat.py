@@ -107,10 +107,8 @@ def _store_turn(
     # checked again: parallel turns may have filled the room seen before the model was asked.
     with database.unit_of_work(user_id) as unit:
         if new_conversation is not None:
-            if unit.accounts.get(user_id) is None:
-                raise NotFoundError(_NOT_FOUND)
             limits.check_new_conversation(unit, user_id)
-            unit.threads.add(new_conversation)
+            unit.threads.add(new_conversation)  # NotFoundError if the account went meanwhile
         else:
             limits.check_new_messages(unit.threads.message_count(user_id, conversation_id), len(messages))
         # None: the thread (or the account) was deleted while the model was thinking.

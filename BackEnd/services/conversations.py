@@ -63,10 +63,8 @@ def create_conversation(
     """A new, empty thread."""
     conversation = conversation_record(user_id, title or DEFAULT_TITLE)
     with database.unit_of_work(user_id) as unit:
-        if unit.accounts.get(user_id) is None:  # deleted since the request was authenticated
-            raise NotFoundError("Account not found.")
         limits.check_new_conversation(unit, user_id)
-        unit.threads.add(conversation)
+        unit.threads.add(conversation)  # NotFoundError if the account went since it was authenticated
     return conversation
 
 

@@ -23,7 +23,6 @@ __all__ = [
     "file_signature",
     "fsync_dir",
     "read_json_file",
-    "remove_durably",
     "write_durably",
 ]
 
@@ -123,18 +122,6 @@ def durable_temp(path: Path, payload: Payload) -> tuple[str, Signature]:
             raise StorageUnavailable(f"cannot write {path}: {exc.strerror}") from exc
         raise
     return temp_name, signature
-
-
-def remove_durably(path: Path) -> bool:
-    """Delete `path` and make the deletion itself survive a crash; False if it was absent."""
-    try:
-        os.unlink(path)
-        fsync_dir(path.parent)
-    except FileNotFoundError:
-        return False
-    except OSError as exc:
-        raise StorageUnavailable(f"cannot delete {path}: {exc.strerror}") from exc
-    return True
 
 
 def read_json_file(path: Path) -> Any:

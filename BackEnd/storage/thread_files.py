@@ -35,6 +35,7 @@ class ThreadFiles:
         self._history_tables: OrderedDict[str, RecordFile] = OrderedDict()
         self._history_guard = threading.Lock()
         self._history_cache_bytes = history_cache_bytes
+        self._may_exceed_budget = False  # set when a thread enters the cache or a file is written
         # Thread id: the time of its last message, read at start-up and kept up by each commit.
         self.last_message: dict[str, str] = {}
 
@@ -66,14 +67,19 @@ class ThreadFiles:
                 return table
             table = RecordFile(self.history_dir / f"{conversation_id}.json", "messages")
             self._history_tables[conversation_id] = table
+            self._may_exceed_budget = True
         return table
 
     def trim(self) -> None:
         """Evict least recently used threads until the cache fits its budget in bytes.
 
-        Called once a unit of work has ended, so no evicted table holds a staged change.
+        Called once a unit of work has ended, so no evicted table holds a staged change. Each
+        request ends one: the sum over the cache is skipped unless it may have grown.
         """
+        if not self._may_exceed_budget:
+            return
         with self._history_guard:
+            self._may_exceed_budget = False
             cached = sum(table.size for table in self._history_tables.values())
             while self._history_tables and cached > self._history_cache_bytes:
                 _, oldest = self._history_tables.popitem(last=False)
@@ -94,6 +100,10 @@ class ThreadFiles:
         table = self.history(conversation_id)
         table.truncate()  # what the rest of this unit of work reads
         transaction.delete(table.path)
+
+    def grew(self) -> None:
+        """A unit of work wrote files: the kept threads may now pass the budget."""
+        self._may_exceed_budget = True
 
     def forget(self, user_id: str, conversation_ids: list[str]) -> None:
         """Drop cached tables whose staged change was abandoned or whose file went."""

@@ -38,6 +38,7 @@ class TinyUnitOfWork(UnitOfWork):
         self.locked_users: set[str] = set()
         self.forgotten: dict[str, list[str]] = {}  # user id: threads whose files are gone after commit
         self.moved: dict[str, str] = {}  # thread id: the time of the last message this unit added
+        self.deleted_accounts: list[str] = []
         self._accounts = TinyAccounts(self)
         self._threads = TinyThreads(self)
         self.accounts_changed = False
@@ -66,6 +67,7 @@ class TinyUnitOfWork(UnitOfWork):
 
     def finish(self, *, commit: bool) -> None:
         """Commit (or abandon) every staged change, then release the locks."""
+        committed = False
         try:
             if commit:
                 try:
@@ -78,16 +80,21 @@ class TinyUnitOfWork(UnitOfWork):
                     raise
                 if unfinished is not None:
                     self.unfinished.add(unfinished)
+                self.files.grew()
                 if self.accounts_changed:
                     self.users.committed()
                 self.files.last_message.update(self.moved)
                 for user_id, conversation_ids in self.forgotten.items():
                     self.files.forget(user_id, conversation_ids)
+                committed = True
             else:
                 self._abandon()
         finally:
             self.locks.close()
             self.files.trim()
+        if committed:  # released above: a deleted account's lock no longer grows the table of locks
+            for user_id in self.deleted_accounts:
+                self.files.forget_lock(user_id)
 
     def _abandon(self) -> None:
         self.transaction.rollback()
@@ -143,6 +150,7 @@ class TinyAccounts(Accounts):
         self._unit.threads.delete_all(user_id)
         self._unit.transaction.delete(self._unit.files.conversations_dir / f"{user_id}.json")
         table.remove(_BY_ID == user_id)
+        self._unit.deleted_accounts.append(user_id)
         return True
 
 

@@ -14,7 +14,7 @@ from tinydb import Query, TinyDB
 from tinydb.table import Table
 
 from ..emails import email_key
-from ..errors import DataFileCorrupt, EmailAlreadyRegistered, StorageUnavailable
+from ..errors import DataFileCorrupt, StorageUnavailable
 from ..records import Role, UserRecord, record_problem
 from .files import FileLock
 from .tinydb_storage import DurableJSONStorage
@@ -188,10 +188,6 @@ class UsersFile:
         """The ids of every account."""
         return self._read(lambda: set(self._by_id))
 
-    def taken(self, email: str) -> bool:
-        """Whether an account has this email (call inside `writing`, where the indexes are fresh)."""
-        return email_key(email) in self._by_email
-
     def set_role(self, email: str, role: Role) -> UserRecord | None:
         """Change one account's role at once (the `promote` command); None if the email is unknown."""
         with self.writing() as table:
@@ -213,9 +209,3 @@ class UsersFile:
         with self._reload_mutex:
             TinyDB(str(self.path), storage=DurableJSONStorage, indent=2).table(_TABLE).truncate()
             self._reload()
-
-
-def ensure_unique(users: UsersFile, email: str) -> None:
-    """EmailAlreadyRegistered if the email is taken (call inside `writing`)."""
-    if users.taken(email):
-        raise EmailAlreadyRegistered("An account with this email already exists.")

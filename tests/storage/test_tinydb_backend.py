@@ -157,3 +157,18 @@ def test_import_into_a_non_empty_folder_raises_restore_error_and_changes_nothing
     with pytest.raises(RestoreError, match="not empty"):
         tinydb.import_dump(exported)
     assert json_snapshot(tinydb.folder) == before
+
+
+def test_deleting_an_account_drops_its_lock_so_the_table_of_locks_does_not_grow(
+    tinydb: TinyDBDatabase,
+) -> None:
+    users = [make_user(f"student{index}@example.com") for index in range(3)]
+    add_users(tinydb, *users)
+    for user in users:
+        chat(tinydb, user["id"], "hello")
+
+    for user in users:
+        with tinydb.unit_of_work(user["id"]) as uow:
+            assert uow.accounts.delete(user["id"]) is True
+
+    assert not {user["id"] for user in users} & set(tinydb.threads._locks)

@@ -7,7 +7,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -134,11 +134,10 @@ def fake_chat_server(max_delay: float = 0.0, *, keep_alive: bool = False) -> Ite
 
 
 @contextmanager
-def broken_server(behaviour: str) -> Iterator[str]:
-    """A server on 127.0.0.1 that breaks every exchange; yields its address (`http://127.0.0.1:PORT`).
+def raw_server(handle: Callable[[socket.socket, threading.Event], None]) -> Iterator[str]:
+    """A TCP server on 127.0.0.1 calling `handle(connection, stop)` for each connection, one at a time.
 
-    `behaviour`: "close" hangs up without answering, "half-body" promises 1000 bytes of JSON and
-    hangs up after a few, "silent" reads the request and never answers.
+    Yields its `host:port`; the connection is closed once `handle` returns.
     """
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.05)
@@ -151,20 +150,33 @@ def broken_server(behaviour: str) -> Iterator[str]:
             except TimeoutError:
                 continue
             with connection:
-                connection.recv(65536)
-                if behaviour == "half-body":
-                    head = (
-                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
-                    )
-                    connection.sendall(head + b'{"choices": [{"mess')
-                elif behaviour == "silent":
-                    stop.wait(10)
+                handle(connection, stop)
 
     worker = threading.Thread(target=serve, daemon=True)
     worker.start()
     try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
     finally:
         stop.set()
         worker.join(timeout=5)
         listener.close()
+
+
+@contextmanager
+def broken_server(behaviour: str) -> Iterator[str]:
+    """A server on 127.0.0.1 that breaks every exchange; yields its address (`http://127.0.0.1:PORT`).
+
+    `behaviour`: "close" hangs up without answering, "half-body" promises 1000 bytes of JSON and
+    hangs up after a few, "silent" reads the request and never answers.
+    """
+
+    def misbehave(connection: socket.socket, stop: threading.Event) -> None:
+        connection.recv(65536)
+        if behaviour == "half-body":
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+            connection.sendall(head + b'{"choices": [{"mess')
+        elif behaviour == "silent":
+            stop.wait(10)
+
+    with raw_server(misbehave) as address:
+        yield f"http://{address}"

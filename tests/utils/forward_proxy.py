@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from tests.utils.fake_upstream import raw_server
+
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-authorization", "proxy-connection", "te", "upgrade"}
 
 
@@ -131,27 +133,12 @@ def first_bytes_server() -> Iterator[tuple[str, list[bytes]]]:
     Yields its `host:port` and the list of what it got: behind a CONNECT tunnel, an HTTPS client's
     first bytes are a TLS ClientHello (a handshake record starts with 0x16).
     """
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.05)
     received: list[bytes] = []
-    stop = threading.Event()
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                connection, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with connection:
-                connection.settimeout(5)
-                with suppress(OSError):
-                    received.append(connection.recv(65536))
+    def keep_first_bytes(connection: socket.socket, _: threading.Event) -> None:
+        connection.settimeout(5)
+        with suppress(OSError):
+            received.append(connection.recv(65536))
 
-    worker = threading.Thread(target=serve, daemon=True)
-    worker.start()
-    try:
-        yield f"127.0.0.1:{listener.getsockname()[1]}", received
-    finally:
-        stop.set()
-        worker.join(timeout=5)
-        listener.close()
+    with raw_server(keep_first_bytes) as address:
+        yield address, received
