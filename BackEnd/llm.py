@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import httpx
 
+from .completion import Completion, Usage
 from .config import Settings
 from .errors import UpstreamBadResponse, UpstreamNotConfigured, UpstreamRateLimited, UpstreamTimeout
 
@@ -27,6 +28,7 @@ _STATUS_MESSAGES = {
 }
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _LABEL = re.compile("[A-Za-z0-9_.:-]{1,40}")
+_LABEL_MODEL = re.compile("[A-Za-z0-9_.:/@+-]{1,200}")
 _UNAVAILABLE = "The AI service is unavailable right now; try again in a moment."
 
 
@@ -39,7 +41,7 @@ class ChatModel:
         self._timeout = settings.llm_timeout_seconds
         self._api_key = settings.openrouter_api_key
 
-    async def complete(self, messages: list[dict[str, str]]) -> str:
+    async def complete(self, messages: list[dict[str, str]]) -> Completion:
         """The model's answer to `messages` (system prompt first, newest message last)."""
         if not self._api_key:
             raise UpstreamNotConfigured(
@@ -61,7 +63,7 @@ class ChatModel:
             raise UpstreamBadResponse("The AI service could not be reached; try again in a moment.") from exc
         return self._answer_from(response)
 
-    def _answer_from(self, response: httpx.Response) -> str:
+    def _answer_from(self, response: httpx.Response) -> Completion:
         if response.status_code >= 400:
             self._log_rejection(response, "an error status", _json_or_none(response))
             if response.status_code == 429:
@@ -80,7 +82,14 @@ class ChatModel:
         if answer is None:
             self._log_rejection(response, problem, body)
             raise UpstreamBadResponse("The AI service sent an error or an empty answer.")
-        return answer
+        return Completion(
+            answer, self._answering_model(body), _finish_reason(body), Usage.from_upstream(body.get("usage"))
+        )
+
+    def _answering_model(self, body: dict[str, Any]) -> str:
+        """The upstream's `model` field when it names one, else the model asked."""
+        named = body.get("model")
+        return named if isinstance(named, str) and _LABEL_MODEL.fullmatch(named) else self._model
 
     def _log_rejection(self, response: httpx.Response, problem: str, body: Any) -> None:
         # Status, error type and code only: an error message may quote the student's prompt.
@@ -142,6 +151,13 @@ def _valid_retry_after(value: str | None) -> str | None:
     except (TypeError, ValueError):
         return None
     return value
+
+
+def _finish_reason(body: dict[str, Any]) -> str | None:
+    """The first choice's finish_reason when it is a short label (it is stored and returned)."""
+    choice = body["choices"][0]
+    reason = choice.get("finish_reason")
+    return reason if isinstance(reason, str) and _LABEL.fullmatch(reason) else None
 
 
 def _read_answer(body: Any) -> tuple[str | None, str]:

@@ -40,7 +40,7 @@ async def ask(
 
     settings = make_settings(tmp_path / "BDD", **overrides)
     async with build_upstream_client(settings, httpx.MockTransport(recording)) as client:
-        answer = await ChatModel(settings, client).complete(messages)
+        answer = (await ChatModel(settings, client).complete(messages)).content
     return answer, seen
 
 

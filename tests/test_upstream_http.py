@@ -52,7 +52,9 @@ async def test_default_client_answers_through_its_pools(tmp_path):
         settings = make_settings(tmp_path, openrouter_base_url=server.base_url)
         async with build_upstream_client(settings) as client:
             model = ChatModel(settings, client)
-            answers = [await model.complete([{"role": "user", "content": f"n{i}"}]) for i in range(4)]
+            answers = [
+                (await model.complete([{"role": "user", "content": f"n{i}"}])).content for i in range(4)
+            ]
 
     assert answers == [f"echo: n{i}" for i in range(4)]
 

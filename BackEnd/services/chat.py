@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from ..completion import Completion
 from ..errors import NotFoundError
 from ..llm import ChatModel
 from ..records import ConversationRecord, MessageRecord, conversation_record, message_record
@@ -23,10 +24,15 @@ _NOT_FOUND = "Conversation not found."
 class ChatTurn:
     """The outcome of one stored turn."""
 
-    answer: str
+    completion: Completion
     conversation_id: str
     user_message_id: str
     assistant_message_id: str
+
+    @property
+    def answer(self) -> str:
+        """The answer's text, as stored."""
+        return self.completion.content
 
 
 def title_from_message(message: str) -> str:
@@ -72,12 +78,12 @@ async def send_message(
     context += [{"role": past["role"], "content": past["content"]} for past in earlier]
     context.append({"role": "user", "content": message})
     async with slots.reserve(user_id):
-        answer = await model.complete(context)
-    reply = message_record(user_id, conversation_id, "assistant", answer)
+        completion = await model.complete(context)
+    reply = message_record(user_id, conversation_id, "assistant", completion.content)
     await anyio.to_thread.run_sync(
         _store_turn, database, limits, user_id, conversation_id, [question, reply], new_conversation
     )
-    return ChatTurn(answer, conversation_id, question["id"], reply["id"])
+    return ChatTurn(completion, conversation_id, question["id"], reply["id"])
 
 
 def _prepare_turn(
