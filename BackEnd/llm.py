@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import re
+from collections.abc import AsyncIterator
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ import httpx
 from .completion import Completion, Usage
 from .config import Settings
 from .errors import UpstreamBadResponse, UpstreamNotConfigured, UpstreamRateLimited, UpstreamTimeout
+from .llm_stream import StreamReader
 
 __all__ = ["ChatModel"]
 
@@ -41,13 +43,22 @@ class ChatModel:
         self._timeout = settings.llm_timeout_seconds
         self._api_key = settings.openrouter_api_key
 
-    async def complete(self, messages: list[dict[str, str]]) -> Completion:
-        """The model's answer to `messages` (system prompt first, newest message last)."""
+    @property
+    def model(self) -> str:
+        """The model asked when the caller names none."""
+        return self._model
+
+    def check_configured(self) -> None:
+        """Raise UpstreamNotConfigured when no API key is set: before a stream begins, not in it."""
         if not self._api_key:
             raise UpstreamNotConfigured(
                 "The AI service is not configured on this server: "
                 "the administrator must set OPENROUTER_API_KEY."
             )
+
+    async def complete(self, messages: list[dict[str, str]]) -> Completion:
+        """The model's answer to `messages` (system prompt first, newest message last)."""
+        self.check_configured()
         try:
             # httpx's timeout is per read; the product promises a limit on the whole call.
             with anyio.fail_after(self._timeout):
@@ -62,6 +73,52 @@ class ChatModel:
             logger.warning("Upstream call failed: %s%s", type(exc).__name__, _os_error_code(exc))
             raise UpstreamBadResponse("The AI service could not be reached; try again in a moment.") from exc
         return self._answer_from(response)
+
+    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str | Completion]:
+        """The answer to `messages` as it is written: text deltas, then the whole `Completion`.
+
+        Raises UpstreamError as `complete` does, also once deltas have come (an error chunk, a
+        dropped connection, LLM_TIMEOUT_SECONDS over the whole call). Closing the generator early
+        closes the upstream connection, which cancels the generation at providers that support it.
+        """
+        self.check_configured()
+        # MERGE: ChatOptions (model, temperature, top_p, max_tokens) join this body.
+        body = {
+            "model": self._model,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},  # usage in the last chunk, also off OpenRouter
+        }
+        deadline = anyio.current_time() + self._timeout
+        reader = StreamReader(self._model, self._label)
+        try:
+            with anyio.fail_after(self._timeout):
+                request = self._client.build_request("POST", "/chat/completions", json=body)
+                response = await self._client.send(request, stream=True)
+            try:
+                if response.status_code >= 400:
+                    with anyio.fail_after(max(deadline - anyio.current_time(), 0)):
+                        await response.aread()
+                    self._answer_from(response)  # raises the error /ai/chat would
+                lines = response.aiter_lines()
+                while not reader.finished:
+                    # No `yield` inside the deadline's scope: a cancel scope must not span one.
+                    with anyio.fail_after(max(deadline - anyio.current_time(), 0)):
+                        line = await anext(lines, None)
+                    if line is None:
+                        break
+                    delta = reader.feed(line)
+                    if delta:
+                        yield delta
+            finally:
+                await response.aclose()
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            logger.warning("Upstream stream did not end within %g s: %s", self._timeout, type(exc).__name__)
+            raise UpstreamTimeout(f"The AI service did not answer within {self._timeout:g} seconds.") from exc
+        except httpx.HTTPError as exc:
+            logger.warning("Upstream stream failed: %s%s", type(exc).__name__, _os_error_code(exc))
+            raise UpstreamBadResponse("The AI service could not be reached; try again in a moment.") from exc
+        yield reader.completion()
 
     def _answer_from(self, response: httpx.Response) -> Completion:
         if response.status_code >= 400:

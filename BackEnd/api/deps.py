@@ -12,9 +12,11 @@ from ..config import Settings
 from ..errors import PermissionDenied
 from ..llm import ChatModel
 from ..records import UserRecord
+from ..schemas import ChatRequest
 from ..security import PasswordHasher, TokenCodec
-from ..services import auth
+from ..services import auth, chat_stream
 from ..services.chat_slots import ChatSlots
+from ..services.generations import Generations
 from ..services.conversations import ThreadLimits
 from ..storage import Database
 
@@ -25,6 +27,7 @@ __all__ = [
     "CurrentUser",
     "DatabaseDep",
     "LimitsDep",
+    "StartedStream",
     "get_context",
 ]
 
@@ -40,6 +43,7 @@ class AppContext:
     chat_model: ChatModel
     limits: ThreadLimits
     chat_slots: ChatSlots
+    generations: Generations
 
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` in a worker
@@ -90,3 +94,22 @@ async def require_admin(user: CurrentUser) -> UserRecord:
 
 
 AdminUser = Annotated[UserRecord, Depends(require_admin)]
+
+
+async def start_chat_stream(body: ChatRequest, user: CurrentUser, context: ContextDep) -> chat_stream.StreamTurn:
+    """A streamed turn, started in a dependency: what fails before the model answers as plain JSON."""
+    return await chat_stream.start_stream(
+        context.database,
+        context.chat_model,
+        context.generations,
+        slots=context.chat_slots,
+        user_id=user["id"],
+        message=body.message,
+        conversation_id=body.conversation_id,
+        system_prompt=context.settings.system_prompt,
+        memory=context.settings.chat_memory_messages,
+        limits=context.limits,
+    )
+
+
+StartedStream = Annotated[chat_stream.StreamTurn, Depends(start_chat_stream)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,9 @@ from .engine import (
     refused_write,
     transaction,
 )
+from ..signals import LocalSignals, SignalChannel
 from .migrate import upgrade
+from .notify import PostgresSignals
 from .units import SQLUnitOfWork
 
 __all__ = ["SQLDatabase"]
@@ -50,6 +53,13 @@ class SQLDatabase(Database):
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @functools.cached_property
+    def signals(self) -> SignalChannel:
+        # SQLite is served by one process (WORKERS > 1 needs PostgreSQL for this, see the README).
+        if self.engine.dialect.name == "postgresql":
+            return PostgresSignals(self.engine)
+        return LocalSignals()
 
     @contextmanager
     def unit_of_work(self, owner: str | None = None, *, write: bool = True) -> Iterator[UnitOfWork]:
