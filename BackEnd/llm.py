@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -74,7 +74,7 @@ class ChatModel:
             raise UpstreamBadResponse("The AI service could not be reached; try again in a moment.") from exc
         return self._answer_from(response)
 
-    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str | Completion]:
+    async def stream(self, messages: list[dict[str, str]]) -> AsyncGenerator[str | Completion, None]:
         """The answer to `messages` as it is written: text deltas, then the whole `Completion`.
 
         Raises UpstreamError as `complete` does, also once deltas have come (an error chunk, a

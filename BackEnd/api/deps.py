@@ -16,8 +16,8 @@ from ..schemas import ChatRequest
 from ..security import PasswordHasher, TokenCodec
 from ..services import auth, chat_stream
 from ..services.chat_slots import ChatSlots
-from ..services.generations import Generations
 from ..services.conversations import ThreadLimits
+from ..services.generations import Generations
 from ..storage import Database
 
 __all__ = [
@@ -96,7 +96,9 @@ async def require_admin(user: CurrentUser) -> UserRecord:
 AdminUser = Annotated[UserRecord, Depends(require_admin)]
 
 
-async def start_chat_stream(body: ChatRequest, user: CurrentUser, context: ContextDep) -> chat_stream.StreamTurn:
+async def start_chat_stream(
+    body: ChatRequest, user: CurrentUser, context: ContextDep
+) -> chat_stream.StreamTurn:
     """A streamed turn, started in a dependency: what fails before the model answers as plain JSON."""
     return await chat_stream.start_stream(
         context.database,

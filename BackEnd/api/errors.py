@@ -27,7 +27,14 @@ from ..errors import (
     UpstreamTimeout,
 )
 
-__all__ = ["BODY_ERRORS", "ErrorBody", "install_error_handlers", "responses", "status_and_detail"]
+__all__ = [
+    "BODY_ERRORS",
+    "ErrorBody",
+    "install_error_handlers",
+    "json_responses",
+    "responses",
+    "status_and_detail",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +96,15 @@ def status_and_detail(exc: AssistantIAError) -> tuple[int, str]:
             else "The server cannot read or save data right now; the administrator must check the server log."
         )
     return status, str(exc)
+
+
+def json_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """`responses` for a route whose success is not JSON (a stream): errors stay documented as JSON."""
+    schema = {"$ref": "#/components/schemas/ErrorBody"}
+    return {
+        status: {"description": _DESCRIPTIONS[status], "content": {"application/json": {"schema": schema}}}
+        for status in statuses
+    }
 
 
 async def _handle_domain_error(request: Request, exc: Exception) -> JSONResponse:

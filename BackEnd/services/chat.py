@@ -94,7 +94,11 @@ async def finish_turn(
     """Store the question and the answer in one unit of work, the answer under its announced id."""
     # MERGE: completion=completion (model, finish_reason and usage stored with the answer).
     reply = message_record(
-        turn.user_id, turn.conversation_id, "assistant", completion.content, message_id=turn.assistant_message_id
+        turn.user_id,
+        turn.conversation_id,
+        "assistant",
+        completion.content,
+        message_id=turn.assistant_message_id,
     )
     await anyio.to_thread.run_sync(
         _store_turn,

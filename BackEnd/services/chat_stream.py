@@ -97,7 +97,9 @@ async def start_stream(
     return StreamTurn(start, receive)
 
 
-async def stop_thread(database: Database, generations: Generations, user_id: str, conversation_id: str) -> None:
+async def stop_thread(
+    database: Database, generations: Generations, user_id: str, conversation_id: str
+) -> None:
     """Stop the user's generations in this thread; NotFoundError if it is neither theirs nor running.
 
     A new thread is stored with its first turn, so while that is written only the process

@@ -93,6 +93,8 @@ _VALID_BODIES: dict[str, Callable[[Account], dict[str, Any]]] = {
     "POST /conversations": lambda who: {"title": "A title"},
     "PATCH /conversations/{conversation_id}": lambda who: {"title": "Renamed"},
     "POST /ai/chat": lambda who: {"message": "Hello"},
+    "POST /ai/chat/stream": lambda who: {"message": "Hello"},
+    "POST /ai/chat/stop": lambda who: {},  # its one field is the conversation_id the test sets
 }
 
 

@@ -19,7 +19,12 @@ def chunk(content: str | None = None, **extra: Any) -> bytes:
     choice: dict[str, Any] = {"index": 0, "delta": {} if content is None else {"content": content}}
     if "finish_reason" in extra:
         choice["finish_reason"] = extra.pop("finish_reason")
-    document = {"id": "gen-1", "model": extra.pop("model", "vendor/answering-model"), "choices": [choice], **extra}
+    document = {
+        "id": "gen-1",
+        "model": extra.pop("model", "vendor/answering-model"),
+        "choices": [choice],
+        **extra,
+    }
     return b"data: " + json.dumps(document).encode() + b"\n\n"
 
 
@@ -61,7 +66,9 @@ class StreamScript:
             self.held.set()
             await self.release.wait()
         if self.fail == "error":
-            yield chunk(None, finish_reason="error", error={"code": "server_error", "message": "provider down"})
+            yield chunk(
+                None, finish_reason="error", error={"code": "server_error", "message": "provider down"}
+            )
             return
         if self.fail == "drop":
             raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")

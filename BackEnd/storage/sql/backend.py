@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from ...errors import NotFoundError, RestoreError
 from ..base import Database, Dump, UnitOfWork
+from ..signals import LocalSignals, SignalChannel
 from .dumps import export_all, import_all, is_empty
 from .engine import (
     DEFAULT_TIMEOUTS,
@@ -23,7 +24,6 @@ from .engine import (
     refused_write,
     transaction,
 )
-from ..signals import LocalSignals, SignalChannel
 from .migrate import upgrade
 from .notify import PostgresSignals
 from .units import SQLUnitOfWork

@@ -31,12 +31,16 @@ class PostgresSignals(SignalChannel):
 
     def _notify(self, message: str) -> None:
         with self._engine.begin() as connection:
-            connection.execute(text("SELECT pg_notify(:channel, :message)"), {"channel": _CHANNEL, "message": message})
+            connection.execute(
+                text("SELECT pg_notify(:channel, :message)"), {"channel": _CHANNEL, "message": message}
+            )
 
     async def listen(self, handler: SignalHandler) -> None:
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True) as connection:
+                async with await psycopg.AsyncConnection.connect(
+                    self._conninfo, autocommit=True
+                ) as connection:
                     await connection.execute(f"LISTEN {_CHANNEL}")
                     async for notice in connection.notifies():
                         handler(notice.payload)

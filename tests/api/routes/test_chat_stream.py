@@ -113,7 +113,9 @@ async def test_no_api_key_is_a_plain_503(tmp_path: Path, upstream, alice_factory
         (dict(parts=["", " "], fail=None), 502),  # nothing written: an empty answer
     ],
 )
-async def test_an_upstream_failure_ends_with_error_and_stores_nothing(client, upstream, alice, script, status):
+async def test_an_upstream_failure_ends_with_error_and_stores_nothing(
+    client, upstream, alice, script, status
+):
     first = await chat(client, alice, "kept")
     upstream.handler = StreamScript(**script).response
 
@@ -129,7 +131,9 @@ async def test_an_upstream_failure_ends_with_error_and_stores_nothing(client, up
     assert [c["id"] for c in await conversations(client, alice)] == [first["conversation_id"]]
 
 
-async def test_an_upstream_that_hangs_ends_with_504_and_stores_nothing(tmp_path: Path, upstream, alice_factory=None):
+async def test_an_upstream_that_hangs_ends_with_504_and_stores_nothing(
+    tmp_path: Path, upstream, alice_factory=None
+):
     script = StreamScript(hold_after=1)  # never released: only the timeout ends it
     upstream.handler = script.response
     async with running(tmp_path / "BDD", upstream, llm_timeout_seconds=0.3) as http:
@@ -188,7 +192,9 @@ async def test_stop_of_a_new_thread_still_being_written_stores_it(client, upstre
         group.start_soon(call.run)
         await eventually(lambda: script.held.is_set() and "event: start" in call.text)
         conversation_id = sse_events(call.text)[0][1]["conversation_id"]
-        stopped = await client.post("/ai/chat/stop", json={"conversation_id": conversation_id}, headers=alice.headers)
+        stopped = await client.post(
+            "/ai/chat/stop", json={"conversation_id": conversation_id}, headers=alice.headers
+        )
         await call.finished.wait()
 
     assert stopped.status_code == 204
@@ -198,8 +204,12 @@ async def test_stop_of_a_new_thread_still_being_written_stores_it(client, upstre
 
 async def test_stop_answers_204_when_nothing_runs_and_404_for_unknown_or_foreign_threads(client, alice, bob):
     mine = await chat(client, alice, "mine")
-    idle = await client.post("/ai/chat/stop", json={"conversation_id": mine["conversation_id"]}, headers=alice.headers)
-    foreign = await client.post("/ai/chat/stop", json={"conversation_id": mine["conversation_id"]}, headers=bob.headers)
+    idle = await client.post(
+        "/ai/chat/stop", json={"conversation_id": mine["conversation_id"]}, headers=alice.headers
+    )
+    foreign = await client.post(
+        "/ai/chat/stop", json={"conversation_id": mine["conversation_id"]}, headers=bob.headers
+    )
     unknown = await client.post("/ai/chat/stop", json={"conversation_id": UNKNOWN_ID}, headers=alice.headers)
     invalid = await client.post("/ai/chat/stop", json={}, headers=alice.headers)
 
@@ -216,7 +226,9 @@ async def test_a_stop_from_another_user_does_not_stop_a_running_stream(client, u
         group.start_soon(call.run)
         await eventually(lambda: script.held.is_set() and "event: start" in call.text)
         conversation_id = sse_events(call.text)[0][1]["conversation_id"]
-        foreign = await client.post("/ai/chat/stop", json={"conversation_id": conversation_id}, headers=bob.headers)
+        foreign = await client.post(
+            "/ai/chat/stop", json={"conversation_id": conversation_id}, headers=bob.headers
+        )
         script.release.set()
         await call.finished.wait()
 
@@ -246,7 +258,9 @@ async def test_a_client_that_goes_away_midway_still_gets_the_whole_turn_stored(c
     assert "event: done" not in call.text
 
 
-async def test_a_keep_alive_comment_goes_out_while_the_upstream_is_silent(client, upstream, alice, monkeypatch):
+async def test_a_keep_alive_comment_goes_out_while_the_upstream_is_silent(
+    client, upstream, alice, monkeypatch
+):
     monkeypatch.setattr("fastapi.routing._PING_INTERVAL", 0.02)
     script = StreamScript(hold_after=0)
     upstream.handler = script.response
@@ -266,7 +280,9 @@ async def test_a_thread_deleted_while_the_answer_is_written_ends_with_404(client
     script = StreamScript(hold_after=1)
     upstream.handler = script.response
     app: FastAPI = client._transport.app  # type: ignore[attr-defined]
-    call = RawCall(app, "/ai/chat/stream", {"message": "x", "conversation_id": first["conversation_id"]}, alice.headers)
+    call = RawCall(
+        app, "/ai/chat/stream", {"message": "x", "conversation_id": first["conversation_id"]}, alice.headers
+    )
     async with anyio.create_task_group() as group:
         group.start_soon(call.run)
         await eventually(script.held.is_set)
