@@ -96,10 +96,14 @@ class ChatModel:
                 request = self._client.build_request("POST", "/chat/completions", json=body)
                 response = await self._client.send(request, stream=True)
             try:
-                if response.status_code >= 400:
+                # An error status, or a server that ignores `stream` and answers in one JSON body.
+                if response.status_code >= 400 or "json" in response.headers.get("content-type", ""):
                     with anyio.fail_after(max(deadline - anyio.current_time(), 0)):
                         await response.aread()
-                    self._answer_from(response)  # raises the error /ai/chat would
+                    whole = self._answer_from(response)  # raises the error /ai/chat would
+                    yield whole.content
+                    yield whole
+                    return
                 lines = response.aiter_lines()
                 while not reader.finished:
                     # No `yield` inside the deadline's scope: a cancel scope must not span one.
@@ -111,7 +115,8 @@ class ChatModel:
                     if delta:
                         yield delta
             finally:
-                await response.aclose()
+                with anyio.CancelScope(shield=True):  # a stop cancels us: the connection must still close
+                    await response.aclose()
         except (TimeoutError, httpx.TimeoutException) as exc:
             logger.warning("Upstream stream did not end within %g s: %s", self._timeout, type(exc).__name__)
             raise UpstreamTimeout(f"The AI service did not answer within {self._timeout:g} seconds.") from exc

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.api.routes.test_chat import UNKNOWN_ID, chat, conversations, history, running
-from tests.utils.api import Account, FakeUpstream
+from tests.utils.api import Account
 from tests.utils.streams import USAGE, RawCall, StreamScript, eventually, sse_events
 
 
@@ -293,8 +293,3 @@ async def test_a_thread_deleted_while_the_answer_is_written_ends_with_404(client
     assert deleted.status_code == 204
     assert sse_events(call.text)[-1] == ("error", {"status": 404, "detail": "Conversation not found."})
     assert json.loads(json.dumps(await conversations(client, alice))) == []
-
-
-@pytest.fixture
-def upstream() -> FakeUpstream:
-    return FakeUpstream()
