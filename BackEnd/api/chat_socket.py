@@ -9,7 +9,6 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 from fastapi import WebSocket
-from fastapi.encoders import jsonable_encoder
 from pydantic import TypeAdapter, ValidationError
 from starlette.websockets import WebSocketDisconnect
 
@@ -128,6 +127,8 @@ class ChatSocket:
             try:
                 await self._send({"type": "start", "request_id": request_id, **turn.start.data})
                 async for event in turn.events:
+                    if event.kind == "ping":
+                        continue  # WebSocket frames keep the connection alive by themselves
                     if event.error is None:
                         fields = event.data
                     else:
@@ -153,7 +154,7 @@ class ChatSocket:
     async def _send(self, document: dict[str, Any]) -> None:
         async with self._sending:
             try:
-                await self._socket.send_text(json.dumps(jsonable_encoder(document)))
+                await self._socket.send_text(json.dumps(document, ensure_ascii=False))
             except (WebSocketDisconnect, RuntimeError, OSError) as exc:
                 raise _Closed from exc
 

@@ -12,9 +12,8 @@ from ..config import Settings
 from ..errors import PermissionDenied
 from ..llm import ChatModel
 from ..records import UserRecord
-from ..schemas import ChatRequest
 from ..security import PasswordHasher, TokenCodec
-from ..services import auth, chat_stream
+from ..services import auth
 from ..services.chat_slots import ChatSlots
 from ..services.conversations import ThreadLimits
 from ..services.generations import Generations
@@ -27,7 +26,6 @@ __all__ = [
     "CurrentUser",
     "DatabaseDep",
     "LimitsDep",
-    "StartedStream",
     "get_context",
 ]
 
@@ -94,24 +92,3 @@ async def require_admin(user: CurrentUser) -> UserRecord:
 
 
 AdminUser = Annotated[UserRecord, Depends(require_admin)]
-
-
-async def start_chat_stream(
-    body: ChatRequest, user: CurrentUser, context: ContextDep
-) -> chat_stream.StreamTurn:
-    """A streamed turn, started in a dependency: what fails before the model answers as plain JSON."""
-    return await chat_stream.start_stream(
-        context.database,
-        context.chat_model,
-        context.generations,
-        slots=context.chat_slots,
-        user_id=user["id"],
-        message=body.message,
-        conversation_id=body.conversation_id,
-        system_prompt=context.settings.system_prompt,
-        memory=context.settings.chat_memory_messages,
-        limits=context.limits,
-    )
-
-
-StartedStream = Annotated[chat_stream.StreamTurn, Depends(start_chat_stream)]

@@ -12,7 +12,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..completion import Completion
-from ..errors import AssistantIAError, NotFoundError, UpstreamBadResponse
+from ..errors import AssistantIAError, NotFoundError, UpstreamTimeout
 from ..llm import ChatModel
 from ..storage import Database
 from .chat import PreparedTurn, begin_turn, finish_turn
@@ -25,12 +25,17 @@ __all__ = ["STOPPED", "StreamEvent", "StreamTurn", "start_stream", "stop_thread"
 logger = logging.getLogger(__name__)
 
 STOPPED = "stopped"
-EventKind = Literal["start", "delta", "done", "error"]
+# A proxy may cut a connection silent for long (nginx: 60 s); a model may think for longer.
+KEEPALIVE_SECONDS = 15.0
+EventKind = Literal["start", "delta", "done", "error", "ping"]
 
 
 @dataclass(frozen=True)
 class StreamEvent:
-    """One event of a streamed turn; an `error` event carries the domain error, mapped by the API."""
+    """One event of a streamed turn; an `error` event carries the domain error, mapped by the API.
+
+    `ping` events keep a silent connection alive (SSE sends a comment; a WebSocket needs none).
+    """
 
     kind: EventKind
     data: dict[str, Any] = field(default_factory=dict)
@@ -81,8 +86,10 @@ async def start_stream(
     generation = Generation(user_id, turn.conversation_id)
 
     async def work() -> None:
-        async with slot, send:
+        async with slot, send, anyio.create_task_group() as pings:
+            pings.start_soon(_keep_alive, send)
             await _generate(database, model, limits, turn, generation, send)
+            pings.cancel_scope.cancel()
 
     generations.start(generation, work)
     start = StreamEvent(
@@ -130,6 +137,8 @@ async def _generate(
     completion: Completion | None = None
     try:
         stream = model.stream(turn.context)  # MERGE: ChatOptions
+        # One scope bounds the whole call and is what a stop cancels.
+        generation.scope.deadline = anyio.current_time() + model.timeout_seconds
         try:
             with generation.scope:
                 async for piece in stream:
@@ -142,8 +151,10 @@ async def _generate(
             with anyio.CancelScope(shield=True):  # close the upstream connection even when stopped
                 await stream.aclose()
         if completion is None:
-            if not generation.stopped:  # the stream ended without its last element: not expected
-                raise UpstreamBadResponse("The AI service stopped answering midway; try again in a moment.")
+            if not generation.stopped:
+                seconds = f"{model.timeout_seconds:g}"
+                logger.warning("Upstream stream did not end within %s s", seconds)
+                raise UpstreamTimeout(f"The AI service did not answer within {seconds} seconds.")
             completion = Completion("".join(parts), model.model, STOPPED)  # MERGE: ChatOptions (model asked)
         stored = await finish_turn(database, limits, turn, completion)
     except AssistantIAError as exc:
@@ -164,6 +175,14 @@ async def _generate(
             },
         ),
     )
+
+
+async def _keep_alive(send: MemoryObjectSendStream[StreamEvent]) -> None:
+    # A ping every KEEPALIVE_SECONDS whatever the traffic: one timer per stream, instead of
+    # one per event to measure each silence (a scope per event cost a third of relaying one).
+    while True:
+        await anyio.sleep(KEEPALIVE_SECONDS)
+        _emit(send, StreamEvent("ping"))
 
 
 def _emit(send: MemoryObjectSendStream[StreamEvent], event: StreamEvent) -> None:

@@ -60,8 +60,8 @@ def endpoints(app: FastAPI) -> list[Endpoint]:
     found = []
     for route in iter_route_contexts(app.routes):
         dependant = getattr(route, "dependant", None)
-        if dependant is None or not route.include_in_schema:
-            continue  # the docs pages and the schema itself
+        if dependant is None or not getattr(route, "include_in_schema", False):
+            continue  # the docs pages, the schema itself, and the WebSocket (tests/api/test_ownership.py)
         calls = set(_calls(dependant))
         body = route.body_field
         for method in sorted(route.methods):

@@ -261,7 +261,7 @@ async def test_a_client_that_goes_away_midway_still_gets_the_whole_turn_stored(c
 async def test_a_keep_alive_comment_goes_out_while_the_upstream_is_silent(
     client, upstream, alice, monkeypatch
 ):
-    monkeypatch.setattr("fastapi.routing._PING_INTERVAL", 0.02)
+    monkeypatch.setattr("BackEnd.services.chat_stream.KEEPALIVE_SECONDS", 0.02)
     script = StreamScript(hold_after=0)
     upstream.handler = script.response
     app: FastAPI = client._transport.app  # type: ignore[attr-defined]
