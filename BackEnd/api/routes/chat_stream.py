@@ -4,6 +4,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Response
 from fastapi.sse import KEEPALIVE_COMMENT, EventSourceResponse, format_sse_event
 
@@ -82,7 +83,15 @@ async def _encoded(turn: StreamTurn) -> AsyncIterator[bytes]:
     yield _sse(turn.start)
     async with turn.events:
         async for event in turn.events:
-            yield KEEPALIVE_COMMENT if event.kind == "ping" else _sse(event)
+            # Events that queued up while the server was busy leave in one write: the same
+            # events, fewer trips through the middleware and the socket (measured under load).
+            ready = [event]
+            while True:
+                try:
+                    ready.append(turn.events.receive_nowait())
+                except (anyio.WouldBlock, anyio.EndOfStream):
+                    break
+            yield b"".join(KEEPALIVE_COMMENT if one.kind == "ping" else _sse(one) for one in ready)
 
 
 def _sse(event: StreamEvent) -> bytes:
