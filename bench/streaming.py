@@ -26,12 +26,16 @@ STREAM_ROWS = [
     ("first_delta_overhead_ms", "time to first delta minus the upstream's own, p50", "ms", "≤ 10 ms"),
     ("first_delta_ms", "time to first delta over SSE, p50", "ms", ""),
     ("upstream_first_chunk_ms", "the fake upstream's own time to first chunk, p50", "ms", ""),
+    ("upstream_complete", f"baseline: {STREAMS} streams straight from the fake upstream complete", "", ""),
+    ("upstream_wall_s", "baseline: the same, wall", "s", ""),
     ("sse_complete", f"{STREAMS} SSE streams of {CHUNKS} chunks complete", "", f"{STREAMS}/{STREAMS}"),
     ("sse_wall_s", f"{STREAMS} SSE streams, wall", "s", "≤ 2.6 s"),
     ("sse_cpu_us", "server CPU per relayed chunk, SSE", "µs", ""),
+    ("sse_client_cpu_s", "the bench client's own CPU for them (same machine)", "s", ""),
     ("ws_complete", f"{STREAMS} WebSocket chats of {CHUNKS} chunks complete", "", f"{STREAMS}/{STREAMS}"),
     ("ws_wall_s", f"{STREAMS} WebSocket chats, wall", "s", "≤ 2.6 s"),
     ("ws_cpu_us", "server CPU per relayed chunk, WebSocket", "µs", ""),
+    ("ws_client_cpu_s", "the bench client's own CPU for them (same machine)", "s", ""),
 ]
 
 
@@ -54,9 +58,14 @@ def measure_streaming(
         upstream.set_stream(1, 0.0)  # one chunk: the first-delta figure is about the start alone
         figures = asyncio.run(_first_delta(server.url, upstream.base_url, threads))
         upstream.set_stream(CHUNKS, CHUNK_INTERVAL)
+        # The baseline: the same 100 streams straight from the fake upstream, on the same machine.
+        figures["upstream_complete"], figures["upstream_wall_s"] = asyncio.run(
+            _sse_streams(upstream.base_url, threads[:STREAMS], direct=True)
+        )
         for transport, run in (("sse", _sse_streams), ("ws", _socket_streams)):
-            before = server.cpu_seconds()
+            before, client_before = server.cpu_seconds(), time.process_time()
             complete, wall = asyncio.run(run(server.url, threads[:STREAMS]))
+            figures[f"{transport}_client_cpu_s"] = time.process_time() - client_before
             figures[f"{transport}_complete"] = complete
             figures[f"{transport}_wall_s"] = wall
             figures[f"{transport}_cpu_us"] = 1e6 * (server.cpu_seconds() - before) / (STREAMS * CHUNKS)
@@ -130,22 +139,43 @@ async def _until_first(
     return seen
 
 
-async def _sse_streams(url: str, threads: list[tuple[str, str]]) -> tuple[int, float]:
-    limits = httpx.Limits(max_connections=STREAMS, max_keepalive_connections=STREAMS)
-    async with httpx.AsyncClient(trust_env=False, timeout=60, limits=limits) as client:
+async def _sse_streams(
+    url: str, threads: list[tuple[str, str]], *, direct: bool = False
+) -> tuple[int, float]:
+    """100 streams at once through the server, or `direct` from the upstream (the baseline).
 
-        async def one(token: str, thread: str) -> bool:
-            turn = {"message": "Tell me a long story", "conversation_id": thread}
-            headers = {"Authorization": f"Bearer {token}"}
-            text = ""
-            async with client.stream("POST", f"{url}/ai/chat/stream", json=turn, headers=headers) as response:
-                async for piece in response.aiter_text():
-                    text += piece
-            return text.count("event: delta") == CHUNKS and "event: done" in text
+    A bare asyncio client (as bench/client.py's burst): httpx's per-chunk work in this process
+    would compete with the server for the same 2 cores and measure the client instead.
+    """
+    port = int(url.split(":")[2].split("/")[0])
+    if direct:
+        path, delta, end = b"/v1/chat/completions", b'"content"', b"[DONE]"
+    else:
+        path, delta, end = b"/ai/chat/stream", b"event: delta", b"event: done"
 
-        start = time.perf_counter()
-        results = await asyncio.gather(*(one(token, thread) for token, thread in threads))
-        return sum(results), time.perf_counter() - start
+    async def one(token: str, thread: str) -> bool:
+        turn = {"message": "Tell me a long story", "conversation_id": thread, "stream": True}
+        body = json.dumps(turn).encode()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(
+                b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s"
+                % (path, token.encode(), len(body), body)
+            )
+            received = b""
+            while end not in received and b"event: error" not in received:
+                piece = await reader.read(65536)
+                if not piece:
+                    break
+                received += piece
+            return received.count(delta) == CHUNKS and end in received
+        finally:
+            writer.close()
+
+    start = time.perf_counter()
+    results = await asyncio.gather(*(one(token, thread) for token, thread in threads))
+    return sum(results), time.perf_counter() - start
 
 
 async def _socket_streams(url: str, threads: list[tuple[str, str]]) -> tuple[int, float]:

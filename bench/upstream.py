@@ -56,9 +56,12 @@ class FakeUpstream:
         await writer.drain()
         if self.latency:
             await asyncio.sleep(self.latency)
+        # Chunk i leaves at first + i × interval: a busy loop delays a chunk, never the schedule.
+        first = time.monotonic()
         for index in range(int(self.stream_chunks)):
-            if index and self.stream_interval:
-                await asyncio.sleep(self.stream_interval)
+            delay = first + index * self.stream_interval - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
             writer.write(chunk(_DELTA))
             await writer.drain()
         writer.write(chunk(_STREAM_END) + b"0\r\n\r\n")
