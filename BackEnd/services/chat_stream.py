@@ -91,7 +91,11 @@ async def start_stream(
             await _generate(database, model, limits, turn, generation, send)
             pings.cancel_scope.cancel()
 
-    generations.start(generation, work)
+    try:
+        generations.start(generation, work)
+    except BaseException:
+        await slot.aclose()
+        raise
     start = StreamEvent(
         "start",
         {

@@ -94,7 +94,10 @@ class Generations:
 
     async def _listen(self) -> None:
         with self._listener:
-            await self._signals.listen(self._on_signal)
+            try:
+                await self._signals.listen(self._on_signal)
+            except Exception:  # without signals, stops reach this process's generations only
+                logger.exception("The signal channel failed; stops from other processes are lost")
 
     def _on_signal(self, message: str) -> None:
         try:

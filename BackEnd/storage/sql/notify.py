@@ -44,7 +44,7 @@ class PostgresSignals(SignalChannel):
                     await connection.execute(f"LISTEN {_CHANNEL}")
                     async for notice in connection.notifies():
                         handler(notice.payload)
-            except psycopg.Error as exc:
+            except (psycopg.Error, OSError) as exc:
                 # The database restarted or the network blinked: stops sent meanwhile are lost,
                 # the generations they aimed at still end within LLM_TIMEOUT_SECONDS.
                 logger.warning("Lost the signal channel to PostgreSQL (%s); reconnecting", type(exc).__name__)

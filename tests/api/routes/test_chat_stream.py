@@ -8,7 +8,6 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from tests.api.routes.test_chat import UNKNOWN_ID, chat, conversations, history, running
 from tests.utils.api import Account
@@ -183,10 +182,9 @@ async def test_stop_ends_every_stream_of_the_thread_with_stopped_and_stores_each
     assert len(stored) == 6
 
 
-async def test_stop_of_a_new_thread_still_being_written_stores_it(client, upstream, alice):
+async def test_stop_of_a_new_thread_still_being_written_stores_it(app, client, upstream, alice):
     script = StreamScript(parts=["A", "B"], hold_after=1)
     upstream.handler = script.response
-    app: FastAPI = client._transport.app  # type: ignore[attr-defined]
     call = RawCall(app, "/ai/chat/stream", {"message": "new"}, alice.headers)
     async with anyio.create_task_group() as group:
         group.start_soon(call.run)
@@ -217,10 +215,9 @@ async def test_stop_answers_204_when_nothing_runs_and_404_for_unknown_or_foreign
     assert invalid.status_code == 422
 
 
-async def test_a_stop_from_another_user_does_not_stop_a_running_stream(client, upstream, alice, bob):
+async def test_a_stop_from_another_user_does_not_stop_a_running_stream(app, client, upstream, alice, bob):
     script = StreamScript(parts=["A", "B"], hold_after=1)
     upstream.handler = script.response
-    app: FastAPI = client._transport.app  # type: ignore[attr-defined]
     call = RawCall(app, "/ai/chat/stream", {"message": "new"}, alice.headers)
     async with anyio.create_task_group() as group:
         group.start_soon(call.run)
@@ -236,10 +233,9 @@ async def test_a_stop_from_another_user_does_not_stop_a_running_stream(client, u
     assert sse_events(call.text)[-1][1]["finish_reason"] == "stop"
 
 
-async def test_a_client_that_goes_away_midway_still_gets_the_whole_turn_stored(client, upstream, alice):
+async def test_a_client_that_goes_away_midway_still_gets_the_whole_turn_stored(app, client, upstream, alice):
     script = StreamScript(parts=["Whole ", "answer"], hold_after=1)
     upstream.handler = script.response
-    app: FastAPI = client._transport.app  # type: ignore[attr-defined]
     call = RawCall(app, "/ai/chat/stream", {"message": "closing my tab"}, alice.headers)
     async with anyio.create_task_group() as group:
         group.start_soon(call.run)
@@ -259,12 +255,11 @@ async def test_a_client_that_goes_away_midway_still_gets_the_whole_turn_stored(c
 
 
 async def test_a_keep_alive_comment_goes_out_while_the_upstream_is_silent(
-    client, upstream, alice, monkeypatch
+    app, client, upstream, alice, monkeypatch
 ):
     monkeypatch.setattr("BackEnd.services.chat_stream.KEEPALIVE_SECONDS", 0.02)
     script = StreamScript(hold_after=0)
     upstream.handler = script.response
-    app: FastAPI = client._transport.app  # type: ignore[attr-defined]
     call = RawCall(app, "/ai/chat/stream", {"message": "think hard"}, alice.headers)
     async with anyio.create_task_group() as group:
         group.start_soon(call.run)
@@ -275,11 +270,10 @@ async def test_a_keep_alive_comment_goes_out_while_the_upstream_is_silent(
     assert [kind for kind, _ in sse_events(call.text)][-1] == "done"
 
 
-async def test_a_thread_deleted_while_the_answer_is_written_ends_with_404(client, upstream, alice):
+async def test_a_thread_deleted_while_the_answer_is_written_ends_with_404(app, client, upstream, alice):
     first = await chat(client, alice, "kept")
     script = StreamScript(hold_after=1)
     upstream.handler = script.response
-    app: FastAPI = client._transport.app  # type: ignore[attr-defined]
     call = RawCall(
         app, "/ai/chat/stream", {"message": "x", "conversation_id": first["conversation_id"]}, alice.headers
     )
