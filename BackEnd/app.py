@@ -22,6 +22,7 @@ from .llm import ChatModel
 from .security import PasswordHasher, TokenCodec, load_or_create_secret
 from .services.chat_slots import LocalChatSlots
 from .services.conversations import ThreadLimits
+from .services.generations import Generations
 from .storage import Database, open_database
 from .upstream_http import build_upstream_client
 
@@ -53,7 +54,11 @@ def create_app(
             secret = settings.jwt_secret or load_or_create_secret(settings.bdd_dir, settings.jwt_algorithm)
             if not settings.openrouter_api_key:
                 logger.warning("OPENROUTER_API_KEY is not set: POST /ai/chat answers 503 until it is.")
-            async with build_upstream_client(settings, upstream_transport) as client:
+            async with (
+                build_upstream_client(settings, upstream_transport) as client,
+                # Exited first: running answers are written and stored before the client closes.
+                Generations(active.signals) as generations,
+            ):
                 app.state.context = AppContext(
                     settings=settings,
                     database=active,
@@ -67,6 +72,7 @@ def create_app(
                         messages_per_conversation=settings.max_messages_per_conversation,
                     ),
                     chat_slots=LocalChatSlots(settings.user_concurrent_chats),
+                    generations=generations,
                 )
                 yield
         finally:

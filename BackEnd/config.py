@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     # client keeps 250 connections per process, so one account can never hold them all.
     user_concurrent_chats: int = Field(default=4, ge=1, le=50)
 
+    # Streaming and WebSocket (issue 9, parts 1-2): a socket that has not signed in within this
+    # delay is closed (1008), so idle unauthenticated sockets cannot pile up.
+    ws_auth_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+
     # -- identity and input hygiene ------------------------------------------------------
     # `CORS_ORIGINS=*` is refused unless this says it is meant (see _no_wildcard_by_mistake).
     cors_allow_any_origin: bool = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import re
+from collections.abc import AsyncGenerator
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ import httpx
 from .completion import Completion, Usage
 from .config import Settings
 from .errors import UpstreamBadResponse, UpstreamNotConfigured, UpstreamRateLimited, UpstreamTimeout
+from .llm_stream import StreamReader
 
 __all__ = ["ChatModel"]
 
@@ -41,13 +43,27 @@ class ChatModel:
         self._timeout = settings.llm_timeout_seconds
         self._api_key = settings.openrouter_api_key
 
-    async def complete(self, messages: list[dict[str, str]]) -> Completion:
-        """The model's answer to `messages` (system prompt first, newest message last)."""
+    @property
+    def timeout_seconds(self) -> float:
+        """LLM_TIMEOUT_SECONDS: the limit on a whole call."""
+        return self._timeout
+
+    @property
+    def model(self) -> str:
+        """The model asked when the caller names none."""
+        return self._model
+
+    def check_configured(self) -> None:
+        """Raise UpstreamNotConfigured when no API key is set: before a stream begins, not in it."""
         if not self._api_key:
             raise UpstreamNotConfigured(
                 "The AI service is not configured on this server: "
                 "the administrator must set OPENROUTER_API_KEY."
             )
+
+    async def complete(self, messages: list[dict[str, str]]) -> Completion:
+        """The model's answer to `messages` (system prompt first, newest message last)."""
+        self.check_configured()
         try:
             # httpx's timeout is per read; the product promises a limit on the whole call.
             with anyio.fail_after(self._timeout):
@@ -62,6 +78,53 @@ class ChatModel:
             logger.warning("Upstream call failed: %s%s", type(exc).__name__, _os_error_code(exc))
             raise UpstreamBadResponse("The AI service could not be reached; try again in a moment.") from exc
         return self._answer_from(response)
+
+    async def stream(self, messages: list[dict[str, str]]) -> AsyncGenerator[str | Completion, None]:
+        """The answer to `messages` as it is written: text deltas, then the whole `Completion`.
+
+        Raises UpstreamError as `complete` does, also once deltas have come (an error chunk, a
+        dropped connection). A cancel scope cannot span a generator's `yield`, so the caller
+        bounds the whole call by `timeout_seconds` (one scope around its loop: a scope per read
+        measured a third of the CPU of relaying a chunk). Closing the generator early closes the
+        upstream connection, which cancels the generation at providers that support it.
+        """
+        self.check_configured()
+        # MERGE: ChatOptions (model, temperature, top_p, max_tokens) join this body.
+        body = {
+            "model": self._model,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},  # usage in the last chunk, also off OpenRouter
+        }
+        reader = StreamReader(self._model, self._label)
+        try:
+            with anyio.fail_after(self._timeout):
+                request = self._client.build_request("POST", "/chat/completions", json=body)
+                response = await self._client.send(request, stream=True)
+            try:
+                # An error status, or a server that ignores `stream` and answers in one JSON body.
+                if response.status_code >= 400 or "json" in response.headers.get("content-type", ""):
+                    await response.aread()
+                    whole = self._answer_from(response)  # raises the error /ai/chat would
+                    yield whole.content
+                    yield whole
+                    return
+                async for line in response.aiter_lines():
+                    delta = reader.feed(line)
+                    if delta:
+                        yield delta
+                    if reader.finished:
+                        break
+            finally:
+                with anyio.CancelScope(shield=True):  # a stop cancels us: the connection must still close
+                    await response.aclose()
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            logger.warning("Upstream stream did not end within %g s: %s", self._timeout, type(exc).__name__)
+            raise UpstreamTimeout(f"The AI service did not answer within {self._timeout:g} seconds.") from exc
+        except httpx.HTTPError as exc:
+            logger.warning("Upstream stream failed: %s%s", type(exc).__name__, _os_error_code(exc))
+            raise UpstreamBadResponse("The AI service could not be reached; try again in a moment.") from exc
+        yield reader.completion()
 
     def _answer_from(self, response: httpx.Response) -> Completion:
         if response.status_code >= 400:

@@ -145,10 +145,12 @@ def conversation_record(user_id: str, title: str, *, at: str | None = None) -> C
     return {"id": new_id("conv"), "user_id": user_id, "title": title, "created_at": at, "updated_at": at}
 
 
-def message_record(user_id: str, conversation_id: str, role: MessageRole, content: str) -> MessageRecord:
-    """A new message of a thread, stamped now."""
+def message_record(
+    user_id: str, conversation_id: str, role: MessageRole, content: str, *, message_id: str | None = None
+) -> MessageRecord:
+    """A new message of a thread, stamped now; `message_id` when it was announced before (a stream's)."""
     return {
-        "id": new_id("msg"),
+        "id": message_id or new_id("msg"),
         "conversation_id": conversation_id,
         "user_id": user_id,
         "role": role,

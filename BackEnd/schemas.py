@@ -197,6 +197,40 @@ class ChatRequest(BaseModel):
     conversation_id: Annotated[str, Field(max_length=100)] | None = None
 
 
+class StopRequest(BaseModel):
+    """Which thread's generations to stop."""
+
+    conversation_id: Annotated[str, Field(max_length=100)]
+
+
+# -- WebSocket messages (GET /ai/ws): the first is `auth`, then `chat` and `stop` in any order.
+RequestId = Annotated[str, Field(max_length=100)] | int | None
+
+
+class SocketAuth(BaseModel):
+    """The first message on a socket: browsers cannot set Authorization on a WebSocket."""
+
+    type: Literal["auth"]
+    token: Annotated[str, Field(max_length=4096)]
+
+
+class SocketChat(ChatRequest):
+    """`POST /ai/chat/stream`'s body; `request_id` (the client's) is echoed on each event."""
+
+    type: Literal["chat"]
+    request_id: RequestId = None
+
+
+class SocketStop(StopRequest):
+    """`POST /ai/chat/stop` over the socket."""
+
+    type: Literal["stop"]
+    request_id: RequestId = None
+
+
+SocketMessage = Annotated[SocketChat | SocketStop, Field(discriminator="type")]
+
+
 class ChatReply(BaseModel):
     """The model's answer and where both messages were stored."""
 

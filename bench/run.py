@@ -27,6 +27,7 @@ from bench.datasets import PASSWORD, make_data_set
 from bench.report import PLOT_NAME, plot, table
 from bench.scenarios import BURST_LATENCY, Samples, measure_baseline, measure_size
 from bench.server import UpstreamProcess
+from bench.streaming import measure_streaming, streaming_table
 
 BENCH = Path(__file__).resolve().parent
 
@@ -85,11 +86,14 @@ def main() -> int:
                         with_burst=largest,
                         with_dump=largest,
                     )
+                    if largest:
+                        streaming = measure_streaming(data, workdir, upstream, database_url=database_url)
                 print(f"{size:,} messages: chat turn p50 {figures[size]['chat_p50']:.2f} ms", flush=True)
     finally:
         upstream.stop()
     elapsed = time.perf_counter() - started
     rendered = table(figures, baseline, BURST_LATENCY)
+    rendered += f"\n\nStreamed answers, {sizes[-1]:,} messages:\n\n" + streaming_table({"figure": streaming})
     print(rendered)
     args.out.mkdir(parents=True, exist_ok=True)
     plot(figures, baseline, args.out / PLOT_NAME)

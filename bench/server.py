@@ -138,6 +138,12 @@ class UpstreamProcess:
             f"http://127.0.0.1:{self.port}/_latency", content=str(seconds), trust_env=False
         ).raise_for_status()
 
+    def set_stream(self, chunks: int, interval: float) -> None:
+        """Streamed answers: `chunks` deltas, `interval` seconds apart."""
+        httpx.post(
+            f"http://127.0.0.1:{self.port}/_stream", content=f"{chunks} {interval}", trust_env=False
+        ).raise_for_status()
+
     def arrivals(self) -> list[float]:
         """`time.monotonic()` of each chat request received since the last `set_latency`."""
         response = httpx.get(f"http://127.0.0.1:{self.port}/_arrivals", trust_env=False)

@@ -1,6 +1,6 @@
 """A fake OpenAI-compatible upstream on 127.0.0.1: asyncio, HTTP/1.1 keep-alive, settable latency.
 
-Run as its own process (`python bench/upstream.py`); it prints its port on the first line.
+A request with `"stream": true` gets a streamed answer (see `stream`). Run as its own process (`python bench/upstream.py`); it prints its port on the first line.
 `POST /_latency` with a body such as `1.0` sets the delay of every later answer, in seconds, and
 starts a new record of arrivals; `GET /_arrivals` returns the `time.monotonic()` at which each
 chat request arrived since then, so the bench can tell when the server had sent them all.
@@ -26,6 +26,13 @@ _BODY = json.dumps(
     }
 ).encode()
 
+_DELTA = b'data: {"model": "bench/streamer", "choices": [{"index": 0, "delta": {"content": "word "}}]}\n\n'
+_STREAM_END = (
+    b'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\n'
+    b'data: {"choices": [], "usage": {"prompt_tokens": 20, "completion_tokens": 200, "total_tokens": 220}}\n\n'
+    b"data: [DONE]\n\n"
+)
+
 
 class FakeUpstream:
     """Answers every `POST …/chat/completions` with the same answer after `latency` seconds."""
@@ -33,6 +40,32 @@ class FakeUpstream:
     def __init__(self) -> None:
         self.latency = 0.0
         self.arrivals: list[float] = []
+        self.stream_chunks = 200.0  # a streamed answer: this many chunks (`POST /_stream` "200 0.01")
+        self.stream_interval = 0.01  # seconds between two chunks; the first comes after `latency`
+
+    async def stream(self, writer: asyncio.StreamWriter) -> None:
+        """A streamed answer (HTTP/1.1 chunked): comments, `stream_chunks` deltas, usage, `[DONE]`."""
+
+        def chunk(data: bytes) -> bytes:
+            return b"%x\r\n%s\r\n" % (len(data), data)
+
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        writer.write(chunk(b": OPENROUTER PROCESSING\n\n"))
+        await writer.drain()
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        # Chunk i leaves at first + i × interval: a busy loop delays a chunk, never the schedule.
+        first = time.monotonic()
+        for index in range(int(self.stream_chunks)):
+            delay = first + index * self.stream_interval - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            writer.write(chunk(_DELTA))
+            await writer.drain()
+        writer.write(chunk(_STREAM_END) + b"0\r\n\r\n")
+        await writer.drain()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -45,7 +78,14 @@ class FakeUpstream:
                     if name.strip().lower() == "content-length":
                         length = int(value)
                 body = await reader.readexactly(length)
-                if request_line.startswith("POST /_latency"):
+                if b'"stream": true' in body or b'"stream":true' in body:
+                    self.arrivals.append(time.monotonic())
+                    await self.stream(writer)
+                    continue
+                if request_line.startswith("POST /_stream"):
+                    self.stream_chunks, self.stream_interval = (float(part) for part in body.split())
+                    payload = b"{}"
+                elif request_line.startswith("POST /_latency"):
                     self.latency = float(body)
                     self.arrivals = []
                     payload = b"{}"

@@ -1,4 +1,4 @@
-"""A real server killed with SIGKILL under chat load loses no acknowledged turn and no file."""
+"""A real server killed with SIGKILL under chat load (plain and streamed) loses no acknowledged turn and no file."""
 
 from __future__ import annotations
 
@@ -64,16 +64,39 @@ def _chatter(url: str, headers: dict[str, str], name: str, load: Load, rng: rand
             if conversation_id is not None and rng.random() < 0.25:
                 conversation_id = None  # start a new thread now and then
             text = f"{name} message {n}"
+            body = {"message": text, "conversation_id": conversation_id}
             try:
-                body = {"message": text, "conversation_id": conversation_id}
-                reply = http.post("/ai/chat", json=body, headers=headers)
+                if rng.random() < 0.5:  # half the turns streamed: `done` acknowledges them
+                    acknowledged = _streamed_turn(http, body, headers, load)
+                else:
+                    reply = http.post("/ai/chat", json=body, headers=headers)
+                    acknowledged = reply.json() if load.acknowledged(reply, 200) else None
             except httpx.HTTPError:
                 return  # the server died under us
-            if load.acknowledged(reply, 200):
+            if acknowledged is not None:
                 with load.lock:
-                    load.turns.append((headers, text, reply.json()))
+                    load.turns.append((headers, text, acknowledged))
                 load.answered.set()
-                conversation_id = reply.json()["conversation_id"]
+                conversation_id = acknowledged["conversation_id"]
+
+
+def _streamed_turn(
+    http: httpx.Client, body: dict[str, Any], headers: dict[str, str], load: Load
+) -> dict[str, str] | None:
+    """A turn over POST /ai/chat/stream: its ids once `done` came (None if it did not come)."""
+    with http.stream("POST", "/ai/chat/stream", json=body, headers=headers) as response:
+        if not load.acknowledged(response, 200):
+            return None
+        events = [
+            (block.split("\n")[0].removeprefix("event: "), json.loads(block.split("data: ", 1)[1]))
+            for block in "".join(response.iter_text()).split("\n\n")
+            if block.startswith("event: ")
+        ]
+    if not events or events[-1][0] != "done":
+        return None  # cut by the kill: no promise was made
+    answer = "".join(data["content"] for kind, data in events if kind == "delta")
+    assert answer == f"echo: {body['message']}", events
+    return {key: events[0][1][key] for key in ("conversation_id", "user_message_id", "assistant_message_id")}
 
 
 def _registrar(url: str, cycle: int, load: Load) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -11,7 +13,7 @@ import httpx
 import pytest
 
 from BackEnd.storage.sql import SQLDatabase
-from tests.utils.fake_upstream import fake_chat_server
+from tests.utils.fake_upstream import HOLD, fake_chat_server
 from tests.utils.server import ServerProcess, running_server
 from tests.utils.sql import empty_tables
 
@@ -109,3 +111,55 @@ def test_one_server_with_two_workers_stores_every_concurrent_turn_of_one_thread_
         _assert_every_turn_stored_once_in_order(server.url, headers, conversation_id, replies)
         log = server.output()
     assert log.count("Started server process") == 2, log
+
+
+def _stream_until_held(url: str, headers: dict[str, str], conversation_id: str, found: dict[str, str]) -> str:
+    """Stream a held answer from `url`; notes the start event in `found`; returns the whole SSE body."""
+    body = ""
+    turn = {"message": f"{HOLD} on", "conversation_id": conversation_id}
+    with httpx.Client(base_url=url, trust_env=False, timeout=60) as http:
+        with http.stream("POST", "/ai/chat/stream", json=turn, headers=headers) as response:
+            assert response.status_code == 200
+            for text in response.iter_text():
+                body += text
+                if "event: start" in body and "conversation_id" not in found:
+                    found.update(json.loads(body.split("data: ", 1)[1].split("\n", 1)[0]))
+    return body
+
+
+def test_a_stop_sent_to_another_server_stops_the_stream_and_stores_the_partial_answer(
+    tmp_path: Path, postgres: SQLDatabase
+) -> None:
+    empty_tables(postgres.engine)
+    with fake_chat_server() as upstream, ExitStack() as stack:
+        env = {
+            "DATABASE_URL": postgres.engine.url.render_as_string(hide_password=False),
+            "OPENROUTER_BASE_URL": upstream.base_url,
+            "OPENROUTER_API_KEY": "sk-test-fake-key",
+        }
+        writer, stopper = (
+            stack.enter_context(running_server(tmp_path / name, tmp_path / f"{name}.log", **env))
+            for name in ("writer", "stopper")
+        )
+        headers = _signed_up(writer.url)
+        first = httpx.post(f"{writer.url}/ai/chat", json={"message": "hi"}, headers=headers, trust_env=False)
+        found: dict[str, str] = {}
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            streaming = pool.submit(
+                _stream_until_held, writer.url, headers, first.json()["conversation_id"], found
+            )
+            upstream.wait_for_calls(2, held=1)
+            while "conversation_id" not in found and not streaming.done():  # the start event is on its way
+                time.sleep(0.01)
+            stop = httpx.post(
+                f"{stopper.url}/ai/chat/stop",
+                json={"conversation_id": found["conversation_id"]},
+                headers=headers,
+                trust_env=False,
+            )
+            body = streaming.result(timeout=30)
+        assert stop.status_code == 204
+        with httpx.Client(base_url=stopper.url, trust_env=False) as http:
+            stored = http.get(f"/history/{found['conversation_id']}", headers=headers).json()["items"]
+    assert "event: done" in body and '"finish_reason": "stopped"' in body
+    assert [m["content"] for m in stored] == ["hi", "echo: hi", f"{HOLD} on", "echo:"]

@@ -16,6 +16,7 @@ from ..security import PasswordHasher, TokenCodec
 from ..services import auth
 from ..services.chat_slots import ChatSlots
 from ..services.conversations import ThreadLimits
+from ..services.generations import Generations
 from ..storage import Database
 
 __all__ = [
@@ -40,6 +41,7 @@ class AppContext:
     chat_model: ChatModel
     limits: ThreadLimits
     chat_slots: ChatSlots
+    generations: Generations
 
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` in a worker

@@ -27,7 +27,14 @@ from ..errors import (
     UpstreamTimeout,
 )
 
-__all__ = ["BODY_ERRORS", "ErrorBody", "install_error_handlers", "responses"]
+__all__ = [
+    "BODY_ERRORS",
+    "ErrorBody",
+    "install_error_handlers",
+    "json_responses",
+    "responses",
+    "status_and_detail",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -77,23 +84,37 @@ def responses(*statuses: int) -> dict[int | str, dict[str, object]]:
     return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses}
 
 
+def status_and_detail(exc: AssistantIAError) -> tuple[int, str]:
+    """The HTTP status and the sentence an error answers with (also in streams and on sockets)."""
+    status = next((code for kind, code in _STATUS_BY_ERROR if isinstance(exc, kind)), 500)
+    if isinstance(exc, StorageError):
+        # File names, hosts and system errors are for the administrator's log, not for API clients.
+        logger.error("%s", exc)
+        return status, (
+            "The database is unavailable; try again shortly."
+            if isinstance(exc, DatabaseUnavailable)
+            else "The server cannot read or save data right now; the administrator must check the server log."
+        )
+    return status, str(exc)
+
+
+def json_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """`responses` for a route whose success is not JSON (a stream): errors stay documented as JSON."""
+    schema = {"$ref": "#/components/schemas/ErrorBody"}
+    return {
+        status: {"description": _DESCRIPTIONS[status], "content": {"application/json": {"schema": schema}}}
+        for status in statuses
+    }
+
+
 async def _handle_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AssistantIAError)
-    status = next((code for kind, code in _STATUS_BY_ERROR if isinstance(exc, kind)), 500)
-    detail = str(exc)
+    status, detail = status_and_detail(exc)
     headers: dict[str, str] = {}
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, (UpstreamRateLimited, TooManyChatsInFlight)) and exc.retry_after:
         headers["Retry-After"] = exc.retry_after
-    if isinstance(exc, StorageError):
-        # File names, hosts and system errors are for the administrator's log, not for API clients.
-        logger.error("%s", exc)
-        detail = (
-            "The database is unavailable; try again shortly."
-            if isinstance(exc, DatabaseUnavailable)
-            else "The server cannot read or save data right now; the administrator must check the server log."
-        )
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 

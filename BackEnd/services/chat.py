@@ -9,12 +9,12 @@ import anyio
 from ..completion import Completion
 from ..errors import NotFoundError
 from ..llm import ChatModel
-from ..records import ConversationRecord, MessageRecord, conversation_record, message_record
+from ..records import ConversationRecord, MessageRecord, conversation_record, message_record, new_id
 from ..storage import Database
 from .chat_slots import ChatSlots
 from .conversations import ThreadLimits
 
-__all__ = ["ChatTurn", "send_message", "title_from_message"]
+__all__ = ["ChatTurn", "PreparedTurn", "begin_turn", "finish_turn", "send_message", "title_from_message"]
 
 _TITLE_CHARS = 60
 _NOT_FOUND = "Conversation not found."
@@ -47,6 +47,71 @@ def title_from_message(message: str) -> str:
     return head + "…"
 
 
+@dataclass(frozen=True)
+class PreparedTurn:
+    """A turn checked and ready for the model: ids fixed, context built, nothing stored yet."""
+
+    user_id: str
+    conversation_id: str
+    new_conversation: ConversationRecord | None
+    question: MessageRecord
+    assistant_message_id: str
+    context: list[dict[str, str]]
+
+
+async def begin_turn(
+    database: Database,
+    *,
+    user_id: str,
+    message: str,
+    conversation_id: str | None,
+    system_prompt: str,
+    memory: int,
+    limits: ThreadLimits,
+) -> PreparedTurn:
+    """Everything a chat route does before the model is asked; raises what it would answer instead.
+
+    The model sees the system prompt, then at most `memory` messages of this thread only, the
+    new one last. A full thread or account, or a thread that is not the caller's, is refused here.
+    """
+    new_conversation: ConversationRecord | None = None
+    if conversation_id is None:
+        new_conversation = conversation_record(user_id, title_from_message(message))
+        conversation_id = new_conversation["id"]
+    earlier = await anyio.to_thread.run_sync(
+        _prepare_turn, database, limits, user_id, None if new_conversation else conversation_id, memory - 1
+    )
+    context = [{"role": "system", "content": system_prompt}]
+    context += [{"role": past["role"], "content": past["content"]} for past in earlier]
+    context.append({"role": "user", "content": message})
+    question = message_record(user_id, conversation_id, "user", message)
+    return PreparedTurn(user_id, conversation_id, new_conversation, question, new_id("msg"), context)
+
+
+async def finish_turn(
+    database: Database, limits: ThreadLimits, turn: PreparedTurn, completion: Completion
+) -> ChatTurn:
+    """Store the question and the answer in one unit of work, the answer under its announced id."""
+    # MERGE: completion=completion (model, finish_reason and usage stored with the answer).
+    reply = message_record(
+        turn.user_id,
+        turn.conversation_id,
+        "assistant",
+        completion.content,
+        message_id=turn.assistant_message_id,
+    )
+    await anyio.to_thread.run_sync(
+        _store_turn,
+        database,
+        limits,
+        turn.user_id,
+        turn.conversation_id,
+        [turn.question, reply],
+        turn.new_conversation,
+    )
+    return ChatTurn(completion, turn.conversation_id, turn.question["id"], reply["id"])
+
+
 async def send_message(
     database: Database,
     model: ChatModel,
@@ -61,29 +126,20 @@ async def send_message(
 ) -> ChatTurn:
     """Answer `message` within one thread; nothing is stored unless the model answered.
 
-    The model sees the system prompt, then at most `memory` messages of this thread only,
-    the new one last. A full thread or account is refused before the model is asked; the call
-    holds one of the account's `slots` while it runs.
+    The call holds one of the account's `slots` while the model runs.
     """
-    new_conversation: ConversationRecord | None = None
-    if conversation_id is None:
-        new_conversation = conversation_record(user_id, title_from_message(message))
-        conversation_id = new_conversation["id"]
-    earlier = await anyio.to_thread.run_sync(
-        _prepare_turn, database, limits, user_id, None if new_conversation else conversation_id, memory - 1
+    turn = await begin_turn(
+        database,
+        user_id=user_id,
+        message=message,
+        conversation_id=conversation_id,
+        system_prompt=system_prompt,
+        memory=memory,
+        limits=limits,
     )
-
-    question = message_record(user_id, conversation_id, "user", message)
-    context = [{"role": "system", "content": system_prompt}]
-    context += [{"role": past["role"], "content": past["content"]} for past in earlier]
-    context.append({"role": "user", "content": message})
     async with slots.reserve(user_id):
-        completion = await model.complete(context)
-    reply = message_record(user_id, conversation_id, "assistant", completion.content)
-    await anyio.to_thread.run_sync(
-        _store_turn, database, limits, user_id, conversation_id, [question, reply], new_conversation
-    )
-    return ChatTurn(completion, conversation_id, question["id"], reply["id"])
+        completion = await model.complete(turn.context)  # MERGE: ChatOptions
+    return await finish_turn(database, limits, turn, completion)
 
 
 def _prepare_turn(

@@ -11,12 +11,14 @@ record kind adds one interface here, an implementation per backend, and a proper
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from ..records import ConversationRecord, MessageRecord, Role, UserRecord
+from .signals import LocalSignals, SignalChannel
 
 __all__ = ["Accounts", "Database", "Dump", "Page", "Threads", "UnitOfWork"]
 
@@ -187,3 +189,8 @@ class Database(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release files, locks and connections."""
+
+    @functools.cached_property
+    def signals(self) -> SignalChannel:
+        """The channel reaching every process that serves this database (here: this one alone)."""
+        return LocalSignals()

@@ -25,6 +25,7 @@ from tests.utils.routes import (
     objects_of,
     valid_body,
 )
+from tests.utils.sockets import socket
 from tests.utils.tokens import alg_none, bearer, expired, other_key
 
 PUBLIC = {"GET /", "POST /auth/register", "POST /auth/login", "POST /auth/token"}
@@ -153,4 +154,49 @@ async def test_protected_route_refuses_a_bad_token_with_401_and_changes_nothing(
         "Not authenticated.",
         "Invalid or expired token.",
     )
+    assert _state(app, upstream) == before
+
+
+# -- the chat WebSocket (GET /ai/ws): not in the OpenAPI table, so attacked here by hand.
+SOCKET_MESSAGES = {"chat": {"type": "chat", "message": "Hello"}, "stop": {"type": "stop"}}
+
+
+@pytest.mark.parametrize("kind", sorted(SOCKET_MESSAGES))
+async def test_the_socket_answers_another_users_thread_like_an_unknown_one_and_changes_nothing(
+    client: httpx.AsyncClient, app: FastAPI, upstream: FakeUpstream, alice: Account, bob: Account, kind: str
+) -> None:
+    bobs = await OBJECT_FACTORIES["conversation_id"](client, bob)
+    before = _state(app, upstream)
+    answers = []
+    async with socket(app) as ws:
+        await ws.send({"type": "auth", "token": alice.token})
+        assert (await ws.receive())["type"] == "ready"
+        for conversation_id in (bobs, UNKNOWN_IDS["conversation_id"]):
+            await ws.send({**SOCKET_MESSAGES[kind], "request_id": 1, "conversation_id": conversation_id})
+            answers.append(await ws.receive())
+
+    assert (
+        answers[0]
+        == answers[1]
+        == {
+            "type": "error",
+            "request_id": 1,
+            "status": 404,
+            "detail": "Conversation not found.",
+        }
+    )
+    assert _state(app, upstream) == before
+
+
+@pytest.mark.parametrize("credentials", sorted(BAD_CREDENTIALS))
+async def test_the_socket_refuses_a_bad_token_with_1008_and_changes_nothing(
+    client: httpx.AsyncClient, app: FastAPI, upstream: FakeUpstream, bob: Account, credentials: str
+) -> None:
+    headers = await BAD_CREDENTIALS[credentials](client, bob)
+    token = headers.get("Authorization", "").removeprefix("Bearer ")
+    before = _state(app, upstream)
+    async with socket(app) as ws:
+        await ws.send({"type": "auth", "token": token})
+        await ws.send({"type": "chat", "message": "Hello"})
+        assert await ws.closed_with() == 1008
     assert _state(app, upstream) == before

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from BackEnd.app import create_app
 from BackEnd.storage import TinyDBDatabase
 from BackEnd.storage.base import Dump
+from BackEnd.storage.signals import LocalSignals
 from tests.utils.api import FakeUpstream, make_settings, sign_up
 from tests.utils.disk import DiskFaults, digests, leftovers, reopened
 
@@ -32,6 +33,7 @@ class Swappable:
     def __init__(self) -> None:
         self.target: TinyDBDatabase | None = None
         self.app: FastAPI | None = None
+        self.signals = LocalSignals()  # the app takes it at start-up, before any target is set
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.target, name)

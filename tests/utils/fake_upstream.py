@@ -60,6 +60,9 @@ class FakeChatServer:
                 if not self.path.endswith("/chat/completions"):
                     self._send(404, {"error": {"message": "not found"}})
                     return
+                if body.get("stream"):
+                    self._stream("echo: " + last, hold=last.startswith(HOLD))
+                    return
                 if last.startswith(HOLD):
                     self._hold()
                 if last.startswith(FAIL):
@@ -90,6 +93,29 @@ class FakeChatServer:
                 owner._released.wait(timeout=60)
                 with owner._lock:
                     owner.held -= 1
+
+            def _stream(self, text: str, *, hold: bool) -> None:
+                """The answer as an OpenAI-compatible stream, a word a chunk; held after the first."""
+                words = text.split(" ")
+                chunks = [word if i == 0 else " " + word for i, word in enumerate(words)]
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.close_connection = True
+                    self.wfile.write(b": OPENROUTER PROCESSING\n\n")
+                    for index, content in enumerate(chunks):
+                        if hold and index == 1:
+                            self.wfile.flush()
+                            self._hold()
+                        document = {"model": "fake/streamer", "choices": [{"delta": {"content": content}}]}
+                        self.wfile.write(b"data: " + json.dumps(document).encode() + b"\n\n")
+                        self.wfile.flush()
+                    end = {"choices": [{"delta": {}, "finish_reason": "stop"}], "usage": {"total_tokens": 3}}
+                    self.wfile.write(b"data: " + json.dumps(end).encode() + b"\n\ndata: [DONE]\n\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the caller stopped the answer, or was killed
 
             def _send(self, status: int, document: object) -> None:
                 payload = json.dumps(document).encode()

@@ -1,9 +1,9 @@
-"""Talking to the model."""
+"""Talking to the model: one answer at once, and stopping the answers being streamed."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
-from ...schemas import ChatReply, ChatRequest
-from ...services import chat
+from ...schemas import ChatReply, ChatRequest, StopRequest
+from ...services import chat, chat_stream
 from ..deps import ContextDep, CurrentUser
 from ..errors import BODY_ERRORS, responses
 
@@ -25,3 +25,10 @@ async def send_chat_message(body: ChatRequest, user: CurrentUser, context: Conte
         limits=context.limits,
     )
     return ChatReply.model_validate(turn, from_attributes=True)
+
+
+@router.post("/chat/stop", status_code=204, responses=responses(404, *BODY_ERRORS))
+async def stop_chat(body: StopRequest, user: CurrentUser, context: ContextDep) -> Response:
+    """Stop every answer being written in this thread; each is stored as far as it got."""
+    await chat_stream.stop_thread(context.database, context.generations, user["id"], body.conversation_id)
+    return Response(status_code=204)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from ...errors import NotFoundError, RestoreError
 from ..base import Database, Dump, UnitOfWork
+from ..signals import LocalSignals, SignalChannel
 from .dumps import export_all, import_all, is_empty
 from .engine import (
     DEFAULT_TIMEOUTS,
@@ -23,6 +25,7 @@ from .engine import (
     transaction,
 )
 from .migrate import upgrade
+from .notify import PostgresSignals
 from .units import SQLUnitOfWork
 
 __all__ = ["SQLDatabase"]
@@ -50,6 +53,13 @@ class SQLDatabase(Database):
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @functools.cached_property
+    def signals(self) -> SignalChannel:
+        # SQLite is served by one process (WORKERS > 1 needs PostgreSQL for this, see the README).
+        if self.engine.dialect.name == "postgresql":
+            return PostgresSignals(self.engine)
+        return LocalSignals()
 
     @contextmanager
     def unit_of_work(self, owner: str | None = None, *, write: bool = True) -> Iterator[UnitOfWork]:

@@ -1,0 +1,196 @@
+"""A streamed chat turn: checked like `/ai/chat`, written by a generation, stored whole or not at all."""
+
+from __future__ import annotations
+
+import logging
+import math
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ..completion import Completion
+from ..errors import AssistantIAError, NotFoundError, UpstreamTimeout
+from ..llm import ChatModel
+from ..storage import Database
+from .chat import PreparedTurn, begin_turn, finish_turn
+from .chat_slots import ChatSlots
+from .conversations import ThreadLimits
+from .generations import Generation, Generations
+
+__all__ = ["STOPPED", "StreamEvent", "StreamTurn", "start_stream", "stop_thread"]
+
+logger = logging.getLogger(__name__)
+
+STOPPED = "stopped"
+# A proxy may cut a connection silent for long (nginx: 60 s); a model may think for longer.
+KEEPALIVE_SECONDS = 15.0
+EventKind = Literal["start", "delta", "done", "error", "ping"]
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One event of a streamed turn; an `error` event carries the domain error, mapped by the API.
+
+    `ping` events keep a silent connection alive (SSE sends a comment; a WebSocket needs none).
+    """
+
+    kind: EventKind
+    data: dict[str, Any] = field(default_factory=dict)
+    error: AssistantIAError | None = None
+
+
+@dataclass(frozen=True)
+class StreamTurn:
+    """A started turn: its `start` event, then the rest as the generation writes it."""
+
+    start: StreamEvent
+    events: MemoryObjectReceiveStream[StreamEvent]
+
+
+async def start_stream(
+    database: Database,
+    model: ChatModel,
+    generations: Generations,
+    *,
+    slots: ChatSlots,
+    user_id: str,
+    message: str,
+    conversation_id: str | None,
+    system_prompt: str,
+    memory: int,
+    limits: ThreadLimits,
+) -> StreamTurn:
+    """Check the turn as `/ai/chat` does (raising what it would answer), then start its generation.
+
+    The generation runs in the app's task group: whoever reads `events` may go away without
+    cutting it short. The account's chat slot is held until the generation ends.
+    """
+    turn = await begin_turn(
+        database,
+        user_id=user_id,
+        message=message,
+        conversation_id=conversation_id,
+        system_prompt=system_prompt,
+        memory=memory,
+        limits=limits,
+    )
+    model.check_configured()
+    slot = AsyncExitStack()
+    # Entered here so a full account is refused before the stream starts; left by the generation.
+    await slot.enter_async_context(slots.reserve(user_id))
+    # Unbounded: an answer is bounded, and a slow reader must never slow the generation down.
+    send, receive = anyio.create_memory_object_stream[StreamEvent](math.inf)
+    generation = Generation(user_id, turn.conversation_id)
+
+    async def work() -> None:
+        async with slot, send, anyio.create_task_group() as pings:
+            pings.start_soon(_keep_alive, send)
+            await _generate(database, model, limits, turn, generation, send)
+            pings.cancel_scope.cancel()
+
+    try:
+        generations.start(generation, work)
+    except BaseException:
+        await slot.aclose()
+        raise
+    start = StreamEvent(
+        "start",
+        {
+            "conversation_id": turn.conversation_id,
+            "user_message_id": turn.question["id"],
+            "assistant_message_id": turn.assistant_message_id,
+            "model": model.model,  # MERGE: ChatOptions (the model asked)
+        },
+    )
+    return StreamTurn(start, receive)
+
+
+async def stop_thread(
+    database: Database, generations: Generations, user_id: str, conversation_id: str
+) -> None:
+    """Stop the user's generations in this thread; NotFoundError if it is neither theirs nor running.
+
+    A new thread is stored with its first turn, so while that is written only the process
+    writing it knows the thread: the stop is sent to every process all the same.
+    """
+    known = generations.running_here(user_id, conversation_id) or await anyio.to_thread.run_sync(
+        _owns_thread, database, user_id, conversation_id
+    )
+    await generations.stop(user_id, conversation_id)
+    if not known:
+        raise NotFoundError("Conversation not found.")
+
+
+def _owns_thread(database: Database, user_id: str, conversation_id: str) -> bool:
+    with database.unit_of_work(user_id, write=False) as unit:
+        return unit.threads.get(user_id, conversation_id) is not None
+
+
+async def _generate(
+    database: Database,
+    model: ChatModel,
+    limits: ThreadLimits,
+    turn: PreparedTurn,
+    generation: Generation,
+    send: MemoryObjectSendStream[StreamEvent],
+) -> None:
+    parts: list[str] = []
+    completion: Completion | None = None
+    try:
+        stream = model.stream(turn.context)  # MERGE: ChatOptions
+        # One scope bounds the whole call and is what a stop cancels.
+        generation.scope.deadline = anyio.current_time() + model.timeout_seconds
+        try:
+            with generation.scope:
+                async for piece in stream:
+                    if isinstance(piece, Completion):
+                        completion = piece
+                    else:
+                        parts.append(piece)
+                        _emit(send, StreamEvent("delta", {"content": piece}))
+        finally:
+            with anyio.CancelScope(shield=True):  # close the upstream connection even when stopped
+                await stream.aclose()
+        if completion is None:
+            if not generation.stopped:
+                seconds = f"{model.timeout_seconds:g}"
+                logger.warning("Upstream stream did not end within %s s", seconds)
+                raise UpstreamTimeout(f"The AI service did not answer within {seconds} seconds.")
+            completion = Completion("".join(parts), model.model, STOPPED)  # MERGE: ChatOptions (model asked)
+        stored = await finish_turn(database, limits, turn, completion)
+    except AssistantIAError as exc:
+        # Upstream failed, or storing did (thread deleted meanwhile, caps, storage down): nothing stored.
+        _emit(send, StreamEvent("error", error=exc))
+        return
+    done = stored.completion
+    usage = done.usage.as_dict() if done.usage is not None else None
+    _emit(
+        send,
+        StreamEvent(
+            "done",
+            {
+                "assistant_message_id": stored.assistant_message_id,
+                "model": done.model,
+                "finish_reason": done.finish_reason,
+                "usage": usage,
+            },
+        ),
+    )
+
+
+async def _keep_alive(send: MemoryObjectSendStream[StreamEvent]) -> None:
+    # A ping every KEEPALIVE_SECONDS whatever the traffic: one timer per stream, instead of
+    # one per event to measure each silence (a scope per event cost a third of relaying one).
+    while True:
+        await anyio.sleep(KEEPALIVE_SECONDS)
+        _emit(send, StreamEvent("ping"))
+
+
+def _emit(send: MemoryObjectSendStream[StreamEvent], event: StreamEvent) -> None:
+    try:
+        send.send_nowait(event)
+    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+        pass  # the client went away: the generation goes on and stores the turn regardless
