@@ -82,7 +82,8 @@ def email_key(value: str) -> str:
 
 def _folded(value: str) -> str:
     # NFKC again after lower(): lower-casing can leave a string that NFKC would still change.
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value.strip()).lower())
+    # Strip last: NFKC can turn a character into a space and a mark ("¸" is " \u0327").
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).lower()).strip()
 
 
 def _check_local_part(local: str) -> None:
