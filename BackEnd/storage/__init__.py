@@ -8,6 +8,7 @@ from ..config import Settings
 from ..errors import NotFoundError
 from ..records import Role, UserRecord
 from .base import (
+    ALL_THREADS,
     IN_NO_FOLDER,
     Accounts,
     AccountTotals,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from .sql import DatabaseTimeouts
 
 __all__ = [
+    "ALL_THREADS",
     "IN_NO_FOLDER",
     "AccountTotals",
     "Accounts",
