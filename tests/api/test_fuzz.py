@@ -69,7 +69,12 @@ class FuzzTarget:
         with database.unit_of_work(user["id"]) as uow:
             uow.threads.add(conversation)  # type: ignore[arg-type]
         headers = {"Authorization": f"Bearer {self.tokens.issue(user['id'])}"}
-        ids = {"conversation_id": conversation["id"], "user_id": other["id"], "folder": "Fuzz folder", "tag": "fuzz"}
+        ids = {
+            "conversation_id": conversation["id"],
+            "user_id": other["id"],
+            "folder": "Fuzz folder",
+            "tag": "fuzz",
+        }
         return headers, ids
 
 

@@ -59,7 +59,9 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     """The body's model, also when the body is optional (`Model | None`)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
-    return next((arg for arg in get_args(annotation) if isinstance(arg, type) and issubclass(arg, BaseModel)), None)
+    return next(
+        (arg for arg in get_args(annotation) if isinstance(arg, type) and issubclass(arg, BaseModel)), None
+    )
 
 
 def endpoints(app: FastAPI) -> list[Endpoint]:
@@ -156,7 +158,9 @@ async def _message_of(client: httpx.AsyncClient, owner: Account) -> str:
     return str(turn.json()["user_message_id"])
 
 
-async def _organised_conversation_of(client: httpx.AsyncClient, owner: Account, changes: dict[str, Any]) -> None:
+async def _organised_conversation_of(
+    client: httpx.AsyncClient, owner: Account, changes: dict[str, Any]
+) -> None:
     conversation_id = await _conversation_of(client, owner)
     changed = await client.patch(f"/conversations/{conversation_id}", json=changes, headers=owner.headers)
     assert changed.status_code == 200, changed.text
@@ -200,5 +204,10 @@ async def objects_of(client: httpx.AsyncClient, endpoint: Endpoint, owner: Accou
     if {"conversation_id", "message_id"} <= set(endpoint.id_params):  # a message of that very thread
         turn = await client.post("/ai/chat", json={"message": "owner's secret"}, headers=owner.headers)
         assert turn.status_code == 200, turn.text
-        made = {"conversation_id": turn.json()["conversation_id"], "message_id": turn.json()["user_message_id"]}
-    return {name: made.get(name) or await OBJECT_FACTORIES[name](client, owner) for name in endpoint.id_params}
+        made = {
+            "conversation_id": turn.json()["conversation_id"],
+            "message_id": turn.json()["user_message_id"],
+        }
+    return {
+        name: made.get(name) or await OBJECT_FACTORIES[name](client, owner) for name in endpoint.id_params
+    }

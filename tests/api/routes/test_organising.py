@@ -19,7 +19,9 @@ async def create(client: httpx.AsyncClient, who: Account, title: str, **changes:
     return await patch(client, who, made.json()["id"], **changes)
 
 
-async def patch(client: httpx.AsyncClient, who: Account, conversation_id: str, **changes: Any) -> dict[str, Any]:
+async def patch(
+    client: httpx.AsyncClient, who: Account, conversation_id: str, **changes: Any
+) -> dict[str, Any]:
     changed = await client.patch(f"/conversations/{conversation_id}", json=changes, headers=who.headers)
     assert changed.status_code == 200, changed.text
     return dict(changed.json())
@@ -35,7 +37,13 @@ async def test_organising_fields_change_without_moving_updated_at_while_a_rename
     made = await create(client, alice, "Physique")
 
     organised = await patch(
-        client, alice, made["id"], is_favorite=True, archived=True, folder="  Cours  ", tags=[" Quantique", "exam", "EXAM"]
+        client,
+        alice,
+        made["id"],
+        is_favorite=True,
+        archived=True,
+        folder="  Cours  ",
+        tags=[" Quantique", "exam", "EXAM"],
     )
     assert organised == {
         **made,
@@ -48,7 +56,11 @@ async def test_organising_fields_change_without_moving_updated_at_while_a_rename
     assert again.json() == organised
 
     renamed = await patch(client, alice, made["id"], title="Physique 2", folder=None)
-    assert renamed["title"] == "Physique 2" and renamed["folder"] is None and renamed["tags"] == ["exam", "quantique"]
+    assert (
+        renamed["title"] == "Physique 2"
+        and renamed["folder"] is None
+        and renamed["tags"] == ["exam", "quantique"]
+    )
     assert renamed["updated_at"] > made["updated_at"]
 
 
@@ -85,9 +97,13 @@ async def test_patch_refuses_bad_organising_input_with_422(client, alice, body):
 async def test_tags_are_normalised_and_twenty_is_the_limit(client, alice):
     made = await create(client, alice, "Thread", tags=[f"T{n} " for n in range(20)] + ["t0"])
     assert len(made["tags"]) == 20 and made["tags"] == sorted(f"t{n}" for n in range(20))
-    refused = await client.post(f"/conversations/{made['id']}/tags", json={"tag": "one more"}, headers=alice.headers)
+    refused = await client.post(
+        f"/conversations/{made['id']}/tags", json={"tag": "one more"}, headers=alice.headers
+    )
     assert refused.status_code == 409 and "20" in refused.json()["detail"]
-    present = await client.post(f"/conversations/{made['id']}/tags", json={"tag": " T5 "}, headers=alice.headers)
+    present = await client.post(
+        f"/conversations/{made['id']}/tags", json={"tag": " T5 "}, headers=alice.headers
+    )
     assert present.status_code == 200 and len(present.json()["tags"]) == 20
 
 
@@ -96,7 +112,11 @@ async def test_favorite_toggles_and_tag_shortcuts_add_and_remove_idempotently(cl
     url = f"/conversations/{made['id']}"
     first = await client.post(f"{url}/favorite", headers=alice.headers)
     second = await client.post(f"{url}/favorite", headers=alice.headers)
-    assert (first.status_code, first.json(), second.json()) == (200, {"is_favorite": True}, {"is_favorite": False})
+    assert (first.status_code, first.json(), second.json()) == (
+        200,
+        {"is_favorite": True},
+        {"is_favorite": False},
+    )
 
     added = await client.post(f"{url}/tags", json={"tag": " Maths "}, headers=alice.headers)
     again = await client.post(f"{url}/tags", json={"tag": "maths"}, headers=alice.headers)
@@ -142,8 +162,15 @@ async def test_list_filters_combine_and_total_counts_the_matches(client, alice, 
 
 @pytest.mark.parametrize(
     ("q", "expected"),
-    [("usique", ["Musique"]), ("MUSIQUE", ["Musique"]), ("ecole", ["École d'été"]), ("ÉTÉ", ["École d'été"]),
-     ("e", ["École d'été", "Musique"]), ("100%", []), ("_", [])],
+    [
+        ("usique", ["Musique"]),
+        ("MUSIQUE", ["Musique"]),
+        ("ecole", ["École d'été"]),
+        ("ÉTÉ", ["École d'été"]),
+        ("e", ["École d'été", "Musique"]),
+        ("100%", []),
+        ("_", []),
+    ],
 )
 async def test_q_is_a_title_substring_ignoring_case_and_accents(client, alice, q, expected):
     await create(client, alice, "Musique")
@@ -161,13 +188,22 @@ async def test_sort_by_title_ignores_case_and_accents_and_dates_are_newest_first
     created, _ = await titles(client, alice, {"sort": "created_at"})
     assert created == ["Cerise", "élan", "Zèbre", "abricot", "Écorce", "banane"]
     first = (await client.get("/conversations", params={"sort": "created_at"}, headers=alice.headers)).json()
-    await client.post("/ai/chat", json={"message": "hi", "conversation_id": first["items"][-1]["id"]}, headers=alice.headers)
+    await client.post(
+        "/ai/chat", json={"message": "hi", "conversation_id": first["items"][-1]["id"]}, headers=alice.headers
+    )
     assert (await titles(client, alice))[0][0] == "banane"
     assert (await titles(client, alice, {"sort": "created_at"}))[0] == created
 
 
 @pytest.mark.parametrize(
-    "params", [{"sort": "size"}, {"archived": "maybe"}, {"favorite": "perhaps"}, {"q": "x" * 201}, {"folder": "x" * 101}]
+    "params",
+    [
+        {"sort": "size"},
+        {"archived": "maybe"},
+        {"favorite": "perhaps"},
+        {"q": "x" * 201},
+        {"folder": "x" * 101},
+    ],
 )
 async def test_list_refuses_bad_filters_with_422(client, alice, params):
     assert (await client.get("/conversations", params=params, headers=alice.headers)).status_code == 422
@@ -179,10 +215,15 @@ async def test_message_count_and_preview_follow_the_thread(client, alice):
     conversation_id = turn.json()["conversation_id"]
     listed = (await client.get("/conversations", headers=alice.headers)).json()["items"][0]
     assert (listed["message_count"], listed["preview"]) == (2, "echo: first")
-    await client.post("/ai/chat", json={"message": long_answer, "conversation_id": conversation_id}, headers=alice.headers)
+    await client.post(
+        "/ai/chat", json={"message": long_answer, "conversation_id": conversation_id}, headers=alice.headers
+    )
     one = (await client.get(f"/conversations/{conversation_id}", headers=alice.headers)).json()
     assert one["message_count"] == 4 and one["preview"] == ("echo: " + long_answer)[:120]
-    assert (await client.delete(f"/history/{conversation_id}", headers=alice.headers)).status_code in (200, 204)
+    assert (await client.delete(f"/history/{conversation_id}", headers=alice.headers)).status_code in (
+        200,
+        204,
+    )
     cleared = (await client.get(f"/conversations/{conversation_id}", headers=alice.headers)).json()
     assert (cleared["message_count"], cleared["preview"]) == (0, None)
 
@@ -207,8 +248,12 @@ async def test_folder_rename_and_delete_move_every_thread_and_404_for_an_unknown
 
     renamed = await client.patch("/folders/Maths", json={"name": " Mathématiques "}, headers=alice.headers)
     assert (renamed.status_code, renamed.json()) == (200, {"folder": "Mathématiques", "count": 2})
-    assert (await client.get(f"/conversations/{a['id']}", headers=alice.headers)).json()["updated_at"] == a["updated_at"]
-    assert (await client.get("/folders", headers=bob.headers)).json()["items"] == [{"folder": "Maths", "count": 1}]
+    assert (await client.get(f"/conversations/{a['id']}", headers=alice.headers)).json()["updated_at"] == a[
+        "updated_at"
+    ]
+    assert (await client.get("/folders", headers=bob.headers)).json()["items"] == [
+        {"folder": "Maths", "count": 1}
+    ]
     gone = await client.patch("/folders/Maths", json={"name": "X"}, headers=alice.headers)
     assert gone.status_code == 404
 

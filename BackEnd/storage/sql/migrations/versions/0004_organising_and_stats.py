@@ -18,13 +18,18 @@ _STAMP = sa.String(27)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("conversations") as batch:
-        batch.add_column(sa.Column("is_favorite", sa.Boolean, nullable=False, server_default=sa.false()))
-        batch.add_column(sa.Column("archived", sa.Boolean, nullable=False, server_default=sa.false()))
-        batch.add_column(sa.Column("folder", sa.Text, nullable=True))
-        batch.add_column(sa.Column("title_key", sa.Text, nullable=False, server_default=""))
-        batch.add_column(sa.Column("message_count", sa.Integer, nullable=False, server_default="0"))
-        batch.add_column(sa.Column("preview", sa.Text, nullable=True))
+    # Plain ADD COLUMN, never a batch: SQLite would copy the table, and dropping the old one
+    # deletes every message by ON DELETE CASCADE.
+    op.add_column(
+        "conversations", sa.Column("is_favorite", sa.Boolean, nullable=False, server_default=sa.false())
+    )
+    op.add_column(
+        "conversations", sa.Column("archived", sa.Boolean, nullable=False, server_default=sa.false())
+    )
+    op.add_column("conversations", sa.Column("folder", sa.Text, nullable=True))
+    op.add_column("conversations", sa.Column("title_key", sa.Text, nullable=False, server_default=""))
+    op.add_column("conversations", sa.Column("message_count", sa.Integer, nullable=False, server_default="0"))
+    op.add_column("conversations", sa.Column("preview", sa.Text, nullable=True))
     op.create_index("ix_messages_user_created", "messages", ["user_id", "created_at"])
     op.create_table(
         "conversation_tags",
@@ -109,6 +114,5 @@ def downgrade() -> None:
     op.drop_index("ix_conversation_tags_user_tag", table_name="conversation_tags")
     op.drop_table("conversation_tags")
     op.drop_index("ix_messages_user_created", table_name="messages")
-    with op.batch_alter_table("conversations") as batch:
-        for name in ("preview", "message_count", "title_key", "folder", "archived", "is_favorite"):
-            batch.drop_column(name)
+    for name in ("preview", "message_count", "title_key", "folder", "archived", "is_favorite"):
+        op.drop_column("conversations", name)
