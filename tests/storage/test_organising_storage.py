@@ -13,7 +13,7 @@ from BackEnd.records import MessageRecord, new_id
 from BackEnd.storage import AccountTotals, Database, ThreadQuery, TinyDBDatabase, open_database
 from BackEnd.storage.dump import DUMP_VERSION, read_dump, write_dump
 from tests.utils.api import make_settings
-from tests.utils.records import add_users, chat, make_conversation, make_user, populate
+from tests.utils.records import add_users, make_conversation, make_user, populate
 
 SINCE = "2000-01-01"
 
