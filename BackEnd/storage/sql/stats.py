@@ -125,18 +125,20 @@ class SQLStats(Stats):
         ).all()
         if not per_day:
             return
-        for row in per_day:
-            self._db.execute(
-                update(user_message_days)
-                .where(user_message_days.c.user_id == user_id, user_message_days.c.day == row.day)
-                .values(messages=user_message_days.c.messages - row.n)
-            )
+        # user_stats before user_message_days, in the order `added` locks them: a turn and a
+        # deletion of the same account queue instead of deadlocking.
         removed = sum(row.n for row in per_day)
         self._db.execute(
             update(user_stats)
             .where(user_stats.c.user_id == user_id)
             .values(messages=user_stats.c.messages - removed)
         )
+        for row in per_day:
+            self._db.execute(
+                update(user_message_days)
+                .where(user_message_days.c.user_id == user_id, user_message_days.c.day == row.day)
+                .values(messages=user_message_days.c.messages - row.n)
+            )
 
     def settle(self, user_id: str) -> None:
         """After messages went: drop empty days, and read the first and last left (an index's two ends)."""
@@ -156,8 +158,8 @@ class SQLStats(Stats):
 
     def forget(self, user_id: str) -> None:
         """Every message of the account went."""
-        self._db.execute(delete(user_message_days).where(user_message_days.c.user_id == user_id))
         self._db.execute(delete(user_stats).where(user_stats.c.user_id == user_id))
+        self._db.execute(delete(user_message_days).where(user_message_days.c.user_id == user_id))
 
     def _insert(self, table: Any) -> Any:
         dialect = postgresql if self._db.dialect.name == "postgresql" else sqlite
