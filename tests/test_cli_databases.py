@@ -15,6 +15,7 @@ from BackEnd.storage.sql import SCHEMA_REVISION, head_revision
 from tests.utils.api import make_settings
 from tests.utils.records import add_users, get_user_by_email, make_user, populate
 from tests.utils.server import free_port, run_cli
+from tests.utils.sql import upgrade_to
 
 
 def _env(database_url: str | None) -> dict[str, str | None]:
@@ -327,18 +328,10 @@ def test_restore_stores_each_email_in_its_normalised_form_on_every_backend(
 
 def _database_at_first_revision(url: str, emails: list[str]) -> list[str]:
     """Build the 0001 schema at `url`, add accounts with these emails as stored; their ids."""
-    from alembic import command
-    from alembic.config import Config
-
-    from BackEnd.storage.sql.migrate import MIGRATIONS
-
     engine = create_engine(Settings(_env_file=None, database_url=url).database_url)  # type: ignore[arg-type]
     try:
         with engine.begin() as connection:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0001")
+            upgrade_to(connection, "0001")
             users = [make_user(email) for email in emails]
             for user in users:
                 connection.execute(

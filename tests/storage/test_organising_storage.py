@@ -14,6 +14,7 @@ from BackEnd.storage import AccountTotals, Database, ThreadQuery, TinyDBDatabase
 from BackEnd.storage.dump import DUMP_VERSION, read_dump, write_dump
 from tests.utils.api import make_settings
 from tests.utils.records import add_users, make_conversation, make_user, populate
+from tests.utils.sql import upgrade_to
 
 SINCE = "2000-01-01"
 
@@ -179,21 +180,13 @@ def test_tinydb_files_without_the_new_fields_read_back_with_defaults_and_figures
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_migration_0004_keeps_old_rows_with_defaults_and_counts_what_is_stored(new_database_url: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    from BackEnd.storage.sql.migrate import MIGRATIONS
-
     engine = create_engine(Settings(_env_file=None, database_url=new_database_url).database_url)  # type: ignore[arg-type]
     alice = make_user("alice@example.com")
     thread = make_conversation(alice["id"], "Éléments")
     messages = _dated(alice["id"], thread["id"], "2026-11-01T10:00:00.000000Z", "2026-11-02T10:00:00.000000Z")
     try:
         with engine.begin() as connection:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0002")
+            upgrade_to(connection, "0002")
             connection.execute(
                 text(
                     "INSERT INTO users (id, email, name, role, password_hash, created_at) "

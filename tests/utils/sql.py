@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from BackEnd.config import Settings
@@ -88,3 +88,16 @@ def empty_database_url(backend: str, folder: Path, request: pytest.FixtureReques
     postgres = request.getfixturevalue("postgres")
     empty_tables(postgres.engine)
     return str(postgres.engine.url.render_as_string(hide_password=False))
+
+
+def upgrade_to(connection: Connection, revision: str) -> None:
+    """Build the schema as it was at `revision` (an older one), inside the caller's transaction."""
+    from alembic import command
+    from alembic.config import Config
+
+    from BackEnd.storage.sql.migrate import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
