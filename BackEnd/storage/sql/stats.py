@@ -25,35 +25,45 @@ class SQLStats(Stats):
         self._db = db
 
     def of(self, user_id: str, *, since_day: str) -> UserStats:
-        kept = self._db.execute(select(user_stats).where(user_stats.c.user_id == user_id)).first()
+        # Two round trips: every figure in one row (scalar subqueries over indexed rows), then the days.
+        mine = conversations.c.user_id == user_id
+        kept = user_stats.c.user_id == user_id
+        row = self._db.execute(
+            select(
+                select(func.count()).where(mine).scalar_subquery().label("conversations"),
+                select(_how_many(conversations.c.is_favorite))
+                .where(mine)
+                .scalar_subquery()
+                .label("favorites"),
+                select(_how_many(conversations.c.archived)).where(mine).scalar_subquery().label("archived"),
+                select(func.count(func.distinct(conversations.c.folder)))
+                .where(mine)
+                .scalar_subquery()
+                .label("folders"),
+                select(func.count(func.distinct(conversation_tags.c.tag)))
+                .where(conversation_tags.c.user_id == user_id)
+                .scalar_subquery()
+                .label("tags"),
+                select(user_stats.c.messages).where(kept).scalar_subquery().label("messages"),
+                select(user_stats.c.first_message_at).where(kept).scalar_subquery().label("first"),
+                select(user_stats.c.last_message_at).where(kept).scalar_subquery().label("last"),
+            )
+        ).one()
         days = self._db.execute(
             select(user_message_days.c.day, user_message_days.c.messages).where(
                 user_message_days.c.user_id == user_id, user_message_days.c.day >= since_day
             )
         )
-        threads = self._db.execute(
-            select(
-                func.count(),
-                _how_many(conversations.c.is_favorite),
-                _how_many(conversations.c.archived),
-                func.count(func.distinct(conversations.c.folder)),
-            ).where(conversations.c.user_id == user_id)
-        ).one()
-        tags = self._db.execute(
-            select(func.count(func.distinct(conversation_tags.c.tag))).where(
-                conversation_tags.c.user_id == user_id
-            )
-        ).scalar_one()
         return UserStats(
-            conversations=threads[0],
-            messages=kept.messages if kept else 0,
-            favorites=int(threads[1]),
-            archived=int(threads[2]),
-            folders=threads[3],
-            tags=tags,
-            first_message_at=kept.first_message_at if kept else None,
-            last_message_at=kept.last_message_at if kept else None,
-            by_day={row.day: row.messages for row in days if row.messages > 0},
+            conversations=row.conversations,
+            messages=row.messages or 0,
+            favorites=int(row.favorites),
+            archived=int(row.archived),
+            folders=row.folders,
+            tags=row.tags,
+            first_message_at=row.first,
+            last_message_at=row.last,
+            by_day={day.day: day.messages for day in days if day.messages > 0},
         )
 
     def totals(self, user_ids: Sequence[str]) -> dict[str, AccountTotals]:

@@ -265,3 +265,10 @@ async def test_folder_rename_and_delete_move_every_thread_and_404_for_an_unknown
     assert (await titles(client, alice, {"archived": "all"}))[1] == 3  # the threads stay
     assert (await client.delete("/folders/Mathématiques", headers=alice.headers)).status_code == 404
     assert (await client.patch("/folders/Bio", json={"name": ""}, headers=alice.headers)).status_code == 422
+
+
+async def test_read_only_fields_in_a_patch_are_ignored(client, alice):
+    made = await create(client, alice, "Thread")
+    body = {"is_favorite": True, "message_count": 99, "preview": "forged", "updated_at": "1970-01-01T00:00:00.000000Z"}
+    changed = await patch(client, alice, made["id"], **body)
+    assert changed == {**made, "is_favorite": True}
