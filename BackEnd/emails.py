@@ -82,7 +82,9 @@ def email_key(value: str) -> str:
 
 def _folded(value: str) -> str:
     # NFKC again after lower(): lower-casing can leave a string that NFKC would still change.
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value.strip()).lower())
+    # Stripped again after: NFKC can open with a space ("¸" is " " + a combining cedilla), and
+    # the form must be stable (folding it again gives it back).
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value.strip()).lower()).strip()
 
 
 def _check_local_part(local: str) -> None:
