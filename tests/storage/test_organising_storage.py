@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from BackEnd.records import MessageRecord, new_id
 from BackEnd.storage import AccountTotals, Database, ThreadQuery, TinyDBDatabase, open_database
 from BackEnd.storage.dump import DUMP_VERSION, read_dump, write_dump
 from tests.utils.api import make_settings
-from tests.utils.records import add_users, make_conversation, make_user, populate
+from tests.utils.records import add_users, make_conversation, make_turn, make_user, populate
 from tests.utils.sql import upgrade_to
 
 SINCE = "2000-01-01"
@@ -224,3 +225,25 @@ def test_migration_0004_keeps_old_rows_with_defaults_and_counts_what_is_stored(n
         messages[0]["created_at"],
         messages[1]["created_at"],
     )
+
+
+def test_concurrent_turns_of_one_account_all_count(db: Database) -> None:
+    alice = make_user("alice@example.com")
+    add_users(db, alice)
+    threads = [make_conversation(alice["id"], f"thread {index}") for index in range(6)]
+    with db.unit_of_work(alice["id"]) as uow:
+        for thread in threads:
+            uow.threads.add(thread)
+
+    def turns(thread_id: str) -> None:
+        for turn in range(5):
+            with db.unit_of_work(alice["id"]) as uow:
+                uow.threads.append(alice["id"], thread_id, make_turn(alice["id"], thread_id, f"turn {turn}"))
+
+    with ThreadPoolExecutor(max_workers=len(threads)) as pool:
+        list(pool.map(turns, [thread["id"] for thread in threads]))
+
+    with db.unit_of_work(alice["id"], write=False) as uow:
+        figures = uow.stats.of(alice["id"], since_day=SINCE)
+        counts = [c["message_count"] for c in uow.threads.page(alice["id"], limit=10, offset=0).items]
+    assert (figures.messages, sum(figures.by_day.values()), counts) == (60, 60, [10] * 6)

@@ -269,6 +269,11 @@ async def test_folder_rename_and_delete_move_every_thread_and_404_for_an_unknown
 
 async def test_read_only_fields_in_a_patch_are_ignored(client, alice):
     made = await create(client, alice, "Thread")
-    body = {"is_favorite": True, "message_count": 99, "preview": "forged", "updated_at": "1970-01-01T00:00:00.000000Z"}
+    body = {
+        "is_favorite": True,
+        "message_count": 99,
+        "preview": "forged",
+        "updated_at": "1970-01-01T00:00:00.000000Z",
+    }
     changed = await patch(client, alice, made["id"], **body)
     assert changed == {**made, "is_favorite": True}
