@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, exists, false, func, insert, select, true
+from sqlalchemy import ColumnElement, Connection, delete, exists, false, func, insert, select, true, update
 
-from ...organising import fold
+from ...organising import fold, preview_of
+from ...records import ConversationRecord, MessageRecord
 from ..base import IN_NO_FOLDER, ThreadQuery
-from .schema import conversation_tags, conversations
+from .schema import conversation_tags, conversations, messages
+from .stats import SQLStats
 
 __all__ = [
     "CONVERSATION_COLUMNS",
+    "SQLOrganising",
     "conversation_row",
     "label_counts",
     "set_tags",
@@ -111,3 +114,85 @@ def label_counts(db: Connection, user_id: str, label: str) -> dict[str, int]:
         )
     rows = db.execute(select(column, func.count()).where(where).group_by(column))
     return {row[0]: row[1] for row in rows}
+
+
+class SQLOrganising:
+    """Mixed into SQLThreads: issue 11's thread methods, over the same transaction."""
+
+    _db: Connection
+    _stats: SQLStats
+
+    def _find(
+        self, user_id: str, conversation_id: str, *, for_update: bool = False
+    ) -> ConversationRecord | None:
+        raise NotImplementedError
+
+    def _tagged(self, found: Any) -> Any:
+        if found is not None:
+            found["tags"] = tags_of(self._db, [found["id"]]).get(found["id"], [])
+        return found
+
+    def organise(
+        self, user_id: str, conversation_id: str, changes: Mapping[str, object]
+    ) -> ConversationRecord | None:
+        conversation = self._find(user_id, conversation_id, for_update=True)
+        if conversation is None:
+            return None
+        columns = {key: value for key, value in changes.items() if key != "tags"}
+        if columns:
+            self._db.execute(
+                update(conversations).where(conversations.c.id == conversation_id).values(**columns)
+            )
+        if "tags" in changes:
+            set_tags(self._db, user_id, conversation_id, changes["tags"])  # type: ignore[arg-type]
+        return self._tagged({**conversation, **columns})  # type: ignore[no-any-return]
+
+    def tag_counts(self, user_id: str) -> dict[str, int]:
+        return label_counts(self._db, user_id, "tags")
+
+    def folder_counts(self, user_id: str) -> dict[str, int]:
+        return label_counts(self._db, user_id, "folder")
+
+    def move_folder(self, user_id: str, folder: str, to: str | None) -> int:
+        moved = self._db.execute(
+            update(conversations)
+            .where(conversations.c.user_id == user_id, conversations.c.folder == folder)
+            .values(folder=to)
+        )
+        return moved.rowcount
+
+    def insert_dated(
+        self, user_id: str, conversation_id: str, messages_: list[MessageRecord]
+    ) -> ConversationRecord | None:
+        conversation = self._find(user_id, conversation_id, for_update=True)
+        if conversation is None:
+            return None
+        if not messages_:
+            return self._tagged(conversation)  # type: ignore[no-any-return]
+        last = max([conversation["updated_at"], *(message["created_at"] for message in messages_)])
+        return self._stored(conversation, [dict(message) for message in messages_], last, newest=False)  # type: ignore[no-any-return]
+
+    def _stored(
+        self, conversation: ConversationRecord, stamped: list[dict[str, Any]], last: str, *, newest: bool
+    ) -> Any:
+        """Insert messages (oldest first) and keep the thread's time, size, preview and the stats."""
+        latest = max(stamped, key=lambda message: message["created_at"])
+        changes: dict[str, Any] = {
+            "updated_at": last,
+            "message_count": conversation["message_count"] + len(stamped),
+        }
+        if newest or latest["created_at"] >= (self._last_message_time(conversation) or ""):
+            changes["preview"] = preview_of(latest["content"])
+        self._db.execute(
+            update(conversations).where(conversations.c.id == conversation["id"]).values(**changes)
+        )
+        self._db.execute(insert(messages), stamped)
+        self._stats.added(conversation["user_id"], stamped)
+        return self._tagged({**conversation, **changes})
+
+    def _last_message_time(self, conversation: ConversationRecord) -> str | None:
+        if not conversation["message_count"]:
+            return None
+        return self._db.execute(
+            select(func.max(messages.c.created_at)).where(messages.c.conversation_id == conversation["id"])
+        ).scalar()

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ...errors import EmailAlreadyRegistered
-from ...organising import preview_of
 from ...records import ConversationRecord, MessageRecord, Role, UserRecord, stamp_after
 from ..base import ALL_THREADS, Accounts, Page, Stats, ThreadQuery, Threads, UnitOfWork
 from .dumps import MESSAGE_COLUMNS
 from .engine import integrity_violation
 from .organise import (
     CONVERSATION_COLUMNS,
+    SQLOrganising,
     conversation_row,
-    label_counts,
     set_tags,
     tags_of,
     thread_filter,
@@ -87,17 +85,12 @@ class SQLAccounts(Accounts):
         return self._db.execute(delete(users).where(users.c.id == user_id)).rowcount > 0
 
 
-class SQLThreads(Threads):
+class SQLThreads(SQLOrganising, Threads):
     """The `conversations` and `messages` tables, every query scoped to the owner."""
 
     def __init__(self, db: Connection, stats: SQLStats) -> None:
         self._db = db
         self._stats = stats
-
-    def _tagged(self, found: Any) -> Any:
-        if found is not None:
-            found["tags"] = tags_of(self._db, [found["id"]]).get(found["id"], [])
-        return found
 
     def _find(
         self, user_id: str, conversation_id: str, *, for_update: bool = False
@@ -171,71 +164,6 @@ class SQLThreads(Threads):
     def delete_all(self, user_id: str) -> int:
         self._stats.forget(user_id)
         return self._db.execute(delete(conversations).where(conversations.c.user_id == user_id)).rowcount
-
-    def organise(
-        self, user_id: str, conversation_id: str, changes: Mapping[str, object]
-    ) -> ConversationRecord | None:
-        conversation = self._find(user_id, conversation_id, for_update=True)
-        if conversation is None:
-            return None
-        columns = {key: value for key, value in changes.items() if key != "tags"}
-        if columns:
-            self._db.execute(
-                update(conversations).where(conversations.c.id == conversation_id).values(**columns)
-            )
-        if "tags" in changes:
-            set_tags(self._db, user_id, conversation_id, changes["tags"])  # type: ignore[arg-type]
-        return self._tagged({**conversation, **columns})  # type: ignore[no-any-return]
-
-    def tag_counts(self, user_id: str) -> dict[str, int]:
-        return label_counts(self._db, user_id, "tags")
-
-    def folder_counts(self, user_id: str) -> dict[str, int]:
-        return label_counts(self._db, user_id, "folder")
-
-    def move_folder(self, user_id: str, folder: str, to: str | None) -> int:
-        moved = self._db.execute(
-            update(conversations)
-            .where(conversations.c.user_id == user_id, conversations.c.folder == folder)
-            .values(folder=to)
-        )
-        return moved.rowcount
-
-    def insert_dated(
-        self, user_id: str, conversation_id: str, messages_: list[MessageRecord]
-    ) -> ConversationRecord | None:
-        conversation = self._find(user_id, conversation_id, for_update=True)
-        if conversation is None:
-            return None
-        if not messages_:
-            return self._tagged(conversation)  # type: ignore[no-any-return]
-        last = max([conversation["updated_at"], *(message["created_at"] for message in messages_)])
-        return self._stored(conversation, [dict(message) for message in messages_], last, newest=False)  # type: ignore[no-any-return]
-
-    def _stored(
-        self, conversation: ConversationRecord, stamped: list[dict[str, Any]], last: str, *, newest: bool
-    ) -> Any:
-        """Insert messages (oldest first) and keep the thread's time, size, preview and the stats."""
-        latest = max(stamped, key=lambda message: message["created_at"])
-        changes: dict[str, Any] = {
-            "updated_at": last,
-            "message_count": conversation["message_count"] + len(stamped),
-        }
-        if newest or latest["created_at"] >= (self._last_message_time(conversation) or ""):
-            changes["preview"] = preview_of(latest["content"])
-        self._db.execute(
-            update(conversations).where(conversations.c.id == conversation["id"]).values(**changes)
-        )
-        self._db.execute(insert(messages), stamped)
-        self._stats.added(conversation["user_id"], stamped)
-        return self._tagged({**conversation, **changes})
-
-    def _last_message_time(self, conversation: ConversationRecord) -> str | None:
-        if not conversation["message_count"]:
-            return None
-        return self._db.execute(
-            select(func.max(messages.c.created_at)).where(messages.c.conversation_id == conversation["id"])
-        ).scalar()
 
     def messages(
         self, user_id: str, conversation_id: str, *, limit: int, offset: int
