@@ -6,8 +6,11 @@ import functools
 import re
 import secrets
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
+
+from .organising import ORGANISING_DEFAULTS, organising_problem
 
 __all__ = [
     "RECORD_FIELDS",
@@ -18,7 +21,9 @@ __all__ = [
     "RecordKind",
     "Role",
     "UserRecord",
+    "STORED_CONVERSATION_FIELDS",
     "conversation_record",
+    "stored_conversation",
     "is_storable_text",
     "is_valid_id",
     "is_valid_stamp",
@@ -46,13 +51,25 @@ class UserRecord(TypedDict):
 
 
 class ConversationRecord(TypedDict):
-    """One thread; `updated_at` moves with every turn and rename."""
+    """One thread; `updated_at` moves with every turn and rename (not with the organising fields).
+
+    `message_count` and `preview` are kept by storage as messages come and go; they are read
+    with the thread and never stored from a request.
+    """
 
     id: str
     user_id: str
     title: str
     created_at: str
     updated_at: str
+    # -- organising (issue 11): absent from older data, read back with ORGANISING_DEFAULTS
+    is_favorite: bool
+    archived: bool
+    folder: str | None
+    tags: list[str]
+    # -- kept by storage
+    message_count: int
+    preview: str | None
 
 
 class MessageRecord(TypedDict):
@@ -142,7 +159,19 @@ def is_storable_text(value: str) -> bool:
 def conversation_record(user_id: str, title: str, *, at: str | None = None) -> ConversationRecord:
     """A new thread, created and updated `at` (now by default)."""
     at = at or utc_now()
-    return {"id": new_id("conv"), "user_id": user_id, "title": title, "created_at": at, "updated_at": at}
+    return {
+        "id": new_id("conv"),
+        "user_id": user_id,
+        "title": title,
+        "created_at": at,
+        "updated_at": at,
+        "is_favorite": False,
+        "archived": False,
+        "folder": None,
+        "tags": [],
+        "message_count": 0,
+        "preview": None,
+    }
 
 
 def message_record(
@@ -207,4 +236,17 @@ def record_problem(kind: RecordKind, doc: object) -> str | None:
             return f"has {field} {value!r}; expected one of {sorted(allowed)}"
     if not is_valid_id(_ID_PREFIXES[kind], doc["id"]):
         return f"has a malformed id {doc['id']!r}"
+    if kind == "conversation":
+        return organising_problem(doc)
     return None
+
+
+# What a conversation's stored form holds: storage adds message_count and preview on reading.
+STORED_CONVERSATION_FIELDS = (*RECORD_FIELDS["conversation"], *ORGANISING_DEFAULTS)
+
+
+def stored_conversation(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored fields of a conversation, absent organising ones at their defaults (a fresh tag list)."""
+    stored = {field: doc.get(field, ORGANISING_DEFAULTS.get(field)) for field in STORED_CONVERSATION_FIELDS}
+    stored["tags"] = list(stored["tags"] or [])
+    return stored

@@ -15,7 +15,6 @@ __all__ = [
     "ConversationCreate",
     "ConversationPage",
     "ConversationPublic",
-    "ConversationUpdate",
     "HistoryPage",
     "LoginRequest",
     "MessagePublic",
@@ -142,19 +141,19 @@ class ConversationCreate(BaseModel):
     ] = None
 
 
-class ConversationUpdate(BaseModel):
-    """A new title; blank is refused."""
-
-    title: Title
-
-
 class ConversationPublic(BaseModel):
-    """A thread without its messages."""
+    """A thread without its messages; `message_count` and `preview` are kept by the server."""
 
     id: str
     title: str
     created_at: str
     updated_at: str
+    is_favorite: bool = False
+    archived: bool = False
+    folder: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    message_count: int = 0
+    preview: str | None = Field(default=None, description="The first 120 characters of the last message.")
 
 
 class ConversationPage(BaseModel):

@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from bench.databases import describe, scratch_database
 from bench.datasets import PASSWORD, make_data_set
-from bench.report import PLOT_NAME, plot, table
+from bench.organising import ORGANISING_ROWS
+from bench.report import PLOT_NAME, ROWS, plot, table
 from bench.scenarios import BURST_LATENCY, Samples, measure_baseline, measure_size
 from bench.server import UpstreamProcess
 from bench.streaming import measure_streaming, streaming_table
@@ -59,6 +60,7 @@ def _machine() -> str:
 
 def main() -> int:
     args = _arguments()
+    ROWS.extend(ORGANISING_ROWS)
     sizes = sorted(int(size) for size in args.sizes.split(","))
     samples = Samples(chat_turns=60, reads=60, logins=3, bursts=1) if args.quick else Samples(300, 400, 10, 5)
     # One cost-12 hash shared by every account: login pays the production price of bcrypt.

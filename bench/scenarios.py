@@ -12,6 +12,7 @@ from BackEnd.security import TokenCodec
 
 from .client import Request, burst, percentile, timed
 from .datasets import PASSWORD, DataSet
+from .organising import measure_organising
 from .server import JWT_SECRET, MAIN, ROOT, Process, UpstreamProcess, bench_env, free_port, run_command
 
 __all__ = ["Samples", "measure_baseline", "measure_size"]
@@ -81,6 +82,7 @@ def measure_size(
         figures["startup_s"] = server.wait_first_answer()
         with httpx.Client(base_url=server.url, trust_env=False, timeout=60) as client:
             figures |= _sequential(client, data, samples, server)
+            figures |= measure_organising(client, data, samples.reads, lambda user: _bearer(_token(user)))
         if with_burst:
             cpu_before = server.cpu_seconds()
             figures |= _bursts(server.port, data, upstream, samples.bursts)

@@ -1,11 +1,13 @@
 """Shared fixtures: an app on each storage backend, a fake upstream, signed-in users.
 
 Every test that asks for `settings` (hence `app`, `client`, `db`…) runs once per backend:
-TinyDB files, SQLite, and PostgreSQL when TEST_DATABASE_URL is set.
+TinyDB files, SQLite, and PostgreSQL: TEST_DATABASE_URL, or else a scratch database on the local
+server when one answers (see `postgres`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -27,6 +29,7 @@ from tests.utils.sql import (
     NO_POSTGRES,
     empty_database_url,
     postgres_test_url,
+    scratch_database,
     sqlite_url,
 )
 
@@ -69,13 +72,20 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[SQLDatabase]:
-    """The PostgreSQL test database, migrated once per session."""
+    """The PostgreSQL test database, migrated once per session.
+
+    TEST_DATABASE_URL when set (.ci/run sets it); else a scratch database on the local server
+    (127.0.0.1:5432, user postgres), dropped when the session ends; else the cases skip.
+    """
     url = postgres_test_url()
-    if url is None:
-        pytest.skip(NO_POSTGRES)
-    database = SQLDatabase.open(url)
-    yield database
-    database.close()
+    with contextlib.nullcontext(url) if url else scratch_database() as found:
+        if found is None:
+            pytest.skip(NO_POSTGRES)
+        database = SQLDatabase.open(found)
+        try:
+            yield database
+        finally:
+            database.close()
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,11 @@ from sqlalchemy import create_engine, text
 
 from BackEnd.config import Settings
 from BackEnd.storage import open_database
-from BackEnd.storage.sql import head_revision
+from BackEnd.storage.sql import SCHEMA_REVISION, head_revision
 from tests.utils.api import make_settings
 from tests.utils.records import add_users, get_user_by_email, make_user, populate
 from tests.utils.server import free_port, run_cli
+from tests.utils.sql import upgrade_to
 
 
 def _env(database_url: str | None) -> dict[str, str | None]:
@@ -327,18 +328,10 @@ def test_restore_stores_each_email_in_its_normalised_form_on_every_backend(
 
 def _database_at_first_revision(url: str, emails: list[str]) -> list[str]:
     """Build the 0001 schema at `url`, add accounts with these emails as stored; their ids."""
-    from alembic import command
-    from alembic.config import Config
-
-    from BackEnd.storage.sql.migrate import MIGRATIONS
-
     engine = create_engine(Settings(_env_file=None, database_url=url).database_url)  # type: ignore[arg-type]
     try:
         with engine.begin() as connection:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0001")
+            upgrade_to(connection, "0001")
             users = [make_user(email) for email in emails]
             for user in users:
                 connection.execute(
@@ -373,7 +366,7 @@ def test_migrate_stores_every_existing_email_in_its_normalised_form(
     result = run_cli("migrate", data_dir=data_dir, DATABASE_URL=new_database_url)
 
     assert result.returncode == 0, result.stderr
-    assert "from revision 0001 to 0002" in result.stdout
+    assert f"from revision 0001 to {SCHEMA_REVISION}" in result.stdout
     assert _stored(new_database_url, "SELECT id, email FROM users") == sorted(
         [(ann, "ann@example.com"), (eleve, "élève@école.fr")]
     )

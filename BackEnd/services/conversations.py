@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..errors import LimitReached, NotFoundError
 from ..records import ConversationRecord, MessageRecord, conversation_record
-from ..storage import Database, Page, UnitOfWork
+from ..storage import ALL_THREADS, Database, Page, ThreadQuery, UnitOfWork
 
 __all__ = [
     "DEFAULT_TITLE",
@@ -50,11 +50,11 @@ class ThreadLimits:
 
 
 def list_conversations(
-    database: Database, user_id: str, *, limit: int, offset: int
+    database: Database, user_id: str, *, limit: int, offset: int, query: ThreadQuery = ALL_THREADS
 ) -> Page[ConversationRecord]:
-    """The user's threads, most recently updated first."""
+    """The user's threads that `query` selects, in its order (most recently updated first)."""
     with database.unit_of_work(user_id, write=False) as unit:
-        return unit.threads.page(user_id, limit=limit, offset=offset)
+        return unit.threads.page(user_id, limit=limit, offset=offset, query=query)
 
 
 def create_conversation(

@@ -7,7 +7,20 @@ from typing import TYPE_CHECKING
 from ..config import Settings
 from ..errors import NotFoundError
 from ..records import Role, UserRecord
-from .base import Accounts, Database, Dump, Page, Threads, UnitOfWork
+from .base import (
+    ALL_THREADS,
+    IN_NO_FOLDER,
+    Accounts,
+    AccountTotals,
+    Database,
+    Dump,
+    Page,
+    Stats,
+    ThreadQuery,
+    Threads,
+    UnitOfWork,
+    UserStats,
+)
 from .tinydb_backend import TinyDBDatabase
 from .users_file import UsersFile
 
@@ -15,7 +28,13 @@ if TYPE_CHECKING:
     from .sql import DatabaseTimeouts
 
 __all__ = [
+    "ALL_THREADS",
+    "IN_NO_FOLDER",
+    "AccountTotals",
     "Accounts",
+    "Stats",
+    "ThreadQuery",
+    "UserStats",
     "Database",
     "Dump",
     "Page",

@@ -1,7 +1,8 @@
 """The storage contract: one small interface per aggregate, reached through a unit of work.
 
 Database ── unit_of_work(owner) ──> UnitOfWork ── .accounts: Accounts
-                                              └── .threads:  Threads (conversations and messages)
+                                              ├── .threads:  Threads (conversations and messages)
+                                              └── .stats:    Stats (per-account figures kept up to date)
 
 A unit of work commits every change made through it at once, or none of them: an SQL
 transaction, or on TinyDB the owner's lock and one commit point (see `journal.py`). A new
@@ -13,14 +14,29 @@ from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import Generic, Literal, TypeVar
 
 from ..records import ConversationRecord, MessageRecord, Role, UserRecord
 from .signals import LocalSignals, SignalChannel
 
-__all__ = ["Accounts", "Database", "Dump", "Page", "Threads", "UnitOfWork"]
+__all__ = [
+    "ALL_THREADS",
+    "AccountTotals",
+    "Accounts",
+    "Database",
+    "Dump",
+    "IN_NO_FOLDER",
+    "Page",
+    "Stats",
+    "ThreadQuery",
+    "ThreadSort",
+    "Threads",
+    "UnitOfWork",
+    "UserStats",
+]
 
 T = TypeVar("T")
 
@@ -59,6 +75,30 @@ class Dump:
         return moved
 
 
+ThreadSort = Literal["updated_at", "created_at", "title"]
+IN_NO_FOLDER = ""  # ThreadQuery.folder: the threads that are in no folder
+
+
+@dataclass(frozen=True)
+class ThreadQuery:
+    """Which of a user's threads a list holds, and in what order; the default is all, by activity.
+
+    `folder` None: any; IN_NO_FOLDER: none. `tags`: every one must be on the thread. `favorite`
+    and `archived` None: either. `title` (already folded with `organising.fold`): a substring of
+    the folded title. `sort`: both dates newest first, the folded title A→Z.
+    """
+
+    folder: str | None = None
+    tags: tuple[str, ...] = ()
+    favorite: bool | None = None
+    archived: bool | None = None
+    title: str | None = None
+    sort: ThreadSort = "updated_at"
+
+
+ALL_THREADS = ThreadQuery()
+
+
 class Accounts(ABC):
     """The accounts, as seen inside one unit of work."""
 
@@ -91,8 +131,10 @@ class Threads(ABC):
     """A user's conversations and their messages; another user's look exactly like missing ones."""
 
     @abstractmethod
-    def page(self, user_id: str, *, limit: int, offset: int) -> Page[ConversationRecord]:
-        """The user's conversations, most recently updated first."""
+    def page(
+        self, user_id: str, *, limit: int, offset: int, query: ThreadQuery = ALL_THREADS
+    ) -> Page[ConversationRecord]:
+        """The user's conversations that `query` selects, in its order (most recently updated first)."""
 
     @abstractmethod
     def count(self, user_id: str) -> int:
@@ -113,6 +155,35 @@ class Threads(ABC):
     @abstractmethod
     def delete(self, user_id: str, conversation_id: str) -> bool:
         """Delete a conversation and its messages; False if the user has no such one."""
+
+    # -- organising (issue 11): none of these moves `updated_at`
+    @abstractmethod
+    def organise(
+        self, user_id: str, conversation_id: str, changes: Mapping[str, object]
+    ) -> ConversationRecord | None:
+        """Set some of is_favorite, archived, folder, tags (already checked); None if no such thread."""
+
+    @abstractmethod
+    def tag_counts(self, user_id: str) -> dict[str, int]:
+        """Each tag the user's threads carry (archived ones too), with how many carry it."""
+
+    @abstractmethod
+    def folder_counts(self, user_id: str) -> dict[str, int]:
+        """Each folder the user's threads are in (archived ones too), with how many are in it."""
+
+    @abstractmethod
+    def move_folder(self, user_id: str, folder: str, to: str | None) -> int:
+        """Move every thread of `folder` into `to` (None: into no folder); how many moved."""
+
+    @abstractmethod
+    def insert_dated(
+        self, user_id: str, conversation_id: str, messages: list[MessageRecord]
+    ) -> ConversationRecord | None:
+        """Add messages keeping their own times (copies, oldest first); None if no such thread.
+
+        `updated_at` moves up to the last one if that is later. For copies of stored messages
+        (a fork): new turns go through `append`, which stamps the time itself.
+        """
 
     @abstractmethod
     def delete_all(self, user_id: str) -> int:
@@ -147,6 +218,44 @@ class Threads(ABC):
         """Delete a thread's messages but keep the thread; False if no such conversation."""
 
 
+@dataclass(frozen=True)
+class UserStats:
+    """One account's figures; `by_day` holds only the days (UTC, "YYYY-MM-DD") that have messages."""
+
+    conversations: int = 0
+    messages: int = 0
+    favorites: int = 0
+    archived: int = 0
+    folders: int = 0
+    tags: int = 0
+    first_message_at: str | None = None
+    last_message_at: str | None = None
+    by_day: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AccountTotals:
+    """The two figures an account list shows for each account."""
+
+    conversations: int = 0
+    messages: int = 0
+
+
+class Stats(ABC):
+    """Per-account figures, kept up to date by the units of work that change messages and threads.
+
+    Reads cost no scan of the messages, whatever the size of the history.
+    """
+
+    @abstractmethod
+    def of(self, user_id: str, *, since_day: str) -> UserStats:
+        """The account's figures, `by_day` from `since_day` ("YYYY-MM-DD") on."""
+
+    @abstractmethod
+    def totals(self, user_ids: Sequence[str]) -> dict[str, AccountTotals]:
+        """Conversations and messages of many accounts at once (an unknown id counts zero)."""
+
+
 class UnitOfWork(ABC):
     """Changes made through `accounts` and `threads` are committed together when the block ends.
 
@@ -162,6 +271,11 @@ class UnitOfWork(ABC):
     @abstractmethod
     def threads(self) -> Threads:
         """Conversations and messages."""
+
+    @property
+    @abstractmethod
+    def stats(self) -> Stats:
+        """Per-account figures (issue 11)."""
 
 
 class Database(ABC):

@@ -1,4 +1,8 @@
-"""The dump file: `{"format": "assistantia-dump", "version": 1, users, conversations, messages}`."""
+"""The dump file: `{"format": "assistantia-dump", "version": 2, users, conversations, messages}`.
+
+Version 2 adds the conversations' organising fields (is_favorite, archived, folder, tags); a
+version 1 file still restores, its conversations taking their defaults.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from ..records import (
     is_storable_text,
     is_valid_stamp,
     record_problem,
+    stored_conversation,
     utc_now,
 )
 from .base import Dump
@@ -22,7 +27,8 @@ from .files import write_durably
 __all__ = ["DUMP_FORMAT", "DUMP_VERSION", "read_dump", "write_dump"]
 
 DUMP_FORMAT = "assistantia-dump"
-DUMP_VERSION = 1
+DUMP_VERSION = 2
+READABLE_VERSIONS = frozenset({1, 2})
 
 # Each list of the dump holds records of one kind.
 _KINDS: dict[str, RecordKind] = {"users": "user", "conversations": "conversation", "messages": "message"}
@@ -56,9 +62,10 @@ def read_dump(path: Path) -> Dump:
         raise RestoreError(f"{path} is not valid JSON ({exc})") from exc
     if not isinstance(document, dict) or document.get("format") != DUMP_FORMAT:
         raise RestoreError(f'{path} is not an AssistantIA dump ("format" must be {DUMP_FORMAT!r})')
-    if document.get("version") != DUMP_VERSION:
+    if document.get("version") not in READABLE_VERSIONS:
         raise RestoreError(
-            f"{path} has dump version {document.get('version')!r}; this server reads {DUMP_VERSION}"
+            f"{path} has dump version {document.get('version')!r}; this server reads "
+            f"{', '.join(map(str, sorted(READABLE_VERSIONS)))}"
         )
     check_text = _may_hold_unstorable_text(raw)
     lists = {name: _records(document, name, check_text) for name in _KINDS}
@@ -80,7 +87,10 @@ def _records(document: dict[str, Any], name: str, check_text: bool) -> list[dict
         if record["id"] in seen:
             raise RestoreError(f"{name}[{index}] repeats the id {record['id']!r}")
         seen.add(record["id"])
-        checked.append({field: record[field] for field in RECORD_FIELDS[kind]})
+        if kind == "conversation":
+            checked.append(stored_conversation(record))
+        else:
+            checked.append({field: record[field] for field in RECORD_FIELDS[kind]})
     return checked
 
 
@@ -102,8 +112,11 @@ def _may_hold_unstorable_text(raw: bytes) -> bool:
 
 def _value_problem(kind: RecordKind, record: dict[str, Any], check_text: bool) -> str | None:
     """What no backend could store, or storage would misread: bad text, malformed times."""
-    for field in RECORD_FIELDS[kind] if check_text else ():
-        value = record[field]
+    texts = list(RECORD_FIELDS[kind])
+    if kind == "conversation":
+        texts.append("folder")
+    for field in texts if check_text else ():
+        value = record.get(field)
         if isinstance(value, str) and not is_storable_text(value):
             return f"has text that cannot be stored in {field!r} (half a surrogate pair or a NUL character)"
     for field in ("created_at", "updated_at"):

@@ -12,6 +12,7 @@ from ..records import ConversationRecord, record_problem
 from .journal import FileTransaction
 from .record_file import RecordFile
 from .record_layout import read_records
+from .summaries import ThreadSummary, summarise
 
 __all__ = ["ThreadFiles"]
 
@@ -38,6 +39,8 @@ class ThreadFiles:
         self._may_exceed_budget = False  # set when a thread enters the cache or a file is written
         # Thread id: the time of its last message, read at start-up and kept up by each commit.
         self.last_message: dict[str, str] = {}
+        # Thread id: its size, preview and messages per day, kept the same way (threads without messages absent).
+        self.summaries: dict[str, ThreadSummary] = {}
 
     def lock(self, user_id: str) -> threading.Lock:
         """The lock that serialises every change to this user's files."""
@@ -112,6 +115,7 @@ class ThreadFiles:
             for conversation_id in conversation_ids:
                 self._history_tables.pop(conversation_id, None)
                 self.last_message.pop(conversation_id, None)
+                self.summaries.pop(conversation_id, None)
 
     def is_empty(self) -> bool:
         """Whether no conversation or history file exists."""
@@ -138,12 +142,13 @@ class ThreadFiles:
                 sum(1 for _ in read_records(path, "messages"))  # still checked: it must parse
                 unreferenced.append(path)
                 continue
-            last = ""
-            for doc in read_records(path, "messages"):
+            docs = list(read_records(path, "messages"))
+            for doc in docs:
                 _check_message(path, conversation_id, owners[conversation_id], doc)
-                last = max(last, doc["created_at"])
-            if last:
-                self.last_message[conversation_id] = last
+            if docs:
+                summary = summarise(docs)
+                self.summaries[conversation_id] = summary
+                self.last_message[conversation_id] = summary.last
         return unreferenced
 
 

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataFolderInUse, DataFolderInvalid, RestoreError, StorageUnavailable
+from ..records import stored_conversation
 from .base import Database, Dump, UnitOfWork
 from .files import FileLock
 from .journal import FileTransaction, UnfinishedWork, check_journals, recover
 from .record_file import RecordFile
+from .summaries import summarise
 from .thread_files import ThreadFiles
 from .tinydb_units import TinyUnitOfWork
 from .users_file import UsersFile
@@ -146,7 +148,7 @@ class TinyDBDatabase(Database):
                 for thread in threads:
                     last_message = self.threads.last_message.get(thread["id"], "")
                     thread["updated_at"] = max(thread["updated_at"], last_message)
-                    dump.conversations.append(thread)  # type: ignore[arg-type]
+                    dump.conversations.append(stored_conversation(thread))  # type: ignore[arg-type]
                     dump.messages.extend(self.threads.history(thread["id"]).records())  # type: ignore[arg-type]
             self.threads.trim()
         return dump
@@ -178,6 +180,8 @@ class TinyDBDatabase(Database):
             self.users.committed()
         if unfinished is not None:
             unfinished()  # a restore has no later request to finish it: fail loudly now
+        for conversation_id, messages in _group(dump.messages, "conversation_id").items():
+            self.threads.summaries[conversation_id] = summarise(messages)
         if moved:
             logger.warning("Brought %d conversation time(s) up to their last message", moved)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import ExitStack
 from typing import Any
 
@@ -10,10 +11,14 @@ from tinydb.table import Table
 
 from ..emails import email_key
 from ..errors import EmailAlreadyRegistered, NotFoundError
-from ..records import ConversationRecord, MessageRecord, Role, UserRecord, stamp_after
-from .base import Accounts, Page, Threads, UnitOfWork
+from ..records import ConversationRecord, MessageRecord, Role, UserRecord, stamp_after, stored_conversation
+from .base import ALL_THREADS, Accounts, Page, Stats, ThreadQuery, Threads, UnitOfWork
 from .journal import FileTransaction, UnfinishedWork
+from .summaries import EMPTY, ThreadSummary
 from .thread_files import ThreadFiles
+from .thread_query import select_threads
+from .tinydb_organise import TinyOrganising
+from .tinydb_stats import TinyStats
 from .users_file import UsersFile
 
 __all__ = ["TinyUnitOfWork"]
@@ -39,8 +44,11 @@ class TinyUnitOfWork(UnitOfWork):
         self.forgotten: dict[str, list[str]] = {}  # user id: threads whose files are gone after commit
         self.moved: dict[str, str] = {}  # thread id: the time of the last message this unit added
         self.deleted_accounts: list[str] = []
+        # Thread id: its summary once this unit commits (None: the thread is gone).
+        self.summaries: dict[str, ThreadSummary | None] = {}
         self._accounts = TinyAccounts(self)
         self._threads = TinyThreads(self)
+        self._stats = TinyStats(self)
         self.accounts_changed = False
         self._table: Table | None = None
 
@@ -51,6 +59,16 @@ class TinyUnitOfWork(UnitOfWork):
     @property
     def threads(self) -> Threads:
         return self._threads
+
+    @property
+    def stats(self) -> Stats:
+        return self._stats
+
+    def summary(self, conversation_id: str) -> ThreadSummary:
+        """The thread's summary as this unit sees it (its own changes included)."""
+        if conversation_id in self.summaries:
+            return self.summaries[conversation_id] or EMPTY
+        return self.files.summaries.get(conversation_id, EMPTY)
 
     def lock_user(self, user_id: str) -> None:
         """Take the user's thread lock for the rest of the unit."""
@@ -84,6 +102,11 @@ class TinyUnitOfWork(UnitOfWork):
                 if self.accounts_changed:
                     self.users.committed()
                 self.files.last_message.update(self.moved)
+                for conversation_id, summary in self.summaries.items():
+                    if summary is None or summary.count == 0:
+                        self.files.summaries.pop(conversation_id, None)
+                    else:
+                        self.files.summaries[conversation_id] = summary
                 for user_id, conversation_ids in self.forgotten.items():
                     self.files.forget(user_id, conversation_ids)
                 committed = True
@@ -154,7 +177,7 @@ class TinyAccounts(Accounts):
         return True
 
 
-class TinyThreads(Threads):
+class TinyThreads(TinyOrganising, Threads):
     """A user's conversation file and thread files, under that user's lock."""
 
     def __init__(self, unit: TinyUnitOfWork) -> None:
@@ -164,23 +187,33 @@ class TinyThreads(Threads):
     # A turn writes only its thread's file: a thread's `updated_at` is the later of its record's
     # (creation, rename) and its last message's, which ThreadFiles keeps in memory. So a turn
     # commits with one rename, and the conversation list is rewritten only when it changes.
-    def _updated_at(self, doc: ConversationRecord | dict[str, Any]) -> str:
+    def _updated_at(self, doc: Mapping[str, Any]) -> str:
         moved = self._unit.moved.get(doc["id"]) or self._files.last_message.get(doc["id"], "")
-        return max(doc["updated_at"], moved)
+        return max(str(doc["updated_at"]), moved)
+
+    def _complete(self, doc: Mapping[str, Any]) -> Any:
+        # Older files lack the organising fields; the size and preview live in memory (summaries.py).
+        summary = self._unit.summary(doc["id"])
+        record = stored_conversation(doc)
+        record.update(updated_at=self._updated_at(doc), message_count=summary.count, preview=summary.preview)
+        return record
 
     def _find(self, user_id: str, conversation_id: str) -> ConversationRecord | None:
         self._unit.lock_user(user_id)
         found = self._files.find(user_id, conversation_id)
-        if found is not None:
-            found["updated_at"] = self._updated_at(found)
-        return found
+        return None if found is None else self._complete(found)
 
-    def page(self, user_id: str, *, limit: int, offset: int) -> Page[ConversationRecord]:
+    def page(
+        self, user_id: str, *, limit: int, offset: int, query: ThreadQuery = ALL_THREADS
+    ) -> Page[ConversationRecord]:
         self._unit.lock_user(user_id)
-        docs = [(self._updated_at(doc), doc) for doc in self._files.conversations(user_id).shared_records()]
-        docs.sort(key=lambda pair: (pair[0], pair[1]["id"]), reverse=True)
-        items = [{**doc, "updated_at": updated_at} for updated_at, doc in docs[offset : offset + limit]]
-        return Page(items=items, total=len(docs))  # type: ignore[arg-type]
+        docs = [
+            {**doc, "updated_at": self._updated_at(doc)}
+            for doc in self._files.conversations(user_id).shared_records()
+        ]
+        chosen = select_threads(docs, query)
+        items = [self._complete(doc) for doc in chosen[offset : offset + limit]]
+        return Page(items=items, total=len(chosen))
 
     def count(self, user_id: str) -> int:
         self._unit.lock_user(user_id)
@@ -194,7 +227,7 @@ class TinyThreads(Threads):
         # Under the owner's lock, which deleting the account takes too: no orphan file can appear.
         if self._unit.accounts.get(conversation["user_id"]) is None:
             raise NotFoundError("Not found: it was deleted meanwhile.")
-        self._files.conversations(conversation["user_id"]).insert([dict(conversation)])
+        self._files.conversations(conversation["user_id"]).insert([stored_conversation(conversation)])
 
     def rename(self, user_id: str, conversation_id: str, title: str) -> ConversationRecord | None:
         conversation = self._find(user_id, conversation_id)
@@ -223,6 +256,7 @@ class TinyThreads(Threads):
 
     def _drop_history(self, user_id: str, conversation_id: str) -> None:
         self._files.drop_history(conversation_id, self._unit.transaction)
+        self._unit.summaries[conversation_id] = None
         self._unit.forgotten.setdefault(user_id, []).append(conversation_id)
 
     def messages(
@@ -258,7 +292,8 @@ class TinyThreads(Threads):
             stamped.append({**message, "created_at": last})
         self._files.history(conversation_id).insert(stamped)  # type: ignore[arg-type]
         self._unit.moved[conversation_id] = last
-        return {**conversation, "updated_at": last}
+        self._unit.summaries[conversation_id] = self._unit.summary(conversation_id).plus(stamped)
+        return {**conversation, "updated_at": last, **self._sized(conversation_id)}  # type: ignore[return-value]
 
     def clear(self, user_id: str, conversation_id: str) -> bool:
         conversation = self._find(user_id, conversation_id)
@@ -269,6 +304,7 @@ class TinyThreads(Threads):
         self._unit.moved.pop(conversation_id, None)
         self._files.drop_history(conversation_id, self._unit.transaction)
         self._unit.forgotten.setdefault(user_id, []).append(conversation_id)
+        self._unit.summaries[conversation_id] = None
         return True
 
 

@@ -65,11 +65,17 @@ class FuzzTarget:
         user = make_user(f"fuzz-{secrets.token_hex(8)}@example.com", role=role)
         other = make_user(f"fuzz-{secrets.token_hex(8)}@example.com")
         add_users(database, user, other)
-        conversation = make_conversation(user["id"])
+        conversation = {**make_conversation(user["id"]), "folder": "Fuzz folder", "tags": ["fuzz"]}
         with database.unit_of_work(user["id"]) as uow:
-            uow.threads.add(conversation)
+            uow.threads.add(conversation)  # type: ignore[arg-type]
         headers = {"Authorization": f"Bearer {self.tokens.issue(user['id'])}"}
-        return headers, {"conversation_id": conversation["id"], "user_id": other["id"]}
+        ids = {
+            "conversation_id": conversation["id"],
+            "user_id": other["id"],
+            "folder": "Fuzz folder",
+            "tag": "fuzz",
+        }
+        return headers, ids
 
 
 # Not the conftest `app`: that one runs its lifespan in the test's event loop, while schemathesis

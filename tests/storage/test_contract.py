@@ -145,7 +145,7 @@ def test_clear_keeps_the_thread_and_is_scoped_to_its_owner(db: Database) -> None
         assert uow.threads.clear(alice, thread["id"]) is True
     with db.unit_of_work(alice, write=False) as uow:
         assert uow.threads.messages(alice, thread["id"], limit=10, offset=0) == Page(items=[], total=0)
-        assert uow.threads.get(alice, thread["id"]) == thread
+        assert uow.threads.get(alice, thread["id"]) == {**thread, "message_count": 0, "preview": None}
 
 
 def test_delete_all_removes_only_the_owners_threads_and_their_messages(db: Database) -> None:

@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 from fastapi import FastAPI, params
@@ -55,6 +55,15 @@ def _calls(dependant: Dependant) -> Iterator[object]:
         yield from _calls(sub)
 
 
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The body's model, also when the body is optional (`Model | None`)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next(
+        (arg for arg in get_args(annotation) if isinstance(arg, type) and issubclass(arg, BaseModel)), None
+    )
+
+
 def endpoints(app: FastAPI) -> list[Endpoint]:
     """Every documented endpoint of `app`, nested routers included."""
     found = []
@@ -73,7 +82,7 @@ def endpoints(app: FastAPI) -> list[Endpoint]:
                     admin=require_admin in calls,
                     path_params=tuple(param.name for param in dependant.path_params),
                     query_params=tuple(param.name for param in dependant.query_params),
-                    body_model=body.field_info.annotation if body else None,
+                    body_model=_model_of(body.field_info.annotation) if body else None,
                     form=body is not None and isinstance(body.field_info, params.Form),
                 )
             )
@@ -95,6 +104,9 @@ _VALID_BODIES: dict[str, Callable[[Account], dict[str, Any]]] = {
     "POST /ai/chat": lambda who: {"message": "Hello"},
     "POST /ai/chat/stream": lambda who: {"message": "Hello"},
     "POST /ai/chat/stop": lambda who: {},  # its one field is the conversation_id the test sets
+    "POST /conversations/{conversation_id}/tags": lambda who: {"tag": "physique"},
+    "POST /conversations/{conversation_id}/fork": lambda who: {},
+    "PATCH /folders/{folder}": lambda who: {"name": "Renamed folder"},
 }
 
 
@@ -142,17 +154,62 @@ async def _account_of(client: httpx.AsyncClient, owner: Account) -> str:
     return owner.id
 
 
+async def _message_of(client: httpx.AsyncClient, owner: Account) -> str:
+    turn = await client.post("/ai/chat", json={"message": "owner's secret"}, headers=owner.headers)
+    assert turn.status_code == 200, turn.text
+    return str(turn.json()["user_message_id"])
+
+
+async def _organised_conversation_of(
+    client: httpx.AsyncClient, owner: Account, changes: dict[str, Any]
+) -> None:
+    conversation_id = await _conversation_of(client, owner)
+    changed = await client.patch(f"/conversations/{conversation_id}", json=changes, headers=owner.headers)
+    assert changed.status_code == 200, changed.text
+
+
+async def _folder_of(client: httpx.AsyncClient, owner: Account) -> str:
+    folder = f"folder of {owner.email}"
+    await _organised_conversation_of(client, owner, {"folder": folder})
+    return folder
+
+
+async def _tag_of(client: httpx.AsyncClient, owner: Account) -> str:
+    tag = f"tag-{secrets.token_hex(4)}"
+    await _organised_conversation_of(client, owner, {"tags": [tag]})
+    return tag
+
+
 # Every id a route can carry needs a factory making a real object of the owner, and an unknown
 # id of the same shape; a route with an id not listed here fails tests/api/test_ownership.py.
 OBJECT_FACTORIES: dict[str, Callable[[httpx.AsyncClient, Account], Awaitable[str]]] = {
     "conversation_id": _conversation_of,
     "user_id": _account_of,
+    "message_id": _message_of,
+    "folder": _folder_of,
+    "tag": _tag_of,
 }
-UNKNOWN_IDS = {"conversation_id": "conv_" + "0" * 32, "user_id": "usr_" + "0" * 32}
+UNKNOWN_IDS = {
+    "conversation_id": "conv_" + "0" * 32,
+    "user_id": "usr_" + "0" * 32,
+    "message_id": "msg_" + "0" * 32,
+    "folder": "no such folder",
+    "tag": "no-such-tag",
+}
 
 
 async def objects_of(client: httpx.AsyncClient, endpoint: Endpoint, owner: Account) -> dict[str, str]:
     """Real objects of `owner` for every id `endpoint` carries."""
     missing = set(endpoint.id_params) - set(OBJECT_FACTORIES)
     assert not missing, f"{endpoint}: add an object factory for {sorted(missing)} to OBJECT_FACTORIES"
-    return {name: await OBJECT_FACTORIES[name](client, owner) for name in endpoint.id_params}
+    made: dict[str, str] = {}
+    if {"conversation_id", "message_id"} <= set(endpoint.id_params):  # a message of that very thread
+        turn = await client.post("/ai/chat", json={"message": "owner's secret"}, headers=owner.headers)
+        assert turn.status_code == 200, turn.text
+        made = {
+            "conversation_id": turn.json()["conversation_id"],
+            "message_id": turn.json()["user_message_id"],
+        }
+    return {
+        name: made.get(name) or await OBJECT_FACTORIES[name](client, owner) for name in endpoint.id_params
+    }

@@ -1,13 +1,15 @@
 """Registration, login and the caller's own account."""
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
+from ...organising_schemas import UserStatsPublic
 from ...schemas import LoginRequest, RegisterRequest, Token, UserPublic
-from ...services import auth
-from ..deps import AppContext, ContextDep, CurrentUser
+from ...services import auth, organising
+from ..deps import AppContext, ContextDep, CurrentUser, DatabaseDep
 from ..errors import BODY_ERRORS, responses
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -40,6 +42,15 @@ async def login_for_swagger(
 def read_me(user: CurrentUser) -> UserPublic:
     """The caller's account."""
     return UserPublic.model_validate(user)
+
+
+@router.get("/me/stats", responses=responses(401, 503))
+def read_my_stats(user: CurrentUser, database: DatabaseDep) -> UserStatsPublic:
+    """The caller's figures, kept up to date as they chat; `by_day`: the last 30 UTC days."""
+    stats, days = organising.user_stats(database, user["id"])
+    return UserStatsPublic.model_validate(
+        {**asdict(stats), "by_day": [{"date": day, "messages": count} for day, count in days]}
+    )
 
 
 async def _issue_token(context: AppContext, email: str, password: str) -> Token:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, exists, insert, select
 
+from ...records import STORED_CONVERSATION_FIELDS
 from ..base import Dump
-from .schema import conversations, messages, users
+from ..summaries import ThreadSummary, summarise
+from .organise import conversation_row
+from .schema import conversation_tags, conversations, messages, user_message_days, user_stats, users
 
 __all__ = ["MESSAGE_COLUMNS", "export_all", "import_all", "is_empty"]
 
@@ -20,9 +24,13 @@ def export_all(db: Connection) -> Dump:
     """Accounts oldest first; after each account its threads by creation, each with its messages."""
     accounts = [row._asdict() for row in db.execute(select(users).order_by(users.c.created_at, users.c.id))]
     by_owner: dict[str, list[Any]] = {}
-    threads = select(conversations).order_by(conversations.c.created_at, conversations.c.id)
+    tags: dict[str, list[str]] = {}
+    for row in db.execute(select(conversation_tags.c.conversation_id, conversation_tags.c.tag)):
+        tags.setdefault(row.conversation_id, []).append(row.tag)
+    stored = [conversations.c[field] for field in STORED_CONVERSATION_FIELDS if field != "tags"]
+    threads = select(*stored).order_by(conversations.c.created_at, conversations.c.id)
     for row in db.execute(threads):
-        by_owner.setdefault(row.user_id, []).append(row._asdict())
+        by_owner.setdefault(row.user_id, []).append({**row._asdict(), "tags": sorted(tags.get(row.id, []))})
     by_thread: dict[str, list[Any]] = {}
     history = select(*MESSAGE_COLUMNS).order_by(messages.c.created_at, messages.c.seq)
     for row in db.execute(history):
@@ -47,8 +55,46 @@ def import_all(db: Connection, dump: Dump) -> int:
     returns how many were.
     """
     moved = dump.bring_times_up()
-    tables = ((users, dump.users), (conversations, dump.conversations), (messages, dump.messages))
+    threads = _summaries(dump.messages, "conversation_id")
+    rows = [
+        {
+            **conversation_row(record),
+            "message_count": threads[record["id"]].count if record["id"] in threads else 0,
+            "preview": threads[record["id"]].preview if record["id"] in threads else None,
+        }
+        for record in dump.conversations
+    ]
+    tags = [
+        {"conversation_id": record["id"], "user_id": record["user_id"], "tag": tag}
+        for record in dump.conversations
+        for tag in record.get("tags") or ()
+    ]
+    accounts = _summaries(dump.messages, "user_id")
+    kept = [
+        {"user_id": user_id, "messages": s.count, "first_message_at": s.first, "last_message_at": s.last}
+        for user_id, s in accounts.items()
+    ]
+    days = [
+        {"user_id": user_id, "day": day, "messages": count}
+        for user_id, s in accounts.items()
+        for day, count in s.days.items()
+    ]
+    tables = (
+        (users, dump.users),
+        (conversations, rows),
+        (conversation_tags, tags),
+        (messages, dump.messages),
+        (user_stats, kept),
+        (user_message_days, days),
+    )
     for table, records in tables:
         for start in range(0, len(records), _RESTORE_BATCH):
             db.execute(insert(table), [dict(record) for record in records[start : start + _RESTORE_BATCH]])
     return moved
+
+
+def _summaries(records: Iterable[Any], key: str) -> dict[str, ThreadSummary]:
+    grouped: dict[str, list[Any]] = {}
+    for record in records:
+        grouped.setdefault(record[key], []).append(record)
+    return {group: summarise(members) for group, members in grouped.items()}

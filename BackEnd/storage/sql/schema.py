@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     ForeignKeyConstraint,
@@ -14,9 +15,19 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
-__all__ = ["STAMP", "conversations", "messages", "metadata", "users"]
+__all__ = [
+    "STAMP",
+    "conversation_tags",
+    "conversations",
+    "messages",
+    "metadata",
+    "user_message_days",
+    "user_stats",
+    "users",
+]
 
 # Times stay the API's fixed-width ISO strings ("2026-01-01T00:00:00.000000Z"): string order
 # is time order, and a dump round-trips byte for byte whatever the backend.
@@ -50,6 +61,15 @@ conversations = Table(
     Column("title", Text, nullable=False),
     Column("created_at", STAMP, nullable=False),
     Column("updated_at", STAMP, nullable=False),
+    # -- organising (issue 11, revision 0004)
+    Column("is_favorite", Boolean, nullable=False, server_default=false()),
+    Column("archived", Boolean, nullable=False, server_default=false()),
+    Column("folder", Text, nullable=True),
+    # The title folded by organising.fold: the `q=` filter and the A→Z order, alike on every backend.
+    Column("title_key", Text, nullable=False, server_default=""),
+    # Kept by each change of the thread's messages, so the list never counts them.
+    Column("message_count", Integer, nullable=False, server_default="0"),
+    Column("preview", Text, nullable=True),
     Index("ix_conversations_user_updated", "user_id", "updated_at"),
     # The target of messages' (conversation_id, user_id): a message's owner is its thread's.
     UniqueConstraint("id", "user_id", name="uq_conversations_id_user"),
@@ -74,4 +94,50 @@ messages = Table(
     ),
     UniqueConstraint("id", name="uq_messages_id"),
     Index("ix_messages_conversation_created", "conversation_id", "created_at", "seq"),
+    # An account's first and last message after a deletion (stats), without a scan.
+    Index("ix_messages_user_created", "user_id", "created_at"),
+)
+
+# -- issue 11 (revision 0004) ------------------------------------------------------------------
+conversation_tags = Table(
+    "conversation_tags",
+    metadata,
+    Column("conversation_id", _ID, primary_key=True),
+    Column("tag", String(40), primary_key=True),
+    Column("user_id", _ID, nullable=False),
+    ForeignKeyConstraint(
+        ["conversation_id", "user_id"],
+        ["conversations.id", "conversations.user_id"],
+        ondelete="CASCADE",
+        name="fk_conversation_tags_conversation",
+    ),
+    Index("ix_conversation_tags_user_tag", "user_id", "tag"),
+)
+
+# An account's message figures, kept by the units of work that add or delete messages.
+user_stats = Table(
+    "user_stats",
+    metadata,
+    Column(
+        "user_id",
+        _ID,
+        ForeignKey("users.id", ondelete="CASCADE", name="fk_user_stats_user"),
+        primary_key=True,
+    ),
+    Column("messages", Integer, nullable=False),
+    Column("first_message_at", STAMP, nullable=True),
+    Column("last_message_at", STAMP, nullable=True),
+)
+
+user_message_days = Table(
+    "user_message_days",
+    metadata,
+    Column(
+        "user_id",
+        _ID,
+        ForeignKey("users.id", ondelete="CASCADE", name="fk_user_message_days_user"),
+        primary_key=True,
+    ),
+    Column("day", String(10), primary_key=True),  # "YYYY-MM-DD", UTC
+    Column("messages", Integer, nullable=False),
 )

@@ -9,23 +9,34 @@ from sqlalchemy.exc import IntegrityError
 
 from ...errors import EmailAlreadyRegistered
 from ...records import ConversationRecord, MessageRecord, Role, UserRecord, stamp_after
-from ..base import Accounts, Page, Threads, UnitOfWork
+from ..base import ALL_THREADS, Accounts, Page, Stats, ThreadQuery, Threads, UnitOfWork
 from .dumps import MESSAGE_COLUMNS
 from .engine import integrity_violation
+from .organise import (
+    CONVERSATION_COLUMNS,
+    SQLOrganising,
+    conversation_row,
+    set_tags,
+    tags_of,
+    thread_filter,
+    thread_order,
+)
 from .schema import conversations, messages, users
+from .stats import SQLStats
 
 __all__ = ["SQLUnitOfWork"]
 
 _USER = tuple(users.c)
-_CONVERSATION = tuple(conversations.c)
+_CONVERSATION = CONVERSATION_COLUMNS
 
 
 class SQLUnitOfWork(UnitOfWork):
     """Everything done through it belongs to one database transaction."""
 
     def __init__(self, db: Connection) -> None:
+        self._stats = SQLStats(db)
         self._accounts = SQLAccounts(db)
-        self._threads = SQLThreads(db)
+        self._threads = SQLThreads(db, self._stats)
 
     @property
     def accounts(self) -> Accounts:
@@ -34,6 +45,10 @@ class SQLUnitOfWork(UnitOfWork):
     @property
     def threads(self) -> Threads:
         return self._threads
+
+    @property
+    def stats(self) -> Stats:
+        return self._stats
 
 
 class SQLAccounts(Accounts):
@@ -70,11 +85,12 @@ class SQLAccounts(Accounts):
         return self._db.execute(delete(users).where(users.c.id == user_id)).rowcount > 0
 
 
-class SQLThreads(Threads):
+class SQLThreads(SQLOrganising, Threads):
     """The `conversations` and `messages` tables, every query scoped to the owner."""
 
-    def __init__(self, db: Connection) -> None:
+    def __init__(self, db: Connection, stats: SQLStats) -> None:
         self._db = db
+        self._stats = stats
 
     def _find(
         self, user_id: str, conversation_id: str, *, for_update: bool = False
@@ -89,17 +105,23 @@ class SQLThreads(Threads):
         )
         return found
 
-    def page(self, user_id: str, *, limit: int, offset: int) -> Page[ConversationRecord]:
-        mine = conversations.c.user_id == user_id
-        total = self._db.execute(select(func.count()).select_from(conversations).where(mine)).scalar_one()
+    def page(
+        self, user_id: str, *, limit: int, offset: int, query: ThreadQuery = ALL_THREADS
+    ) -> Page[ConversationRecord]:
+        where = thread_filter(user_id, query)
+        total = self._db.execute(select(func.count()).select_from(conversations).where(*where)).scalar_one()
         rows = self._db.execute(
             select(*_CONVERSATION)
-            .where(mine)
-            .order_by(conversations.c.updated_at.desc(), conversations.c.id.desc())
+            .where(*where)
+            .order_by(*thread_order(query, self._db.dialect.name))
             .limit(limit)
             .offset(offset)
         )
-        return Page(items=_all(rows), total=total)
+        items = _all(rows)
+        tags = tags_of(self._db, [item["id"] for item in items])
+        for item in items:
+            item["tags"] = tags.get(item["id"], [])
+        return Page(items=items, total=total)
 
     def count(self, user_id: str) -> int:
         mine = conversations.c.user_id == user_id
@@ -109,28 +131,38 @@ class SQLThreads(Threads):
         return total
 
     def get(self, user_id: str, conversation_id: str) -> ConversationRecord | None:
-        return self._find(user_id, conversation_id)
+        return self._tagged(self._find(user_id, conversation_id))  # type: ignore[no-any-return]
 
     def add(self, conversation: ConversationRecord) -> None:
-        self._db.execute(insert(conversations), [dict(conversation)])
+        self._db.execute(insert(conversations), [conversation_row(conversation)])
+        set_tags(self._db, conversation["user_id"], conversation["id"], conversation.get("tags") or [])
 
     def rename(self, user_id: str, conversation_id: str, title: str) -> ConversationRecord | None:
         conversation = self._find(user_id, conversation_id, for_update=True)
         if conversation is None:
             return None
         changes = {"title": title, "updated_at": stamp_after(conversation["updated_at"])}
-        self._db.execute(update(conversations).where(conversations.c.id == conversation_id).values(**changes))
-        return {**conversation, **changes}  # type: ignore[return-value]
+        self._db.execute(
+            update(conversations)
+            .where(conversations.c.id == conversation_id)
+            .values(**changes, title_key=conversation_row({"title": title})["title_key"])
+        )
+        return self._tagged({**conversation, **changes})  # type: ignore[no-any-return]
 
     def delete(self, user_id: str, conversation_id: str) -> bool:
-        deleted = self._db.execute(
+        if self._find(user_id, conversation_id, for_update=True) is None:
+            return False
+        self._stats.removing(user_id, conversation_id)
+        self._db.execute(
             delete(conversations).where(
                 conversations.c.id == conversation_id, conversations.c.user_id == user_id
             )
         )
-        return deleted.rowcount > 0
+        self._stats.settle(user_id)
+        return True
 
     def delete_all(self, user_id: str) -> int:
+        self._stats.forget(user_id)
         return self._db.execute(delete(conversations).where(conversations.c.user_id == user_id)).rowcount
 
     def messages(
@@ -184,16 +216,22 @@ class SQLThreads(Threads):
         for message in messages_:
             last = stamp_after(last)
             stamped.append({**message, "created_at": last})
-        self._db.execute(
-            update(conversations).where(conversations.c.id == conversation_id).values(updated_at=last)
-        )
-        self._db.execute(insert(messages), stamped)
-        return {**conversation, "updated_at": last}
+        if not stamped:
+            return self._tagged(conversation)  # type: ignore[no-any-return]
+        # Stamped after every stored message: the newest, so the preview needs no look at the thread.
+        return self._stored(conversation, stamped, last, newest=True)  # type: ignore[no-any-return]
 
     def clear(self, user_id: str, conversation_id: str) -> bool:
-        if self._find(user_id, conversation_id) is None:
+        if self._find(user_id, conversation_id, for_update=True) is None:
             return False
+        self._stats.removing(user_id, conversation_id)
         self._db.execute(delete(messages).where(messages.c.conversation_id == conversation_id))
+        self._db.execute(
+            update(conversations)
+            .where(conversations.c.id == conversation_id)
+            .values(message_count=0, preview=None)
+        )
+        self._stats.settle(user_id)
         return True
 
 

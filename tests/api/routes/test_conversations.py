@@ -44,7 +44,18 @@ async def test_create_conversation_returns_public_fields_and_default_title(clien
     response = await client.post("/conversations", json={}, headers=alice.headers)
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"id", "title", "created_at", "updated_at"}
+    assert body | {"id": "", "created_at": "", "updated_at": ""} == {
+        "id": "",
+        "title": "Nouvelle conversation",
+        "created_at": "",
+        "updated_at": "",
+        "is_favorite": False,
+        "archived": False,
+        "folder": None,
+        "tags": [],
+        "message_count": 0,
+        "preview": None,
+    }
     assert ID_PATTERN.fullmatch(body["id"])
     assert body["title"] == "Nouvelle conversation"
     assert STAMP_PATTERN.fullmatch(body["created_at"])
