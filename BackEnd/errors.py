@@ -4,6 +4,7 @@ AssistantIAError
 ├── NotFoundError               something the caller may not see or that does not exist
 ├── EmailAlreadyRegistered
 ├── LimitReached                a per-user size cap (conversations, messages of a thread)
+├── InvalidInput                well-formed JSON that says something unusable (a query with no word, a bad import)
 ├── InvalidCredentials
 ├── AuthenticationError         missing, invalid or expired token, or a vanished account
 ├── PermissionDenied
@@ -38,6 +39,7 @@ __all__ = [
     "DatabaseUnavailable",
     "EmailAlreadyRegistered",
     "InvalidCredentials",
+    "InvalidInput",
     "LimitReached",
     "MigrationError",
     "NotFoundError",
@@ -68,6 +70,10 @@ class EmailAlreadyRegistered(AssistantIAError):
 
 class LimitReached(AssistantIAError):
     """A per-user size cap is reached; the message says which and what to do."""
+
+
+class InvalidInput(AssistantIAError):
+    """The request is readable but its content cannot be used; the message says which part."""
 
 
 class InvalidCredentials(AssistantIAError):

@@ -1,7 +1,8 @@
 """The storage contract: one small interface per aggregate, reached through a unit of work.
 
 Database ── unit_of_work(owner) ──> UnitOfWork ── .accounts: Accounts
-                                              └── .threads:  Threads (conversations and messages)
+                                              ├── .threads:  Threads (conversations and messages)
+                                              └── .search:   SearchIndex (titles and messages, by word)
 
 A unit of work commits every change made through it at once, or none of them: an SQL
 transaction, or on TinyDB the owner's lock and one commit point (see `journal.py`). A new
@@ -16,9 +17,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from ..records import ConversationRecord, MessageRecord, Role, UserRecord
+from ..records import ConversationRecord, MessageRecord, MessageRole, Role, UserRecord
+from ..search_text import SearchQuery
 
-__all__ = ["Accounts", "Database", "Dump", "Page", "Threads", "UnitOfWork"]
+__all__ = ["Accounts", "Database", "Dump", "Page", "SearchHit", "SearchIndex", "Threads", "UnitOfWork"]
 
 T = TypeVar("T")
 
@@ -145,6 +147,30 @@ class Threads(ABC):
         """Delete a thread's messages but keep the thread; False if no such conversation."""
 
 
+@dataclass(frozen=True)
+class SearchHit:
+    """A title (`message_id` None) or a message that matches a query, with the text it matched in."""
+
+    conversation: ConversationRecord
+    message_id: str | None
+    role: MessageRole | None
+    text: str
+    created_at: str
+
+
+class SearchIndex(ABC):
+    """A user's titles and messages by word, kept up to date by the units that change them.
+
+    Each backend updates it inside the unit of work that adds, renames, clears or deletes
+    (threads, messages, accounts), so a committed message is found at once and a deleted
+    one never again. Searches see what is committed.
+    """
+
+    @abstractmethod
+    def search(self, user_id: str, query: SearchQuery, *, limit: int, offset: int) -> Page[SearchHit]:
+        """The user's titles and messages matching every term of `query`, newest first."""
+
+
 class UnitOfWork(ABC):
     """Changes made through `accounts` and `threads` are committed together when the block ends.
 
@@ -160,6 +186,11 @@ class UnitOfWork(ABC):
     @abstractmethod
     def threads(self) -> Threads:
         """Conversations and messages."""
+
+    @property
+    @abstractmethod
+    def search(self) -> SearchIndex:
+        """Titles and messages by word."""
 
 
 class Database(ABC):

@@ -11,9 +11,11 @@ from tinydb.table import Table
 from ..emails import email_key
 from ..errors import EmailAlreadyRegistered, NotFoundError
 from ..records import ConversationRecord, MessageRecord, Role, UserRecord, stamp_after
-from .base import Accounts, Page, Threads, UnitOfWork
+from ..search_text import SearchQuery
+from .base import Accounts, Page, SearchHit, SearchIndex, Threads, UnitOfWork
 from .journal import FileTransaction, UnfinishedWork
 from .thread_files import ThreadFiles
+from .tiny_search import SearchCache, SearchChanges, UserIndex, message_entry, title_entry
 from .users_file import UsersFile
 
 __all__ = ["TinyUnitOfWork"]
@@ -28,7 +30,12 @@ class TinyUnitOfWork(UnitOfWork):
     """
 
     def __init__(
-        self, users: UsersFile, threads: ThreadFiles, transaction: FileTransaction, unfinished: UnfinishedWork
+        self,
+        users: UsersFile,
+        threads: ThreadFiles,
+        transaction: FileTransaction,
+        unfinished: UnfinishedWork,
+        search_cache: SearchCache,
     ) -> None:
         self.users = users
         self.files = threads
@@ -41,6 +48,10 @@ class TinyUnitOfWork(UnitOfWork):
         self.deleted_accounts: list[str] = []
         self._accounts = TinyAccounts(self)
         self._threads = TinyThreads(self)
+        self.search_cache = search_cache
+        self.search_changes = SearchChanges()
+        self.search_built: set[str] = set()  # users whose index this unit read (or built)
+        self._search = TinySearch(self)
         self.accounts_changed = False
         self._table: Table | None = None
 
@@ -51,6 +62,10 @@ class TinyUnitOfWork(UnitOfWork):
     @property
     def threads(self) -> Threads:
         return self._threads
+
+    @property
+    def search(self) -> SearchIndex:
+        return self._search
 
     def lock_user(self, user_id: str) -> None:
         """Take the user's thread lock for the rest of the unit."""
@@ -84,6 +99,7 @@ class TinyUnitOfWork(UnitOfWork):
                 if self.accounts_changed:
                     self.users.committed()
                 self.files.last_message.update(self.moved)
+                self.search_cache.apply(self.search_changes)
                 for user_id, conversation_ids in self.forgotten.items():
                     self.files.forget(user_id, conversation_ids)
                 committed = True
@@ -97,6 +113,8 @@ class TinyUnitOfWork(UnitOfWork):
                 self.files.forget_lock(user_id)
 
     def _abandon(self) -> None:
+        # An index built in this unit may hold its abandoned changes: built again next time.
+        self.search_cache.forget(self.search_built)
         self.transaction.rollback()
         if self.accounts_changed:
             self.users.abandoned()
@@ -195,6 +213,8 @@ class TinyThreads(Threads):
         if self._unit.accounts.get(conversation["user_id"]) is None:
             raise NotFoundError("Not found: it was deleted meanwhile.")
         self._files.conversations(conversation["user_id"]).insert([dict(conversation)])
+        entry = title_entry(conversation)
+        self._unit.search_changes.add(conversation["user_id"], lambda index: index.add(entry))
 
     def rename(self, user_id: str, conversation_id: str, title: str) -> ConversationRecord | None:
         conversation = self._find(user_id, conversation_id)
@@ -202,6 +222,8 @@ class TinyThreads(Threads):
             return None
         changes = {"title": title, "updated_at": stamp_after(conversation["updated_at"])}
         self._files.conversations(user_id).update(conversation_id, changes)
+        entry = title_entry({**conversation, **changes})  # type: ignore[typeddict-item]
+        self._unit.search_changes.add(user_id, lambda index: index.add(entry))
         return {**conversation, **changes}  # type: ignore[return-value]
 
     def delete(self, user_id: str, conversation_id: str) -> bool:
@@ -209,6 +231,9 @@ class TinyThreads(Threads):
             return False
         self._files.conversations(user_id).remove(conversation_id)
         self._drop_history(user_id, conversation_id)
+        self._unit.search_changes.add(
+            user_id, lambda index: index.remove_conversation(conversation_id, keep_title=False)
+        )
         return True
 
     def delete_all(self, user_id: str) -> int:
@@ -219,6 +244,7 @@ class TinyThreads(Threads):
             table.truncate()
         for conversation_id in ids:
             self._drop_history(user_id, conversation_id)
+        self._unit.search_changes.dropped.add(user_id)
         return len(ids)
 
     def _drop_history(self, user_id: str, conversation_id: str) -> None:
@@ -258,6 +284,8 @@ class TinyThreads(Threads):
             stamped.append({**message, "created_at": last})
         self._files.history(conversation_id).insert(stamped)  # type: ignore[arg-type]
         self._unit.moved[conversation_id] = last
+        entries = [message_entry(message) for message in stamped]
+        self._unit.search_changes.add(user_id, lambda index: index.add_all(entries))
         return {**conversation, "updated_at": last}
 
     def clear(self, user_id: str, conversation_id: str) -> bool:
@@ -269,7 +297,53 @@ class TinyThreads(Threads):
         self._unit.moved.pop(conversation_id, None)
         self._files.drop_history(conversation_id, self._unit.transaction)
         self._unit.forgotten.setdefault(user_id, []).append(conversation_id)
+        self._unit.search_changes.add(
+            user_id, lambda index: index.remove_conversation(conversation_id, keep_title=True)
+        )
         return True
+
+
+class TinySearch(SearchIndex):
+    """The user's index from the cache (built from their files on first use), under their lock."""
+
+    def __init__(self, unit: TinyUnitOfWork) -> None:
+        self._unit = unit
+        self._files = unit.files
+
+    def search(self, user_id: str, query: SearchQuery, *, limit: int, offset: int) -> Page[SearchHit]:
+        self._unit.lock_user(user_id)
+        self._unit.search_built.add(user_id)
+        page = self._unit.search_cache.get(user_id, lambda: self._build(user_id)).search(
+            query, limit=limit, offset=offset
+        )
+        hits: list[SearchHit] = []
+        for entry in page.items:
+            conversation = self._unit.threads.get(user_id, entry.conversation_id)
+            if conversation is None:
+                continue
+            message = (
+                None
+                if entry.message_id is None
+                else self._files.history(entry.conversation_id).get(entry.message_id)
+            )
+            hits.append(
+                SearchHit(
+                    conversation=conversation,
+                    message_id=entry.message_id,
+                    role=None if message is None else message["role"],
+                    text=conversation["title"] if message is None else message["content"],
+                    created_at=entry.created_at,
+                )
+            )
+        return Page(items=hits, total=page.total)
+
+    def _build(self, user_id: str) -> UserIndex:
+        index = UserIndex()
+        for conversation in self._files.conversations(user_id).records():
+            index.add(title_entry(conversation))  # type: ignore[arg-type]
+            for message in self._files.history(conversation["id"]).records():
+                index.add(message_entry(message))  # type: ignore[arg-type]
+        return index
 
 
 def _plain(docs: Any) -> list[Any]:

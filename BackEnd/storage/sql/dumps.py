@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import Connection, exists, insert, select
 
 from ..base import Dump
-from .schema import conversations, messages, users
+from .schema import conversations, messages, search_entries, users
+from .search import entries_for
 
 __all__ = ["MESSAGE_COLUMNS", "export_all", "import_all", "is_empty"]
 
@@ -47,8 +48,15 @@ def import_all(db: Connection, dump: Dump) -> int:
     returns how many were.
     """
     moved = dump.bring_times_up()
-    tables = ((users, dump.users), (conversations, dump.conversations), (messages, dump.messages))
+    entries = entries_for(dump.conversations, dump.messages)  # the index is derived, never dumped
+    tables = (
+        (users, dump.users),
+        (conversations, dump.conversations),
+        (messages, dump.messages),
+        (search_entries, entries),
+    )
     for table, records in tables:
         for start in range(0, len(records), _RESTORE_BATCH):
-            db.execute(insert(table), [dict(record) for record in records[start : start + _RESTORE_BATCH]])
+            batch = records[start : start + _RESTORE_BATCH]
+            db.execute(insert(table), [dict(record) for record in batch])
     return moved

@@ -14,9 +14,13 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    literal_column,
+    text,
 )
+from sqlalchemy.dialects import postgresql  # noqa: F401  (registers func.to_tsvector's PostgreSQL types)
 
-__all__ = ["STAMP", "conversations", "messages", "metadata", "users"]
+__all__ = ["STAMP", "conversations", "messages", "metadata", "search_entries", "users"]
 
 # Times stay the API's fixed-width ISO strings ("2026-01-01T00:00:00.000000Z"): string order
 # is time order, and a dump round-trips byte for byte whatever the backend.
@@ -74,4 +78,39 @@ messages = Table(
     ),
     UniqueConstraint("id", name="uq_messages_id"),
     Index("ix_messages_conversation_created", "conversation_id", "created_at", "seq"),
+)
+
+# The search index: each title and message as its folded words (`search_text.indexed_words`),
+# deleted with its thread or message by the foreign keys. PostgreSQL also has a GIN index on
+# (user_id, to_tsvector('simple', words)); SQLite scans the user's rows.
+search_entries = Table(
+    "search_entries",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("user_id", _ID, nullable=False),
+    Column("conversation_id", _ID, nullable=False),
+    Column(
+        "message_id",
+        _ID,
+        ForeignKey("messages.id", ondelete="CASCADE", name="fk_search_entries_message"),
+        nullable=True,
+    ),
+    Column("created_at", STAMP, nullable=False),
+    Column("words", Text, nullable=False),
+    ForeignKeyConstraint(
+        ["conversation_id", "user_id"],
+        ["conversations.id", "conversations.user_id"],
+        ondelete="CASCADE",
+        name="fk_search_entries_conversation",
+    ),
+    Index("ix_search_entries_user_created", "user_id", "created_at"),
+    Index("ix_search_entries_conversation", "conversation_id"),
+    Index("ix_search_entries_message", "message_id"),
+    # PostgreSQL only (migration 0005): a user's word prefixes without a scan (btree_gin adds user_id).
+    Index(
+        "ix_search_entries_document",
+        "user_id",
+        func.to_tsvector(literal_column("'simple'::regconfig"), text("words")),
+        postgresql_using="gin",
+    ).ddl_if(dialect="postgresql"),
 )

@@ -9,7 +9,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ...errors import EmailAlreadyRegistered
 from ...records import ConversationRecord, MessageRecord, Role, UserRecord, stamp_after
-from ..base import Accounts, Page, Threads, UnitOfWork
+from ..base import Accounts, Page, SearchIndex, Threads, UnitOfWork
+from . import search
 from .dumps import MESSAGE_COLUMNS
 from .engine import integrity_violation
 from .schema import conversations, messages, users
@@ -26,6 +27,7 @@ class SQLUnitOfWork(UnitOfWork):
     def __init__(self, db: Connection) -> None:
         self._accounts = SQLAccounts(db)
         self._threads = SQLThreads(db)
+        self._search = search.SQLSearch(db)
 
     @property
     def accounts(self) -> Accounts:
@@ -34,6 +36,10 @@ class SQLUnitOfWork(UnitOfWork):
     @property
     def threads(self) -> Threads:
         return self._threads
+
+    @property
+    def search(self) -> SearchIndex:
+        return self._search
 
 
 class SQLAccounts(Accounts):
@@ -66,7 +72,7 @@ class SQLAccounts(Accounts):
         return _user_where(self._db, users.c.email == email)
 
     def delete(self, user_id: str) -> bool:
-        # Conversations and messages go by ON DELETE CASCADE.
+        # Conversations, messages and their search entries go by ON DELETE CASCADE.
         return self._db.execute(delete(users).where(users.c.id == user_id)).rowcount > 0
 
 
@@ -113,6 +119,7 @@ class SQLThreads(Threads):
 
     def add(self, conversation: ConversationRecord) -> None:
         self._db.execute(insert(conversations), [dict(conversation)])
+        search.add_title(self._db, conversation)
 
     def rename(self, user_id: str, conversation_id: str, title: str) -> ConversationRecord | None:
         conversation = self._find(user_id, conversation_id, for_update=True)
@@ -120,6 +127,7 @@ class SQLThreads(Threads):
             return None
         changes = {"title": title, "updated_at": stamp_after(conversation["updated_at"])}
         self._db.execute(update(conversations).where(conversations.c.id == conversation_id).values(**changes))
+        search.rename_title(self._db, conversation_id, title)
         return {**conversation, **changes}  # type: ignore[return-value]
 
     def delete(self, user_id: str, conversation_id: str) -> bool:
@@ -188,6 +196,7 @@ class SQLThreads(Threads):
             update(conversations).where(conversations.c.id == conversation_id).values(updated_at=last)
         )
         self._db.execute(insert(messages), stamped)
+        search.add_messages(self._db, stamped)  # type: ignore[arg-type]
         return {**conversation, "updated_at": last}
 
     def clear(self, user_id: str, conversation_id: str) -> bool:
