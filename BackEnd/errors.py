@@ -5,6 +5,7 @@ AssistantIAError
 ├── EmailAlreadyRegistered
 ├── LimitReached                a per-user size cap (conversations, messages of a thread)
 ├── InvalidInput                well-formed JSON that says something unusable (a query with no word, a bad import)
+│   └── UnreadableBody          a body read by the route itself is not JSON
 ├── InvalidCredentials
 ├── AuthenticationError         missing, invalid or expired token, or a vanished account
 ├── PermissionDenied
@@ -48,6 +49,7 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "TooManyChatsInFlight",
+    "UnreadableBody",
     "UpstreamBadResponse",
     "UpstreamError",
     "UpstreamNotConfigured",
@@ -74,6 +76,10 @@ class LimitReached(AssistantIAError):
 
 class InvalidInput(AssistantIAError):
     """The request is readable but its content cannot be used; the message says which part."""
+
+
+class UnreadableBody(InvalidInput):
+    """A body the route parses itself (an import) is not JSON: a 400, as FastAPI's parse errors are."""
 
 
 class InvalidCredentials(AssistantIAError):

@@ -107,6 +107,14 @@ class Threads(ABC):
         """Store a new, empty conversation; NotFoundError (at once or at commit) if the account is gone."""
 
     @abstractmethod
+    def add_copy(self, conversation: ConversationRecord, messages: list[MessageRecord]) -> None:
+        """Store a new conversation with its messages exactly as given, times included (import, fork).
+
+        The messages' times must be in order and not before the conversation's creation; its
+        `updated_at` is moved up to the last one. NotFoundError if the account is gone.
+        """
+
+    @abstractmethod
     def rename(self, user_id: str, conversation_id: str, title: str) -> ConversationRecord | None:
         """Set a conversation's title and stamp `updated_at` now; None if the user has no such one."""
 

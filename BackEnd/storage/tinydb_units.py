@@ -216,6 +216,14 @@ class TinyThreads(Threads):
         entry = title_entry(conversation)
         self._unit.search_changes.add(conversation["user_id"], lambda index: index.add(entry))
 
+    def add_copy(self, conversation: ConversationRecord, messages: list[MessageRecord]) -> None:
+        self.add(conversation)
+        if messages:
+            self._files.history(conversation["id"]).insert(messages)  # type: ignore[arg-type]
+            self._unit.moved[conversation["id"]] = messages[-1]["created_at"]
+            entries = [message_entry(message) for message in messages]
+            self._unit.search_changes.add(conversation["user_id"], lambda index: index.add_all(entries))
+
     def rename(self, user_id: str, conversation_id: str, title: str) -> ConversationRecord | None:
         conversation = self._find(user_id, conversation_id)
         if conversation is None:

@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from . import auth, chat, conversations, history, root, search, users
+from . import auth, chat, conversations, history, root, search, transfer, users
 
 __all__ = ["api_router"]
 
 api_router = APIRouter()
-for module in (root, auth, users, conversations, history, chat, search):
+# transfer before conversations: `/conversations/export` is not a conversation id.
+for module in (root, auth, users, transfer, conversations, history, chat, search):
     api_router.include_router(module.router)

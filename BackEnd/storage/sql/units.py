@@ -121,6 +121,13 @@ class SQLThreads(Threads):
         self._db.execute(insert(conversations), [dict(conversation)])
         search.add_title(self._db, conversation)
 
+    def add_copy(self, conversation: ConversationRecord, messages_: list[MessageRecord]) -> None:
+        last = messages_[-1]["created_at"] if messages_ else ""
+        self.add({**conversation, "updated_at": max(conversation["updated_at"], last)})
+        if messages_:
+            self._db.execute(insert(messages), [dict(message) for message in messages_])
+            search.add_messages(self._db, messages_)
+
     def rename(self, user_id: str, conversation_id: str, title: str) -> ConversationRecord | None:
         conversation = self._find(user_id, conversation_id, for_update=True)
         if conversation is None:
