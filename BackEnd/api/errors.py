@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -77,9 +78,21 @@ class ErrorBody(BaseModel):
     detail: str
 
 
+class UnusableInputBody(BaseModel):
+    """A 422: FastAPI's list of validation errors, or a sentence naming what cannot be used."""
+
+    detail: str | list[dict[str, Any]]
+
+
 def responses(*statuses: int) -> dict[int | str, dict[str, object]]:
     """The `responses=` entry documenting these error statuses of a route."""
-    return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses}
+    return {
+        status: {
+            "model": UnusableInputBody if status == 422 else ErrorBody,
+            "description": _DESCRIPTIONS[status],
+        }
+        for status in statuses
+    }
 
 
 async def _handle_domain_error(request: Request, exc: Exception) -> JSONResponse:

@@ -18,7 +18,7 @@ def search(
     database: DatabaseDep,
     q: Annotated[
         str, Query(max_length=500, description='Words (prefixes) and "quoted phrases"; all must match.')
-    ],
+    ] = "",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> SearchPage:
