@@ -72,7 +72,9 @@ def parse_query(text: str) -> SearchQuery:
     for position, part in enumerate(text.split('"')):
         words = tuple(_WORD.findall(fold(part)))
         candidates = [words] if position % 2 == 1 else [(word,) for word in words]
-        terms += [term for term in candidates if term and term not in terms]
+        for term in candidates:
+            if term and term not in terms:
+                terms.append(term)
     if not terms:
         raise ValueError("the query has no word to search for")
     if sum(len(term) for term in terms) > MAX_QUERY_WORDS:
