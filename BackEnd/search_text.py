@@ -23,6 +23,11 @@ MAX_QUERY_WORDS = 16
 SNIPPET_CHARS = 200
 _CONTEXT_BEFORE = 50  # visible characters kept before the first match
 _WORD = re.compile(r"[^\W_]+")
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
+# Bytes: every ASCII character but a lower-case letter or a digit becomes a space (bytes.translate is C).
+_ASCII_SEPARATORS = bytes(
+    c if chr(c).isalnum() and not chr(c).isupper() and c < 128 else 32 for c in range(256)
+)
 # A word of the original text: letters and digits with their combining accents ("E\u0301cole").
 _TEXT_WORD = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+")
 
@@ -37,6 +42,8 @@ def fold(text: str) -> str:
 
 def indexed_words(text: str) -> str:
     """The folded words of `text`, one space between them: what every index stores and matches."""
+    if text.isascii():  # most messages: one pass in C (ASCII letters and digits are the words)
+        return " ".join(text.lower().encode("ascii").translate(_ASCII_SEPARATORS).decode("ascii").split())
     return " ".join(_WORD.findall(fold(text)))
 
 
@@ -90,12 +97,19 @@ def matches(words: str, query: SearchQuery) -> bool:
 def _match_spans(text: str, query: SearchQuery) -> list[tuple[int, int]]:
     """The spans of `text` (original characters) that make up an occurrence of some term."""
     pieces: list[tuple[str, int, int]] = []  # folded word, start and end in `text`
-    for found in _TEXT_WORD.finditer(text):
-        pieces += [(word, found.start(), found.end()) for word in _WORD.findall(fold(found.group()))]
+    if text.isascii():  # lower() keeps every position
+        pieces = [(found.group(), found.start(), found.end()) for found in _ASCII_WORD.finditer(text.lower())]
+    else:
+        for found in _TEXT_WORD.finditer(text):
+            pieces += [(word, found.start(), found.end()) for word in _WORD.findall(fold(found.group()))]
+    words = [piece[0] for piece in pieces]
     marked: set[int] = set()
     for term in query.terms:
-        for first in range(len(pieces) - len(term) + 1):
-            if all(pieces[first + k][0].startswith(word) for k, word in enumerate(term)):
+        head = term[0]
+        for first in [n for n, word in enumerate(words) if word.startswith(head)]:
+            if all(
+                word.startswith(part) for word, part in zip(words[first + 1 :], term[1:], strict=False)
+            ) and (first + len(term) <= len(words)):
                 marked.update(range(first, first + len(term)))
     spans: list[tuple[int, int]] = []
     for index in sorted(marked):

@@ -22,11 +22,14 @@ from sqlalchemy import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
+from bench import search_bench
 from bench.databases import describe, scratch_database
 from bench.datasets import PASSWORD, make_data_set
 from bench.report import PLOT_NAME, plot, table
 from bench.scenarios import BURST_LATENCY, Samples, measure_baseline, measure_size
 from bench.server import UpstreamProcess
+
+search_bench.install()
 
 BENCH = Path(__file__).resolve().parent
 

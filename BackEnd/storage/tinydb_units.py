@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
@@ -11,11 +12,11 @@ from tinydb.table import Table
 from ..emails import email_key
 from ..errors import EmailAlreadyRegistered, NotFoundError
 from ..records import ConversationRecord, MessageRecord, Role, UserRecord, stamp_after
-from ..search_text import SearchQuery
+from ..search_text import SearchQuery, indexed_words
 from .base import Accounts, Page, SearchHit, SearchIndex, Threads, UnitOfWork
 from .journal import FileTransaction, UnfinishedWork
 from .thread_files import ThreadFiles
-from .tiny_search import SearchCache, SearchChanges, UserIndex, message_entry, title_entry
+from .tiny_search import Entry, SearchCache, SearchChanges, UserIndex, message_entry, title_entry
 from .users_file import UsersFile
 
 __all__ = ["TinyUnitOfWork"]
@@ -214,7 +215,7 @@ class TinyThreads(Threads):
             raise NotFoundError("Not found: it was deleted meanwhile.")
         self._files.conversations(conversation["user_id"]).insert([dict(conversation)])
         entry = title_entry(conversation)
-        self._unit.search_changes.add(conversation["user_id"], lambda index: index.add(entry))
+        self._unit.search_changes.add(conversation["user_id"], lambda index: index.add(*entry))
 
     def add_copy(self, conversation: ConversationRecord, messages: list[MessageRecord]) -> None:
         self.add(conversation)
@@ -231,7 +232,7 @@ class TinyThreads(Threads):
         changes = {"title": title, "updated_at": stamp_after(conversation["updated_at"])}
         self._files.conversations(user_id).update(conversation_id, changes)
         entry = title_entry({**conversation, **changes})  # type: ignore[typeddict-item]
-        self._unit.search_changes.add(user_id, lambda index: index.add(entry))
+        self._unit.search_changes.add(user_id, lambda index: index.add(*entry))
         return {**conversation, **changes}  # type: ignore[return-value]
 
     def delete(self, user_id: str, conversation_id: str) -> bool:
@@ -321,37 +322,41 @@ class TinySearch(SearchIndex):
     def search(self, user_id: str, query: SearchQuery, *, limit: int, offset: int) -> Page[SearchHit]:
         self._unit.lock_user(user_id)
         self._unit.search_built.add(user_id)
-        page = self._unit.search_cache.get(user_id, lambda: self._build(user_id)).search(
-            query, limit=limit, offset=offset
+        index = self._unit.search_cache.get(user_id, lambda: self._build(user_id))
+        page = index.search(
+            query, limit=limit, offset=offset, text_of=lambda entry: self._hit(user_id, entry).text
         )
-        hits: list[SearchHit] = []
-        for entry in page.items:
-            conversation = self._unit.threads.get(user_id, entry.conversation_id)
-            if conversation is None:
-                continue
-            message = (
-                None
-                if entry.message_id is None
-                else self._files.history(entry.conversation_id).get(entry.message_id)
-            )
-            hits.append(
-                SearchHit(
-                    conversation=conversation,
-                    message_id=entry.message_id,
-                    role=None if message is None else message["role"],
-                    text=conversation["title"] if message is None else message["content"],
-                    created_at=entry.created_at,
-                )
-            )
-        return Page(items=hits, total=page.total)
+        return Page(items=[self._hit(user_id, entry) for entry in page.items], total=page.total)
+
+    def _hit(self, user_id: str, entry: Entry) -> SearchHit:
+        # The index changes in the same committed units as the files: both hold the entry.
+        conversation = self._unit.threads.get(user_id, entry.conversation_id)
+        message = None
+        if entry.message_id is not None:
+            message = self._files.history(entry.conversation_id).get(entry.message_id)
+        if conversation is None or (entry.message_id is not None and message is None):
+            raise AssertionError("the search index holds an entry that storage no longer has")
+        return SearchHit(
+            conversation=conversation,
+            message_id=entry.message_id,
+            role=None if message is None else message["role"],
+            text=conversation["title"] if message is None else message["content"],
+            created_at=entry.created_at,
+        )
 
     def _build(self, user_id: str) -> UserIndex:
-        index = UserIndex()
+        return UserIndex.built(self._entries(user_id))
+
+    def _entries(self, user_id: str) -> Iterator[tuple[Entry, str]]:
         for conversation in self._files.conversations(user_id).records():
-            index.add(title_entry(conversation))  # type: ignore[arg-type]
-            for message in self._files.history(conversation["id"]).records():
-                index.add(message_entry(message))  # type: ignore[arg-type]
-        return index
+            conversation_id = conversation["id"]  # one string shared by all the thread's entries
+            yield (
+                Entry(conversation["created_at"], conversation_id, conversation_id, None),
+                indexed_words(conversation["title"]),
+            )
+            for message in self._files.history(conversation_id).records():
+                entry = Entry(message["created_at"], message["id"], conversation_id, message["id"])
+                yield entry, indexed_words(message["content"])
 
 
 def _plain(docs: Any) -> list[Any]:
