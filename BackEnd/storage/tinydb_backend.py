@@ -22,9 +22,9 @@ from .users_file import UsersFile
 __all__ = ["TinyDBDatabase"]
 
 logger = logging.getLogger(__name__)
-# Bytes of search index kept in memory (about 1 KB per indexed message of 600 characters); a
+# Bytes of search index kept in memory (about 450 bytes per indexed message, more for varied text); a
 # user whose index was dropped has it rebuilt from their own files at their next search.
-SEARCH_INDEX_CACHE_BYTES = 24 * 1024 * 1024
+SEARCH_INDEX_CACHE_BYTES = 8 * 1024 * 1024
 
 
 class TinyDBDatabase(Database):

@@ -323,17 +323,21 @@ class TinySearch(SearchIndex):
         self._unit.lock_user(user_id)
         self._unit.search_built.add(user_id)
         index = self._unit.search_cache.get(user_id, lambda: self._build(user_id))
+        threads: dict[str, dict[str, Any]] = {}  # the messages of each thread read for this search
         page = index.search(
-            query, limit=limit, offset=offset, text_of=lambda entry: self._hit(user_id, entry).text
+            query, limit=limit, offset=offset, text_of=lambda entry: self._hit(user_id, entry, threads).text
         )
-        return Page(items=[self._hit(user_id, entry) for entry in page.items], total=page.total)
+        return Page(items=[self._hit(user_id, entry, threads) for entry in page.items], total=page.total)
 
-    def _hit(self, user_id: str, entry: Entry) -> SearchHit:
+    def _hit(self, user_id: str, entry: Entry, threads: dict[str, dict[str, Any]]) -> SearchHit:
         # The index changes in the same committed units as the files: both hold the entry.
         conversation = self._unit.threads.get(user_id, entry.conversation_id)
         message = None
         if entry.message_id is not None:
-            message = self._files.history(entry.conversation_id).get(entry.message_id)
+            if entry.conversation_id not in threads:  # read past the thread cache, like the build
+                history = self._files.committed_history(entry.conversation_id)
+                threads[entry.conversation_id] = {record["id"]: record for record in history}
+            message = threads[entry.conversation_id].get(entry.message_id)
         if conversation is None or (entry.message_id is not None and message is None):
             raise AssertionError("the search index holds an entry that storage no longer has")
         return SearchHit(
@@ -354,7 +358,9 @@ class TinySearch(SearchIndex):
                 Entry(conversation["created_at"], conversation_id, conversation_id, None),
                 indexed_words(conversation["title"]),
             )
-            for message in self._files.history(conversation_id).records():
+            # Straight from the file, committed (the unit finished any pending commit first):
+            # reading every thread through the thread cache would evict the threads in use.
+            for message in self._files.committed_history(conversation_id):
                 entry = Entry(message["created_at"], message["id"], conversation_id, message["id"])
                 yield entry, indexed_words(message["content"])
 
