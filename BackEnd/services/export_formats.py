@@ -10,7 +10,6 @@ from typing import Any, Literal, cast
 from urllib.parse import quote
 
 from ..records import ConversationRecord, MessageRecord
-from . import pdf_export
 from .interchange import conversation_to_json, document
 
 __all__ = ["ExportFile", "ExportFormat", "content_disposition", "render", "render_all", "when"]
@@ -87,6 +86,10 @@ def render(
         payload = document([conversation_to_json(conversation, messages)], exported_at=exported_at)
         content = json.dumps(payload, ensure_ascii=False, indent=2).encode()
     elif export_format == "pdf":
+        # Imported on first use: fpdf2 with Pillow and fontTools would add half a second and
+        # 30 MB to every server's start-up for a route few requests take.
+        from . import pdf_export
+
         content = pdf_export.render_pdf(conversation, messages, speaker=speaker, when=when)
     else:
         content = (_text if export_format == "txt" else _markdown)(conversation, messages).encode()
