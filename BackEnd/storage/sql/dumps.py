@@ -48,7 +48,9 @@ def import_all(db: Connection, dump: Dump) -> int:
     returns how many were.
     """
     moved = dump.bring_times_up()
-    entries = entries_for(dump.conversations, dump.messages)  # the index is derived, never dumped
+    entries = entries_for(  # the index is derived, never dumped
+        dump.conversations, dump.messages, postgresql=db.dialect.name == "postgresql"
+    )
     tables = (
         (users, dump.users),
         (conversations, dump.conversations),

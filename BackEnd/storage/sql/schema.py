@@ -14,11 +14,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    func,
-    literal_column,
-    text,
 )
-from sqlalchemy.dialects import postgresql  # noqa: F401  (registers func.to_tsvector's PostgreSQL types)
+from sqlalchemy.dialects.postgresql import TSVECTOR
 
 __all__ = ["STAMP", "conversations", "messages", "metadata", "search_entries", "users"]
 
@@ -81,8 +78,10 @@ messages = Table(
 )
 
 # The search index: each title and message as its folded words (`search_text.indexed_words`),
-# deleted with its thread or message by the foreign keys. PostgreSQL also has a GIN index on
-# (user_id, to_tsvector('simple', words)); SQLite scans the user's rows.
+# deleted with its thread or message by the foreign keys. On PostgreSQL `document` also holds
+# them as a tsvector whose lexemes start with a hash of the owner (`sql/search.py`), under a GIN
+# index: a word's postings are then one user's, however common the word is across users.
+# SQLite leaves it NULL and scans the user's rows.
 search_entries = Table(
     "search_entries",
     metadata,
@@ -97,6 +96,7 @@ search_entries = Table(
     ),
     Column("created_at", STAMP, nullable=False),
     Column("words", Text, nullable=False),
+    Column("document", TSVECTOR().with_variant(Text(), "sqlite"), nullable=True),
     ForeignKeyConstraint(
         ["conversation_id", "user_id"],
         ["conversations.id", "conversations.user_id"],
@@ -106,11 +106,5 @@ search_entries = Table(
     Index("ix_search_entries_user_created", "user_id", "created_at"),
     Index("ix_search_entries_conversation", "conversation_id"),
     Index("ix_search_entries_message", "message_id"),
-    # PostgreSQL only (migration 0005): a user's word prefixes without a scan (btree_gin adds user_id).
-    Index(
-        "ix_search_entries_document",
-        "user_id",
-        func.to_tsvector(literal_column("'simple'::regconfig"), text("words")),
-        postgresql_using="gin",
-    ).ddl_if(dialect="postgresql"),
+    Index("ix_search_entries_document", "document", postgresql_using="gin"),
 )

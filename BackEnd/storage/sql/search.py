@@ -1,11 +1,20 @@
-"""The SQL search index: `search_entries` rows, PostgreSQL's full-text GIN index, SQLite's scan."""
+"""The SQL search index: `search_entries` rows; PostgreSQL's tsvector GIN index, SQLite's scan.
+
+On PostgreSQL each entry's `document` is a tsvector of its distinct words, each lexeme prefixed
+by a hash of the owner (`3f9a0c1b7d2elorem`): `document @@ '3f9a0c1b7d2elor:*'` then finds one
+user's prefixes in the GIN index without reading every user's postings of a common word. Words
+are our own (`search_text`), written as tsvector/tsquery literals, so PostgreSQL's parser never
+re-splits them. A quoted phrase narrows by its words there and is checked in Python.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, insert, literal_column, select, update
+from sqlalchemy import ColumnElement, Connection, cast, func, insert, select, update
+from sqlalchemy.dialects.postgresql import TSQUERY
 
 from ...records import ConversationRecord, MessageRecord
 from ...search_text import SearchQuery, indexed_words, matches
@@ -16,76 +25,102 @@ __all__ = ["SQLSearch", "add_messages", "add_title", "entries_for", "rename_titl
 
 _ENTRY = search_entries.c
 _CONVERSATION = tuple(conversations.c)
-# The expression migration 0005 indexes: the query must spell it the same for the index to serve.
-_SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
+_MAX_LEXEME = 200  # characters of a word kept in a lexeme (PostgreSQL refuses past 2047 bytes)
+
+
+def _owner_key(user_id: str) -> str:
+    return hashlib.blake2b(user_id.encode(), digest_size=6).hexdigest()
+
+
+def _document(user_id: str, words: str) -> str:
+    key = _owner_key(user_id)
+    return " ".join(f"'{key}{word[:_MAX_LEXEME]}'" for word in set(words.split()))
 
 
 def entries_for(
-    conversations_: Iterable[ConversationRecord], messages_: Iterable[MessageRecord]
+    conversations_: Iterable[ConversationRecord],
+    messages_: Iterable[MessageRecord],
+    *,
+    postgresql: bool,
 ) -> list[dict[str, Any]]:
-    """The index rows of these titles and messages (a restore, a migration, an import)."""
-    rows = [
-        {
-            "user_id": conversation["user_id"],
-            "conversation_id": conversation["id"],
-            "message_id": None,
-            "created_at": conversation["created_at"],
-            "words": indexed_words(conversation["title"]),
-        }
+    """The index rows of these titles and messages (a turn, a restore, a migration, an import)."""
+    rows: list[tuple[str, str, str | None, str, str]] = [
+        (conversation["user_id"], conversation["id"], None, conversation["created_at"], conversation["title"])
         for conversation in conversations_
     ]
     rows += [
-        {
-            "user_id": message["user_id"],
-            "conversation_id": message["conversation_id"],
-            "message_id": message["id"],
-            "created_at": message["created_at"],
-            "words": indexed_words(message["content"]),
-        }
+        (
+            message["user_id"],
+            message["conversation_id"],
+            message["id"],
+            message["created_at"],
+            message["content"],
+        )
         for message in messages_
     ]
-    return rows
+    entries = []
+    for user_id, conversation_id, message_id, created_at, text in rows:
+        words = indexed_words(text)
+        entries.append(
+            {
+                "user_id": user_id,
+                "conversation_id": conversation_id,
+                "message_id": message_id,
+                "created_at": created_at,
+                "words": words,
+                "document": _document(user_id, words) if postgresql else None,
+            }
+        )
+    return entries
+
+
+def _is_postgresql(db: Connection) -> bool:
+    return db.dialect.name == "postgresql"
 
 
 def add_title(db: Connection, conversation: ConversationRecord) -> None:
     """Index a new thread's title."""
-    db.execute(insert(search_entries), entries_for([conversation], []))
+    db.execute(insert(search_entries), entries_for([conversation], [], postgresql=_is_postgresql(db)))
 
 
-def rename_title(db: Connection, conversation_id: str, title: str) -> None:
+def rename_title(db: Connection, conversation: ConversationRecord, title: str) -> None:
     """Index a thread's new title in place of the old."""
+    words = indexed_words(title)
+    document = _document(conversation["user_id"], words) if _is_postgresql(db) else None
     db.execute(
         update(search_entries)
-        .where(_ENTRY.conversation_id == conversation_id, _ENTRY.message_id.is_(None))
-        .values(words=indexed_words(title))
+        .where(_ENTRY.conversation_id == conversation["id"], _ENTRY.message_id.is_(None))
+        .values(words=words, document=document)
     )
 
 
 def add_messages(db: Connection, messages_: list[MessageRecord]) -> None:
     """Index messages just stored (with their stamped times)."""
-    db.execute(insert(search_entries), entries_for([], messages_))
+    db.execute(insert(search_entries), entries_for([], messages_, postgresql=_is_postgresql(db)))
 
 
 class SQLSearch(SearchIndex):
-    """PostgreSQL matches with `tsvector @@ tsquery` in its GIN index; SQLite narrows with LIKE
-    over the user's rows and checks each candidate in Python."""
+    """Matches counted and paged in SQL; candidates checked in Python where SQL only narrows."""
 
     def __init__(self, db: Connection) -> None:
         self._db = db
 
     def search(self, user_id: str, query: SearchQuery, *, limit: int, offset: int) -> Page[SearchHit]:
-        mine = _ENTRY.user_id == user_id
-        if self._db.dialect.name == "postgresql":
-            found = mine & func.to_tsvector(_SIMPLE, _ENTRY.words).bool_op("@@")(
-                func.to_tsquery(_SIMPLE, _tsquery(query))
-            )
-            total: int = self._db.execute(
-                select(func.count()).select_from(search_entries).where(found)
-            ).scalar_one()
-            return Page(items=self._hits(found, limit=limit, offset=offset), total=total)
-        candidates = select(_ENTRY.seq, _ENTRY.words).where(mine)
-        for word in query.words():
-            candidates = candidates.where((" " + _ENTRY.words).like(f"% {word}%"))
+        mine: ColumnElement[bool] = _ENTRY.user_id == user_id
+        narrowed = mine
+        if _is_postgresql(self._db):
+            key = _owner_key(user_id)
+            lexemes = " & ".join(f"'{key}{word[:_MAX_LEXEME]}':*" for word in dict.fromkeys(query.words()))
+            narrowed = mine & _ENTRY.document.bool_op("@@")(cast(lexemes, TSQUERY))
+            if all(len(term) == 1 for term in query.terms):  # exact in SQL: count and page there
+                total: int = self._db.execute(
+                    select(func.count()).select_from(search_entries).where(narrowed)
+                ).scalar_one()
+                return Page(items=self._hits(narrowed, limit=limit, offset=offset), total=total)
+        else:
+            for word in query.words():
+                narrowed = narrowed & (" " + _ENTRY.words).like(f"% {word}%")
+        candidates = select(_ENTRY.seq, _ENTRY.words).where(narrowed)
         rows = self._db.execute(candidates.order_by(_ENTRY.created_at.desc(), _ENTRY.seq.desc())).all()
         chosen = [row.seq for row in rows if matches(row.words, query)]
         page = chosen[offset : offset + limit]
@@ -122,8 +157,3 @@ class SQLSearch(SearchIndex):
                 )
             )
         return hits
-
-
-def _tsquery(query: SearchQuery) -> str:
-    # Words are letters and digits only (search_text), so they need no quoting beyond this.
-    return " & ".join("(" + " <-> ".join(f"'{word}':*" for word in term) + ")" for term in query.terms)

@@ -134,7 +134,7 @@ class SQLThreads(Threads):
             return None
         changes = {"title": title, "updated_at": stamp_after(conversation["updated_at"])}
         self._db.execute(update(conversations).where(conversations.c.id == conversation_id).values(**changes))
-        search.rename_title(self._db, conversation_id, title)
+        search.rename_title(self._db, conversation, title)
         return {**conversation, **changes}  # type: ignore[return-value]
 
     def delete(self, user_id: str, conversation_id: str) -> bool:

@@ -1,18 +1,18 @@
 """The search index: `search_entries` (folded words of each title and message), filled from what is stored.
 
-On PostgreSQL, a GIN index over (user_id, to_tsvector('simple', words)) answers a user's word
-prefixes without a scan; it needs the btree_gin extension for the user column, and falls back
-to the text search vector alone where the server does not offer btree_gin.
+On PostgreSQL `document` holds the words as a tsvector of owner-prefixed lexemes under a GIN
+index (see `BackEnd/storage/sql/search.py`); SQLite leaves it NULL.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import TSVECTOR
 
-# The folding rules of the day, imported rather than copied (as 0002 does for emails): should they
-# change, the change ships its own migration that rebuilds the words.
-from BackEnd.search_text import indexed_words
+# The folding rules and lexemes of the day, imported rather than copied (as 0002 does for emails):
+# should they change, the change ships its own migration that rebuilds the entries.
+from BackEnd.storage.sql.search import entries_for
 
 revision = "0005"
 down_revision = "0002"
@@ -56,6 +56,7 @@ def upgrade() -> None:
         ),
         sa.Column("created_at", _STAMP, nullable=False),
         sa.Column("words", sa.Text, nullable=False),
+        sa.Column("document", TSVECTOR().with_variant(sa.Text(), "sqlite"), nullable=True),
         sa.ForeignKeyConstraint(
             ["conversation_id", "user_id"],
             ["conversations.id", "conversations.user_id"],
@@ -67,9 +68,11 @@ def upgrade() -> None:
     op.create_index("ix_search_entries_user_created", "search_entries", ["user_id", "created_at"])
     op.create_index("ix_search_entries_conversation", "search_entries", ["conversation_id"])
     op.create_index("ix_search_entries_message", "search_entries", ["message_id"])
+    op.create_index("ix_search_entries_document", "search_entries", ["document"], postgresql_using="gin")
     connection = op.get_bind()
+    postgresql = connection.dialect.name == "postgresql"
     titles = connection.execute(sa.select(_conversations).order_by(_conversations.c.id)).all()
-    _insert(entries, [_entry(row.user_id, row.id, None, row.created_at, row.title) for row in titles])
+    _insert(entries, entries_for([row._asdict() for row in titles], [], postgresql=postgresql))  # type: ignore[misc]
     last = -1
     while True:  # in batches: a large history never sits in memory at once
         rows = connection.execute(
@@ -77,34 +80,8 @@ def upgrade() -> None:
         ).all()
         if not rows:
             break
-        _insert(
-            entries,
-            [_entry(row.user_id, row.conversation_id, row.id, row.created_at, row.content) for row in rows],
-        )
+        _insert(entries, entries_for([], [row._asdict() for row in rows], postgresql=postgresql))  # type: ignore[misc]
         last = rows[-1].seq
-    if connection.dialect.name == "postgresql":
-        available = connection.execute(
-            sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'btree_gin'")
-        ).first()
-        if available is not None:
-            op.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
-        columns = "user_id, " if available is not None else ""
-        op.execute(
-            "CREATE INDEX ix_search_entries_document ON search_entries "
-            f"USING gin ({columns}to_tsvector('simple'::regconfig, words))"
-        )
-
-
-def _entry(
-    user_id: str, conversation_id: str, message_id: str | None, created_at: str, text: str
-) -> dict[str, object]:
-    return {
-        "user_id": user_id,
-        "conversation_id": conversation_id,
-        "message_id": message_id,
-        "created_at": created_at,
-        "words": indexed_words(text),
-    }
 
 
 def _insert(entries: sa.Table, rows: list[dict[str, object]]) -> None:
