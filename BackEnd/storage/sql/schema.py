@@ -77,11 +77,11 @@ messages = Table(
     Index("ix_messages_conversation_created", "conversation_id", "created_at", "seq"),
 )
 
-# The search index: each title and message as its folded words (`search_text.indexed_words`),
-# deleted with its thread or message by the foreign keys. On PostgreSQL `document` also holds
-# them as a tsvector whose lexemes start with a hash of the owner (`sql/search.py`), under a GIN
-# index: a word's postings are then one user's, however common the word is across users.
-# SQLite leaves it NULL and scans the user's rows.
+# The search index: one row per title and message, deleted with its thread or message by the
+# foreign keys. SQLite keeps its folded words (`search_text.indexed_words`) in `words` and scans
+# the user's rows; PostgreSQL keeps them only in `document`, a tsvector whose lexemes start with
+# a hash of the owner (`sql/search.py`) under a GIN index: a word's postings are one user's,
+# however common the word is across users.
 search_entries = Table(
     "search_entries",
     metadata,
@@ -95,7 +95,7 @@ search_entries = Table(
         nullable=True,
     ),
     Column("created_at", STAMP, nullable=False),
-    Column("words", Text, nullable=False),
+    Column("words", Text, nullable=True),
     Column("document", TSVECTOR().with_variant(Text(), "sqlite"), nullable=True),
     ForeignKeyConstraint(
         ["conversation_id", "user_id"],

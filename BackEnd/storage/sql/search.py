@@ -1,7 +1,7 @@
 """The SQL search index: `search_entries` rows; PostgreSQL's tsvector GIN index, SQLite's scan.
 
-On PostgreSQL each entry's `document` is a tsvector of its distinct words, each lexeme prefixed
-by a hash of the owner (`3f9a0c1b7d2elorem`): `document @@ '3f9a0c1b7d2elor:*'` then finds one
+On PostgreSQL each entry's `document` (not `words`, which SQLite scans) is a tsvector of its
+distinct words, each lexeme prefixed by a hash of the owner (`3f9a0c1b7d2elorem`): `document @@ '3f9a0c1b7d2elor:*'` then finds one
 user's prefixes in the GIN index without reading every user's postings of a common word. Words
 are our own (`search_text`), written as tsvector/tsquery literals, so PostgreSQL's parser never
 re-splits them. A quoted phrase narrows by its words there and is checked in Python.
@@ -67,7 +67,8 @@ def entries_for(
                 "conversation_id": conversation_id,
                 "message_id": message_id,
                 "created_at": created_at,
-                "words": words,
+                # One or the other: PostgreSQL matches the document, SQLite the words.
+                "words": None if postgresql else words,
                 "document": _document(user_id, words) if postgresql else None,
             }
         )
@@ -85,12 +86,11 @@ def add_title(db: Connection, conversation: ConversationRecord) -> None:
 
 def rename_title(db: Connection, conversation: ConversationRecord, title: str) -> None:
     """Index a thread's new title in place of the old."""
-    words = indexed_words(title)
-    document = _document(conversation["user_id"], words) if _is_postgresql(db) else None
+    (entry,) = entries_for([{**conversation, "title": title}], [], postgresql=_is_postgresql(db))
     db.execute(
         update(search_entries)
         .where(_ENTRY.conversation_id == conversation["id"], _ENTRY.message_id.is_(None))
-        .values(words=words, document=document)
+        .values(words=entry["words"], document=entry["document"])
     )
 
 
@@ -120,9 +120,21 @@ class SQLSearch(SearchIndex):
         else:
             for word in query.words():
                 narrowed = narrowed & (" " + _ENTRY.words).like(f"% {word}%")
-        candidates = select(_ENTRY.seq, _ENTRY.words).where(narrowed)
-        rows = self._db.execute(candidates.order_by(_ENTRY.created_at.desc(), _ENTRY.seq.desc())).all()
-        chosen = [row.seq for row in rows if matches(row.words, query)]
+        # The candidates' words: stored on SQLite, made again from the text on PostgreSQL.
+        text = func.coalesce(_ENTRY.words, messages.c.content, conversations.c.title)
+        candidates = (
+            select(_ENTRY.seq, text.label("text"), _ENTRY.words.is_not(None).label("folded"))
+            .select_from(search_entries)
+            .join(conversations, conversations.c.id == _ENTRY.conversation_id)
+            .outerjoin(messages, messages.c.id == _ENTRY.message_id)
+            .where(narrowed)
+            .order_by(_ENTRY.created_at.desc(), _ENTRY.seq.desc())
+        )
+        chosen = [
+            row.seq
+            for row in self._db.execute(candidates)
+            if matches(row.text if row.folded else indexed_words(row.text), query)
+        ]
         page = chosen[offset : offset + limit]
         return Page(items=self._hits(_ENTRY.seq.in_(page), limit=limit, offset=0), total=len(chosen))
 

@@ -55,7 +55,7 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("created_at", _STAMP, nullable=False),
-        sa.Column("words", sa.Text, nullable=False),
+        sa.Column("words", sa.Text, nullable=True),
         sa.Column("document", TSVECTOR().with_variant(sa.Text(), "sqlite"), nullable=True),
         sa.ForeignKeyConstraint(
             ["conversation_id", "user_id"],
