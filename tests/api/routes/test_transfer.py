@@ -281,3 +281,26 @@ async def test_export_of_another_users_thread_is_a_404(
     thread, _ = await thread_with_turns(client, alice)
     response = await client.get(f"/conversations/{thread['id']}/export", headers=bob.headers)
     assert response.status_code == 404
+
+
+async def test_an_import_nested_too_deep_is_a_400_not_a_crash(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    depth = 100_000
+    response = await client.post(
+        "/conversations/import",
+        content=b"[" * depth + b"]" * depth,
+        headers={**alice.headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert await stored_count(client, alice) == 0
+
+
+async def test_an_import_over_the_per_user_cap_is_a_409_and_imports_nothing(
+    client: httpx.AsyncClient, alice: Account, app: FastAPI
+) -> None:
+    cap = app.state.context.limits.conversations_per_user
+    body = json.loads(CHATGPT.read_text(encoding="utf-8"))
+    response = await import_body(client, alice, [body[1]] * (cap + 1))
+    assert response.status_code == 409
+    assert await stored_count(client, alice) == 0
