@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
@@ -12,11 +11,11 @@ from tinydb.table import Table
 from ..emails import email_key
 from ..errors import EmailAlreadyRegistered, NotFoundError
 from ..records import ConversationRecord, MessageRecord, Role, UserRecord, stamp_after
-from ..search_text import SearchQuery, indexed_words
-from .base import Accounts, Page, SearchHit, SearchIndex, Threads, UnitOfWork
+from .base import Accounts, Page, SearchIndex, Threads, UnitOfWork
 from .journal import FileTransaction, UnfinishedWork
 from .thread_files import ThreadFiles
-from .tiny_search import Entry, SearchCache, SearchChanges, UserIndex, message_entry, title_entry
+from .tiny_search import SearchCache, SearchChanges, message_entry, title_entry
+from .tinydb_search import TinySearch
 from .users_file import UsersFile
 
 __all__ = ["TinyUnitOfWork"]
@@ -310,59 +309,6 @@ class TinyThreads(Threads):
             user_id, lambda index: index.remove_conversation(conversation_id, keep_title=True)
         )
         return True
-
-
-class TinySearch(SearchIndex):
-    """The user's index from the cache (built from their files on first use), under their lock."""
-
-    def __init__(self, unit: TinyUnitOfWork) -> None:
-        self._unit = unit
-        self._files = unit.files
-
-    def search(self, user_id: str, query: SearchQuery, *, limit: int, offset: int) -> Page[SearchHit]:
-        self._unit.lock_user(user_id)
-        self._unit.search_built.add(user_id)
-        index = self._unit.search_cache.get(user_id, lambda: self._build(user_id))
-        threads: dict[str, dict[str, Any]] = {}  # the messages of each thread read for this search
-        page = index.search(
-            query, limit=limit, offset=offset, text_of=lambda entry: self._hit(user_id, entry, threads).text
-        )
-        return Page(items=[self._hit(user_id, entry, threads) for entry in page.items], total=page.total)
-
-    def _hit(self, user_id: str, entry: Entry, threads: dict[str, dict[str, Any]]) -> SearchHit:
-        # The index changes in the same committed units as the files: both hold the entry.
-        conversation = self._unit.threads.get(user_id, entry.conversation_id)
-        message = None
-        if entry.message_id is not None:
-            if entry.conversation_id not in threads:  # read past the thread cache, like the build
-                history = self._files.committed_history(entry.conversation_id)
-                threads[entry.conversation_id] = {record["id"]: record for record in history}
-            message = threads[entry.conversation_id].get(entry.message_id)
-        if conversation is None or (entry.message_id is not None and message is None):
-            raise AssertionError("the search index holds an entry that storage no longer has")
-        return SearchHit(
-            conversation=conversation,
-            message_id=entry.message_id,
-            role=None if message is None else message["role"],
-            text=conversation["title"] if message is None else message["content"],
-            created_at=entry.created_at,
-        )
-
-    def _build(self, user_id: str) -> UserIndex:
-        return UserIndex.built(self._entries(user_id))
-
-    def _entries(self, user_id: str) -> Iterator[tuple[Entry, str]]:
-        for conversation in self._files.conversations(user_id).records():
-            conversation_id = conversation["id"]  # one string shared by all the thread's entries
-            yield (
-                Entry(conversation["created_at"], conversation_id, conversation_id, None),
-                indexed_words(conversation["title"]),
-            )
-            # Straight from the file, committed (the unit finished any pending commit first):
-            # reading every thread through the thread cache would evict the threads in use.
-            for message in self._files.committed_history(conversation_id):
-                entry = Entry(message["created_at"], message["id"], conversation_id, message["id"])
-                yield entry, indexed_words(message["content"])
 
 
 def _plain(docs: Any) -> list[Any]:
