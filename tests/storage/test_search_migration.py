@@ -1,4 +1,4 @@
-"""Migration 0005 indexes what a database already holds, so existing history is searchable at once."""
+"""SQL search entries come from what is stored: migration 0005 and a restore fill them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, insert
 
 from BackEnd.config import Settings
 from BackEnd.search_text import parse_query
+from BackEnd.storage import Dump
 from BackEnd.storage.sql import SQLDatabase
 from BackEnd.storage.sql.migrate import MIGRATIONS
 from BackEnd.storage.sql.schema import conversations, messages, users
@@ -44,3 +45,20 @@ def test_upgrading_from_0002_indexes_existing_titles_and_messages(new_database_u
         database.close()
     assert [hit.message_id for hit in hits.items] == [turn[1]["id"], turn[0]["id"]]
     assert [(hit.message_id, hit.text) for hit in titles.items] == [(None, "Chimie")]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_restored_dump_is_searchable(new_database_url: str) -> None:
+    user = make_user("bea@example.com")
+    thread = make_conversation(user["id"], "Histoire")
+    turn = make_turn(user["id"], thread["id"], "la Révolution française")
+    url = Settings(_env_file=None, database_url=new_database_url).database_url  # type: ignore[call-arg]
+    assert url is not None
+    database = SQLDatabase.open(url)
+    try:
+        database.import_dump(Dump(users=[user], conversations=[thread], messages=turn))
+        with database.unit_of_work(user["id"], write=False) as unit:
+            hits = unit.search.search(user["id"], parse_query('"revolution franc"'), limit=10, offset=0)
+    finally:
+        database.close()
+    assert [hit.message_id for hit in hits.items] == [turn[1]["id"], turn[0]["id"]]
