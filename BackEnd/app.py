@@ -17,6 +17,7 @@ from .api.deps import AppContext
 from .api.errors import install_error_handlers
 from .api.limits import BodySizeLimit
 from .api.routes import api_router
+from .api.routes.transfer import IMPORT_PATH
 from .config import Settings
 from .llm import ChatModel
 from .security import PasswordHasher, TokenCodec, load_or_create_secret
@@ -26,12 +27,14 @@ from .services.generations import Generations
 from .storage import Database, open_database
 from .upstream_http import build_upstream_client
 
-__all__ = ["MAX_BODY_BYTES", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "MAX_IMPORT_BYTES", "create_app"]
 
 logger = logging.getLogger(__name__)
 
 # The largest legitimate body is a 20,000-character message, JSON-escaped: well under this.
 MAX_BODY_BYTES = 1024 * 1024
+# An import carries a whole history (ChatGPT's conversations.json of a year of use).
+MAX_IMPORT_BYTES = 25 * 1024 * 1024
 
 
 def create_app(
@@ -97,7 +100,7 @@ def create_app(
         allow_headers=["Authorization", "Content-Type"],
         expose_headers=["Retry-After"],
     )
-    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES, larger={IMPORT_PATH: MAX_IMPORT_BYTES})
     install_error_handlers(app)
     app.include_router(api_router)
     return app

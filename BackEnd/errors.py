@@ -4,6 +4,8 @@ AssistantIAError
 ├── NotFoundError               something the caller may not see or that does not exist
 ├── EmailAlreadyRegistered
 ├── LimitReached                a per-user size cap (conversations, messages of a thread)
+├── InvalidInput                well-formed JSON that says something unusable (a query with no word, a bad import)
+│   └── UnreadableBody          a body read by the route itself is not JSON
 ├── InvalidCredentials
 ├── AuthenticationError         missing, invalid or expired token, or a vanished account
 ├── PermissionDenied
@@ -38,6 +40,7 @@ __all__ = [
     "DatabaseUnavailable",
     "EmailAlreadyRegistered",
     "InvalidCredentials",
+    "InvalidInput",
     "LimitReached",
     "MigrationError",
     "NotFoundError",
@@ -46,6 +49,7 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "TooManyChatsInFlight",
+    "UnreadableBody",
     "UpstreamBadResponse",
     "UpstreamError",
     "UpstreamNotConfigured",
@@ -68,6 +72,14 @@ class EmailAlreadyRegistered(AssistantIAError):
 
 class LimitReached(AssistantIAError):
     """A per-user size cap is reached; the message says which and what to do."""
+
+
+class InvalidInput(AssistantIAError):
+    """The request is readable but its content cannot be used; the message says which part."""
+
+
+class UnreadableBody(InvalidInput):
+    """A body the route parses itself (an import) is not JSON: a 400, as FastAPI's parse errors are."""
 
 
 class InvalidCredentials(AssistantIAError):

@@ -19,6 +19,8 @@ __all__ = [
     "LoginRequest",
     "MessagePublic",
     "RegisterRequest",
+    "SearchItem",
+    "SearchPage",
     "Status",
     "Token",
     "UserList",
@@ -243,3 +245,22 @@ class Status(BaseModel):
     """The liveness answer of `GET /`."""
 
     status: Literal["online"] = "online"
+
+
+class SearchItem(BaseModel):
+    """A title (`message_id` null) or message that matches; `snippet` is escaped HTML with `<mark>`s."""
+
+    conversation_id: str
+    title: str
+    message_id: str | None
+    role: Literal["user", "assistant"] | None
+    snippet: str
+    created_at: str
+    archived: bool
+
+
+class SearchPage(BaseModel):
+    """The matches, newest first, and how many there are in all."""
+
+    items: list[SearchItem]
+    total: int

@@ -22,6 +22,7 @@ from sqlalchemy import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
+from bench import search_bench
 from bench.databases import describe, scratch_database
 from bench.datasets import PASSWORD, make_data_set
 from bench.organising import ORGANISING_ROWS
@@ -29,6 +30,8 @@ from bench.report import PLOT_NAME, ROWS, plot, table
 from bench.scenarios import BURST_LATENCY, Samples, measure_baseline, measure_size
 from bench.server import UpstreamProcess
 from bench.streaming import measure_streaming, streaming_table
+
+search_bench.install()
 
 BENCH = Path(__file__).resolve().parent
 

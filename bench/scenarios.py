@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from .datasets import PASSWORD, DataSet
 from .organising import measure_organising
 from .server import JWT_SECRET, MAIN, ROOT, Process, UpstreamProcess, bench_env, free_port, run_command
 
-__all__ = ["Samples", "measure_baseline", "measure_size"]
+__all__ = ["EXTRA_SCENARIOS", "Samples", "bearer_for", "measure_baseline", "measure_size"]
 
 BURST_SIZE = 100
 BURST_LATENCY = 1.0
@@ -31,6 +32,15 @@ class Samples:
     reads: int
     logins: int
     bursts: int
+
+
+# Scenarios of other modules (bench/search_bench.py...), run against each served set after the rest.
+EXTRA_SCENARIOS: list[Callable[[httpx.Client, DataSet, Samples], dict[str, float]]] = []
+
+
+def bearer_for(user_id: str) -> dict[str, str]:
+    """The Authorization header of a user of a generated set."""
+    return _bearer(_token(user_id))
 
 
 def _token(user_id: str) -> str:
@@ -83,6 +93,8 @@ def measure_size(
         with httpx.Client(base_url=server.url, trust_env=False, timeout=60) as client:
             figures |= _sequential(client, data, samples, server)
             figures |= measure_organising(client, data, samples.reads, lambda user: _bearer(_token(user)))
+            for scenario in EXTRA_SCENARIOS:
+                figures |= scenario(client, data, samples)
         if with_burst:
             cpu_before = server.cpu_seconds()
             figures |= _bursts(server.port, data, upstream, samples.bursts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -16,11 +17,13 @@ from ..errors import (
     DatabaseUnavailable,
     EmailAlreadyRegistered,
     InvalidCredentials,
+    InvalidInput,
     LimitReached,
     NotFoundError,
     PermissionDenied,
     StorageError,
     TooManyChatsInFlight,
+    UnreadableBody,
     UpstreamBadResponse,
     UpstreamNotConfigured,
     UpstreamRateLimited,
@@ -43,6 +46,8 @@ _STATUS_BY_ERROR: list[tuple[type[AssistantIAError], int]] = [
     (NotFoundError, 404),
     (EmailAlreadyRegistered, 409),
     (LimitReached, 409),
+    (UnreadableBody, 400),
+    (InvalidInput, 422),
     (InvalidCredentials, 401),
     (AuthenticationError, 401),
     (PermissionDenied, 403),
@@ -60,7 +65,8 @@ _DESCRIPTIONS = {
     403: "Reserved for administrators",
     404: "No such object for this user",
     409: "Already exists, or a per-user limit is reached",
-    413: "The request body is over the 1 MiB limit",
+    413: "The request body is over the 1 MiB limit (25 MiB for an import)",
+    422: "The request is well-formed but its content cannot be used",
     429: "The account already has USER_CONCURRENT_CHATS chats waiting for an answer, "
     "or the AI service is rate limiting; see Retry-After",
     502: "The AI service failed or sent an unusable answer",
@@ -79,9 +85,21 @@ class ErrorBody(BaseModel):
     detail: str
 
 
+class UnusableInputBody(BaseModel):
+    """A 422: FastAPI's list of validation errors, or a sentence naming what cannot be used."""
+
+    detail: str | list[dict[str, Any]]
+
+
 def responses(*statuses: int) -> dict[int | str, dict[str, object]]:
     """The `responses=` entry documenting these error statuses of a route."""
-    return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses}
+    return {
+        status: {
+            "model": UnusableInputBody if status == 422 else ErrorBody,
+            "description": _DESCRIPTIONS[status],
+        }
+        for status in statuses
+    }
 
 
 def status_and_detail(exc: AssistantIAError) -> tuple[int, str]:

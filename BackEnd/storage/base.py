@@ -2,7 +2,8 @@
 
 Database ── unit_of_work(owner) ──> UnitOfWork ── .accounts: Accounts
                                               ├── .threads:  Threads (conversations and messages)
-                                              └── .stats:    Stats (per-account figures kept up to date)
+                                              ├── .stats:    Stats (per-account figures kept up to date)
+                                              └── .search:   SearchIndex (titles and messages, by word)
 
 A unit of work commits every change made through it at once, or none of them: an SQL
 transaction, or on TinyDB the owner's lock and one commit point (see `journal.py`). A new
@@ -19,7 +20,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
-from ..records import ConversationRecord, MessageRecord, Role, UserRecord
+from ..records import ConversationRecord, MessageRecord, MessageRole, Role, UserRecord
+from ..search_text import SearchQuery
 from .signals import LocalSignals, SignalChannel
 
 __all__ = [
@@ -30,6 +32,8 @@ __all__ = [
     "Dump",
     "IN_NO_FOLDER",
     "Page",
+    "SearchHit",
+    "SearchIndex",
     "Stats",
     "ThreadQuery",
     "ThreadSort",
@@ -256,6 +260,30 @@ class Stats(ABC):
         """Conversations and messages of many accounts at once (an unknown id counts zero)."""
 
 
+@dataclass(frozen=True)
+class SearchHit:
+    """A title (`message_id` None) or a message that matches a query, with the text it matched in."""
+
+    conversation: ConversationRecord
+    message_id: str | None
+    role: MessageRole | None
+    text: str
+    created_at: str
+
+
+class SearchIndex(ABC):
+    """A user's titles and messages by word, kept up to date by the units that change them.
+
+    Each backend updates it inside the unit of work that adds, renames, clears or deletes
+    (threads, messages, accounts), so a committed message is found at once and a deleted
+    one never again. Searches see what is committed.
+    """
+
+    @abstractmethod
+    def search(self, user_id: str, query: SearchQuery, *, limit: int, offset: int) -> Page[SearchHit]:
+        """The user's titles and messages matching every term of `query`, newest first."""
+
+
 class UnitOfWork(ABC):
     """Changes made through `accounts` and `threads` are committed together when the block ends.
 
@@ -276,6 +304,11 @@ class UnitOfWork(ABC):
     @abstractmethod
     def stats(self) -> Stats:
         """Per-account figures (issue 11)."""
+
+    @property
+    @abstractmethod
+    def search(self) -> SearchIndex:
+        """Titles and messages by word."""
 
 
 class Database(ABC):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from ..errors import DataFileCorrupt
 from ..records import ConversationRecord, record_problem
 from .journal import FileTransaction
 from .record_file import RecordFile
-from .record_layout import read_records
+from .record_layout import Record, read_records
 from .summaries import ThreadSummary, summarise
 
 __all__ = ["ThreadFiles"]
@@ -72,6 +73,17 @@ class ThreadFiles:
             self._history_tables[conversation_id] = table
             self._may_exceed_budget = True
         return table
+
+    def committed_history(self, conversation_id: str) -> Iterator[Record]:
+        """A thread's messages as its file holds them, without keeping them in the cache."""
+        with self._history_guard:
+            cached = self._history_tables.get(conversation_id)
+        if cached is not None and cached.is_loaded():
+            yield from cached.records()  # the same documents, already in memory
+            return
+        path = self.history_dir / f"{conversation_id}.json"
+        if path.exists():
+            yield from read_records(path, "messages")
 
     def trim(self) -> None:
         """Evict least recently used threads until the cache fits its budget in bytes.

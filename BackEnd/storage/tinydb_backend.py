@@ -17,12 +17,16 @@ from .journal import FileTransaction, UnfinishedWork, check_journals, recover
 from .record_file import RecordFile
 from .summaries import summarise
 from .thread_files import ThreadFiles
+from .tiny_search import SearchCache
 from .tinydb_units import TinyUnitOfWork
 from .users_file import UsersFile
 
 __all__ = ["TinyDBDatabase"]
 
 logger = logging.getLogger(__name__)
+# Bytes of search index kept in memory (about 450 bytes per indexed message, more for varied text); a
+# user whose index was dropped has it rebuilt from their own files at their next search.
+SEARCH_INDEX_CACHE_BYTES = 8 * 1024 * 1024
 
 
 class TinyDBDatabase(Database):
@@ -39,12 +43,15 @@ class TinyDBDatabase(Database):
         self.threads = ThreadFiles(folder)
         self._owner_lock = FileLock(folder / ".server.lock")
         self._unfinished = UnfinishedWork()
+        self.search_cache = SearchCache(SEARCH_INDEX_CACHE_BYTES)
 
     @contextmanager
     def unit_of_work(self, owner: str | None = None, *, write: bool = True) -> Iterator[UnitOfWork]:
         self._check_ownership()
         self._unfinished.finish()
-        unit = TinyUnitOfWork(self.users, self.threads, FileTransaction(self.folder), self._unfinished)
+        unit = TinyUnitOfWork(
+            self.users, self.threads, FileTransaction(self.folder), self._unfinished, self.search_cache
+        )
         try:
             if owner is not None:
                 unit.lock_user(owner)

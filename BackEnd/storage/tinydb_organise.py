@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..records import ConversationRecord, MessageRecord
+from .tiny_search import message_entry
 from .tinydb_stats import label_counts
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ class TinyOrganising:
             return None
         self._files.history(conversation_id).insert([dict(message) for message in messages])
         self._unit.summaries[conversation_id] = self._unit.summary(conversation_id).plus(messages)
+        entries = [message_entry(message) for message in messages]
+        self._unit.search_changes.add(user_id, lambda index: index.add_all(entries))
         last = max([conversation["updated_at"], *(message["created_at"] for message in messages)])
         if last > conversation["updated_at"]:
             self._unit.moved[conversation_id] = last

@@ -12,12 +12,14 @@ from tinydb.table import Table
 from ..emails import email_key
 from ..errors import EmailAlreadyRegistered, NotFoundError
 from ..records import ConversationRecord, MessageRecord, Role, UserRecord, stamp_after, stored_conversation
-from .base import ALL_THREADS, Accounts, Page, Stats, ThreadQuery, Threads, UnitOfWork
+from .base import ALL_THREADS, Accounts, Page, SearchIndex, Stats, ThreadQuery, Threads, UnitOfWork
 from .journal import FileTransaction, UnfinishedWork
 from .summaries import EMPTY, ThreadSummary
 from .thread_files import ThreadFiles
 from .thread_query import select_threads
+from .tiny_search import SearchCache, SearchChanges, message_entry, title_entry
 from .tinydb_organise import TinyOrganising
+from .tinydb_search import TinySearch
 from .tinydb_stats import TinyStats
 from .users_file import UsersFile
 
@@ -33,7 +35,12 @@ class TinyUnitOfWork(UnitOfWork):
     """
 
     def __init__(
-        self, users: UsersFile, threads: ThreadFiles, transaction: FileTransaction, unfinished: UnfinishedWork
+        self,
+        users: UsersFile,
+        threads: ThreadFiles,
+        transaction: FileTransaction,
+        unfinished: UnfinishedWork,
+        search_cache: SearchCache,
     ) -> None:
         self.users = users
         self.files = threads
@@ -49,6 +56,10 @@ class TinyUnitOfWork(UnitOfWork):
         self._accounts = TinyAccounts(self)
         self._threads = TinyThreads(self)
         self._stats = TinyStats(self)
+        self.search_cache = search_cache
+        self.search_changes = SearchChanges()
+        self.search_built: set[str] = set()  # users whose index this unit read (or built)
+        self._search = TinySearch(self)
         self.accounts_changed = False
         self._table: Table | None = None
 
@@ -69,6 +80,10 @@ class TinyUnitOfWork(UnitOfWork):
         if conversation_id in self.summaries:
             return self.summaries[conversation_id] or EMPTY
         return self.files.summaries.get(conversation_id, EMPTY)
+
+    @property
+    def search(self) -> SearchIndex:
+        return self._search
 
     def lock_user(self, user_id: str) -> None:
         """Take the user's thread lock for the rest of the unit."""
@@ -107,6 +122,7 @@ class TinyUnitOfWork(UnitOfWork):
                         self.files.summaries.pop(conversation_id, None)
                     else:
                         self.files.summaries[conversation_id] = summary
+                self.search_cache.apply(self.search_changes)
                 for user_id, conversation_ids in self.forgotten.items():
                     self.files.forget(user_id, conversation_ids)
                 committed = True
@@ -120,6 +136,8 @@ class TinyUnitOfWork(UnitOfWork):
                 self.files.forget_lock(user_id)
 
     def _abandon(self) -> None:
+        # An index built in this unit may hold its abandoned changes: built again next time.
+        self.search_cache.forget(self.search_built)
         self.transaction.rollback()
         if self.accounts_changed:
             self.users.abandoned()
@@ -228,6 +246,8 @@ class TinyThreads(TinyOrganising, Threads):
         if self._unit.accounts.get(conversation["user_id"]) is None:
             raise NotFoundError("Not found: it was deleted meanwhile.")
         self._files.conversations(conversation["user_id"]).insert([stored_conversation(conversation)])
+        entry = title_entry(conversation)
+        self._unit.search_changes.add(conversation["user_id"], lambda index: index.add(*entry))
 
     def rename(self, user_id: str, conversation_id: str, title: str) -> ConversationRecord | None:
         conversation = self._find(user_id, conversation_id)
@@ -235,6 +255,8 @@ class TinyThreads(TinyOrganising, Threads):
             return None
         changes = {"title": title, "updated_at": stamp_after(conversation["updated_at"])}
         self._files.conversations(user_id).update(conversation_id, changes)
+        entry = title_entry({**conversation, **changes})  # type: ignore[typeddict-item]
+        self._unit.search_changes.add(user_id, lambda index: index.add(*entry))
         return {**conversation, **changes}  # type: ignore[return-value]
 
     def delete(self, user_id: str, conversation_id: str) -> bool:
@@ -242,6 +264,9 @@ class TinyThreads(TinyOrganising, Threads):
             return False
         self._files.conversations(user_id).remove(conversation_id)
         self._drop_history(user_id, conversation_id)
+        self._unit.search_changes.add(
+            user_id, lambda index: index.remove_conversation(conversation_id, keep_title=False)
+        )
         return True
 
     def delete_all(self, user_id: str) -> int:
@@ -252,6 +277,7 @@ class TinyThreads(TinyOrganising, Threads):
             table.truncate()
         for conversation_id in ids:
             self._drop_history(user_id, conversation_id)
+        self._unit.search_changes.dropped.add(user_id)
         return len(ids)
 
     def _drop_history(self, user_id: str, conversation_id: str) -> None:
@@ -293,6 +319,8 @@ class TinyThreads(TinyOrganising, Threads):
         self._files.history(conversation_id).insert(stamped)  # type: ignore[arg-type]
         self._unit.moved[conversation_id] = last
         self._unit.summaries[conversation_id] = self._unit.summary(conversation_id).plus(stamped)
+        entries = [message_entry(message) for message in stamped]
+        self._unit.search_changes.add(user_id, lambda index: index.add_all(entries))
         return {**conversation, "updated_at": last, **self._sized(conversation_id)}  # type: ignore[return-value]
 
     def clear(self, user_id: str, conversation_id: str) -> bool:
@@ -305,6 +333,9 @@ class TinyThreads(TinyOrganising, Threads):
         self._files.drop_history(conversation_id, self._unit.transaction)
         self._unit.forgotten.setdefault(user_id, []).append(conversation_id)
         self._unit.summaries[conversation_id] = None
+        self._unit.search_changes.add(
+            user_id, lambda index: index.remove_conversation(conversation_id, keep_title=True)
+        )
         return True
 
 

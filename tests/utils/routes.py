@@ -107,13 +107,32 @@ _VALID_BODIES: dict[str, Callable[[Account], dict[str, Any]]] = {
     "POST /conversations/{conversation_id}/tags": lambda who: {"tag": "physique"},
     "POST /conversations/{conversation_id}/fork": lambda who: {},
     "PATCH /folders/{folder}": lambda who: {"name": "Renamed folder"},
+    # Parsed by the route itself (no body model): our export format, one short thread.
+    "POST /conversations/import": lambda who: {
+        "format": "assistantia-conversations",
+        "version": 1,
+        "conversations": [
+            {
+                "title": "Imported",
+                "created_at": "2026-01-01T00:00:00.000000Z",
+                "updated_at": "2026-01-01T00:00:00.000000Z",
+                "messages": [
+                    {"role": "user", "content": "Hello", "created_at": "2026-01-01T00:00:01.000000Z"}
+                ],
+            }
+        ],
+    },
 }
+
+
+# Query parameters a route needs to succeed (the rest have defaults).
+_VALID_QUERIES: dict[str, dict[str, str]] = {"GET /search": {"q": "secret"}}
 
 
 def valid_body(endpoint: Endpoint, who: Account) -> dict[str, Any] | None:
     """A body `endpoint` accepts from `who`; fails loudly for a new route that has no sample yet."""
     if endpoint.body_model is None:
-        return None
+        return _VALID_BODIES[endpoint.name](who) if endpoint.name in _VALID_BODIES else None
     if endpoint.name not in _VALID_BODIES:
         raise AssertionError(f"{endpoint.name} takes a body: add a valid sample to tests/utils/routes.py")
     return _VALID_BODIES[endpoint.name](who)
@@ -132,9 +151,10 @@ async def call(
     path = endpoint.path.format(**{name: ids[name] for name in endpoint.path_params})
     if body is not None:
         body = {**body, **{name: value for name, value in ids.items() if name not in endpoint.path_params}}
+    params = _VALID_QUERIES.get(endpoint.name)
     if endpoint.form:
-        return await client.request(endpoint.method, path, data=body, headers=headers)
-    return await client.request(endpoint.method, path, json=body, headers=headers)
+        return await client.request(endpoint.method, path, data=body, headers=headers, params=params)
+    return await client.request(endpoint.method, path, json=body, headers=headers, params=params)
 
 
 async def call_as(

@@ -2,10 +2,35 @@
 
 from fastapi import APIRouter
 
-from . import auth, chat, chat_socket, chat_stream, conversations, history, labels, root, users
+from . import (
+    auth,
+    chat,
+    chat_socket,
+    chat_stream,
+    conversations,
+    history,
+    labels,
+    root,
+    search,
+    transfer,
+    users,
+)
 
 __all__ = ["api_router"]
 
 api_router = APIRouter()
-for module in (root, auth, users, conversations, labels, history, chat, chat_stream, chat_socket):
+# transfer before conversations: `/conversations/export` is not a conversation id.
+for module in (
+    root,
+    auth,
+    users,
+    transfer,
+    conversations,
+    labels,
+    history,
+    chat,
+    chat_stream,
+    chat_socket,
+    search,
+):
     api_router.include_router(module.router)

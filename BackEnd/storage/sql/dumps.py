@@ -11,7 +11,16 @@ from ...records import STORED_CONVERSATION_FIELDS
 from ..base import Dump
 from ..summaries import ThreadSummary, summarise
 from .organise import conversation_row
-from .schema import conversation_tags, conversations, messages, user_message_days, user_stats, users
+from .schema import (
+    conversation_tags,
+    conversations,
+    messages,
+    search_entries,
+    user_message_days,
+    user_stats,
+    users,
+)
+from .search import entries_for
 
 __all__ = ["MESSAGE_COLUMNS", "export_all", "import_all", "is_empty"]
 
@@ -55,6 +64,9 @@ def import_all(db: Connection, dump: Dump) -> int:
     returns how many were.
     """
     moved = dump.bring_times_up()
+    entries = entries_for(  # the index is derived, never dumped
+        dump.conversations, dump.messages, postgresql=db.dialect.name == "postgresql"
+    )
     threads = _summaries(dump.messages, "conversation_id")
     rows = [
         {
@@ -86,10 +98,12 @@ def import_all(db: Connection, dump: Dump) -> int:
         (messages, dump.messages),
         (user_stats, kept),
         (user_message_days, days),
+        (search_entries, entries),
     )
     for table, records in tables:
         for start in range(0, len(records), _RESTORE_BATCH):
-            db.execute(insert(table), [dict(record) for record in records[start : start + _RESTORE_BATCH]])
+            batch = records[start : start + _RESTORE_BATCH]
+            db.execute(insert(table), [dict(record) for record in batch])
     return moved
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Connection, delete, exists, false, func, i
 from ...organising import fold, preview_of
 from ...records import ConversationRecord, MessageRecord
 from ..base import IN_NO_FOLDER, ThreadQuery
+from . import search
 from .schema import conversation_tags, conversations, messages
 from .stats import SQLStats
 
@@ -187,6 +188,7 @@ class SQLOrganising:
             update(conversations).where(conversations.c.id == conversation["id"]).values(**changes)
         )
         self._db.execute(insert(messages), stamped)
+        search.add_messages(self._db, stamped)  # type: ignore[arg-type]
         self._stats.added(conversation["user_id"], stamped)
         return self._tagged({**conversation, **changes})
 

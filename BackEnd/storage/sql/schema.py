@@ -17,6 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 
 __all__ = [
     "STAMP",
@@ -24,6 +25,7 @@ __all__ = [
     "conversations",
     "messages",
     "metadata",
+    "search_entries",
     "user_message_days",
     "user_stats",
     "users",
@@ -140,4 +142,36 @@ user_message_days = Table(
     ),
     Column("day", String(10), primary_key=True),  # "YYYY-MM-DD", UTC
     Column("messages", Integer, nullable=False),
+)
+
+# The search index: one row per title and message, deleted with its thread or message by the
+# foreign keys. SQLite keeps its folded words (`search_text.indexed_words`) in `words` and scans
+# the user's rows; PostgreSQL keeps them only in `document`, a tsvector whose lexemes start with
+# a hash of the owner (`sql/search.py`) under a GIN index: a word's postings are one user's,
+# however common the word is across users.
+search_entries = Table(
+    "search_entries",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("user_id", _ID, nullable=False),
+    Column("conversation_id", _ID, nullable=False),
+    Column(
+        "message_id",
+        _ID,
+        ForeignKey("messages.id", ondelete="CASCADE", name="fk_search_entries_message"),
+        nullable=True,
+    ),
+    Column("created_at", STAMP, nullable=False),
+    Column("words", Text, nullable=True),
+    Column("document", TSVECTOR().with_variant(Text(), "sqlite"), nullable=True),
+    ForeignKeyConstraint(
+        ["conversation_id", "user_id"],
+        ["conversations.id", "conversations.user_id"],
+        ondelete="CASCADE",
+        name="fk_search_entries_conversation",
+    ),
+    Index("ix_search_entries_user_created", "user_id", "created_at"),
+    Index("ix_search_entries_conversation", "conversation_id"),
+    Index("ix_search_entries_message", "message_id"),
+    Index("ix_search_entries_document", "document", postgresql_using="gin"),
 )

@@ -9,7 +9,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ...errors import EmailAlreadyRegistered
 from ...records import ConversationRecord, MessageRecord, Role, UserRecord, stamp_after
-from ..base import ALL_THREADS, Accounts, Page, Stats, ThreadQuery, Threads, UnitOfWork
+from ..base import ALL_THREADS, Accounts, Page, SearchIndex, Stats, ThreadQuery, Threads, UnitOfWork
+from . import search
 from .dumps import MESSAGE_COLUMNS
 from .engine import integrity_violation
 from .organise import (
@@ -37,6 +38,7 @@ class SQLUnitOfWork(UnitOfWork):
         self._stats = SQLStats(db)
         self._accounts = SQLAccounts(db)
         self._threads = SQLThreads(db, self._stats)
+        self._search = search.SQLSearch(db)
 
     @property
     def accounts(self) -> Accounts:
@@ -49,6 +51,10 @@ class SQLUnitOfWork(UnitOfWork):
     @property
     def stats(self) -> Stats:
         return self._stats
+
+    @property
+    def search(self) -> SearchIndex:
+        return self._search
 
 
 class SQLAccounts(Accounts):
@@ -81,7 +87,7 @@ class SQLAccounts(Accounts):
         return _user_where(self._db, users.c.email == email)
 
     def delete(self, user_id: str) -> bool:
-        # Conversations and messages go by ON DELETE CASCADE.
+        # Conversations, messages and their search entries go by ON DELETE CASCADE.
         return self._db.execute(delete(users).where(users.c.id == user_id)).rowcount > 0
 
 
@@ -135,6 +141,7 @@ class SQLThreads(SQLOrganising, Threads):
 
     def add(self, conversation: ConversationRecord) -> None:
         self._db.execute(insert(conversations), [conversation_row(conversation)])
+        search.add_title(self._db, conversation)
         set_tags(self._db, conversation["user_id"], conversation["id"], conversation.get("tags") or [])
 
     def rename(self, user_id: str, conversation_id: str, title: str) -> ConversationRecord | None:
@@ -147,6 +154,7 @@ class SQLThreads(SQLOrganising, Threads):
             .where(conversations.c.id == conversation_id)
             .values(**changes, title_key=conversation_row({"title": title})["title_key"])
         )
+        search.rename_title(self._db, conversation, title)
         return self._tagged({**conversation, **changes})  # type: ignore[no-any-return]
 
     def delete(self, user_id: str, conversation_id: str) -> bool:

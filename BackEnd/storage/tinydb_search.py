@@ -1,0 +1,68 @@
+"""The TinyDB `SearchIndex` of a unit of work: the user's index from the cache, hits from their files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..search_text import SearchQuery, indexed_words
+from .base import Page, SearchHit, SearchIndex
+from .tiny_search import Entry, UserIndex
+
+if TYPE_CHECKING:
+    from .tinydb_units import TinyUnitOfWork
+
+__all__ = ["TinySearch"]
+
+
+class TinySearch(SearchIndex):
+    """The user's index from the cache (built from their files on first use), under their lock."""
+
+    def __init__(self, unit: TinyUnitOfWork) -> None:
+        self._unit = unit
+        self._files = unit.files
+
+    def search(self, user_id: str, query: SearchQuery, *, limit: int, offset: int) -> Page[SearchHit]:
+        self._unit.lock_user(user_id)
+        self._unit.search_built.add(user_id)
+        index = self._unit.search_cache.get(user_id, lambda: self._build(user_id))
+        threads: dict[str, dict[str, Any]] = {}  # the messages of each thread read for this search
+        page = index.search(
+            query, limit=limit, offset=offset, text_of=lambda entry: self._hit(user_id, entry, threads).text
+        )
+        return Page(items=[self._hit(user_id, entry, threads) for entry in page.items], total=page.total)
+
+    def _hit(self, user_id: str, entry: Entry, threads: dict[str, dict[str, Any]]) -> SearchHit:
+        # The index changes in the same committed units as the files: both hold the entry.
+        conversation = self._unit.threads.get(user_id, entry.conversation_id)
+        message = None
+        if entry.message_id is not None:
+            if entry.conversation_id not in threads:  # read past the thread cache, like the build
+                history = self._files.committed_history(entry.conversation_id)
+                threads[entry.conversation_id] = {record["id"]: record for record in history}
+            message = threads[entry.conversation_id].get(entry.message_id)
+        if conversation is None or (entry.message_id is not None and message is None):
+            raise AssertionError("the search index holds an entry that storage no longer has")
+        return SearchHit(
+            conversation=conversation,
+            message_id=entry.message_id,
+            role=None if message is None else message["role"],
+            text=conversation["title"] if message is None else message["content"],
+            created_at=entry.created_at,
+        )
+
+    def _build(self, user_id: str) -> UserIndex:
+        return UserIndex.built(self._entries(user_id))
+
+    def _entries(self, user_id: str) -> Iterator[tuple[Entry, str]]:
+        for conversation in self._files.conversations(user_id).records():
+            conversation_id = conversation["id"]  # one string shared by all the thread's entries
+            yield (
+                Entry(conversation["created_at"], conversation_id, conversation_id, None),
+                indexed_words(conversation["title"]),
+            )
+            # Straight from the file, committed (the unit finished any pending commit first):
+            # reading every thread through the thread cache would evict the threads in use.
+            for message in self._files.committed_history(conversation_id):
+                entry = Entry(message["created_at"], message["id"], conversation_id, message["id"])
+                yield entry, indexed_words(message["content"])

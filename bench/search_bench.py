@@ -1,0 +1,78 @@
+"""Search figures: `GET /search` p50 for one and three words, each user searching their own data.
+
+`install()` adds the scenario to every served data set and its rows to the table.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import httpx
+
+from . import report, scenarios
+from .client import percentile, timed
+from .datasets import DataSet
+from .report import Row
+
+__all__ = ["install", "measure_search"]
+
+# Every bench message holds these words ("Lorem ipsum dolor sit amet, consectetur adipiscing
+# elit."): each query matches all of a user's messages, the most a page and total can cost.
+ONE_WORD = "lorem"
+THREE_WORDS = "ipsum consect elit"
+# Users searching at the same time, each several times (a class looking for last week's answer).
+ACTIVE_USERS = 20
+_ROWS = [
+    Row(
+        "search_cold_p50",
+        "`GET /search` 1 word p50, each user's first search",
+        "ms",
+        "≤ 20 ms",
+        lambda f, n: f[n]["search_cold_p50"] <= 20,
+        "root_p50",
+    ),
+    Row(
+        "search1_p50",
+        f"`GET /search` 1 word p50, {ACTIVE_USERS} users searching again",
+        "ms",
+        "≤ 20 ms",
+        lambda f, n: f[n]["search1_p50"] <= 20,
+        "root_p50",
+    ),
+    Row(
+        "search3_p50",
+        f"`GET /search` 3 words p50, {ACTIVE_USERS} users searching again",
+        "ms",
+        "≤ 50 ms",
+        lambda f, n: f[n]["search3_p50"] <= 50,
+        "root_p50",
+    ),
+]
+
+
+def measure_search(client: httpx.Client, data: DataSet, samples: scenarios.Samples) -> dict[str, float]:
+    """Each user's first search (TinyDB builds their index then), then ACTIVE_USERS searching again."""
+    tokens = {user_id: scenarios.bearer_for(user_id) for user_id in data.user_ids}
+    cold_users = iter(data.user_ids)
+    users = itertools.cycle(data.user_ids[:ACTIVE_USERS])
+
+    def search(words: str, user_ids: Iterator[str]) -> httpx.Response:
+        response = client.get("/search", params={"q": words, "limit": 20}, headers=tokens[next(user_ids)])
+        assert response.status_code == 200 and response.json()["total"] > 0, response.text
+        return response
+
+    cold = timed(lambda: search(ONE_WORD, cold_users), min(samples.reads, len(data.user_ids)), warmup=0)
+    one = timed(lambda: search(ONE_WORD, users), samples.reads)
+    three = timed(lambda: search(THREE_WORDS, users), samples.reads)
+    return {
+        "search_cold_p50": percentile(cold, 50),
+        "search1_p50": percentile(one, 50),
+        "search3_p50": percentile(three, 50),
+    }
+
+
+def install() -> None:
+    """Measure search on every served set and report it."""
+    scenarios.EXTRA_SCENARIOS.append(measure_search)
+    report.ROWS[report.ROWS.index(next(row for row in report.ROWS if row.key == "root_p50")) : 0] = _ROWS
