@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, insert
 
 from BackEnd.config import Settings
+from BackEnd.records import RECORD_FIELDS, RecordKind
 from BackEnd.search_text import parse_query
 from BackEnd.storage import Dump
 from BackEnd.storage.sql import SQLDatabase
 from BackEnd.storage.sql.migrate import MIGRATIONS
-from BackEnd.storage.sql.schema import conversations, messages, users
 from tests.utils.records import make_conversation, make_turn, make_user
+
+_KIND: dict[str, RecordKind] = {"users": "user", "conversations": "conversation", "messages": "message"}
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -30,9 +33,13 @@ def test_upgrading_from_0002_indexes_existing_titles_and_messages(new_database_u
             config.set_main_option("script_location", str(MIGRATIONS))
             config.attributes["connection"] = connection
             command.upgrade(config, "0002")
-            connection.execute(insert(users), [dict(user)])
-            connection.execute(insert(conversations), [dict(thread)])
-            connection.execute(insert(messages), [dict(message) for message in turn])
+            # Tables as revision 0002 has them: today's Table objects carry later columns.
+            for name, rows in (("users", [user]), ("conversations", [thread]), ("messages", turn)):
+                columns = [field for field in rows[0] if field in RECORD_FIELDS[_KIND[name]]]
+                table = sa.table(name, *(sa.column(column) for column in columns))
+                connection.execute(
+                    insert(table), [{column: row[column] for column in columns} for row in rows]
+                )
     finally:
         engine.dispose()
 
