@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     # client keeps 250 connections per process, so one account can never hold them all.
     user_concurrent_chats: int = Field(default=4, ge=1, le=50)
 
+    # -- model choice and usage (issue 9) ------------------------------------------------
+    # Model ids a turn or a preference may name, comma-separated; empty allows any. A classroom
+    # pays per token: a model outside the list answers 422.
+    allowed_models: Annotated[list[str], NoDecode] = []
+    # How long GET /ai/models keeps the upstream's list of models before asking again.
+    models_cache_seconds: int = Field(default=600, ge=0, le=86_400)
+
     # -- identity and input hygiene ------------------------------------------------------
     # `CORS_ORIGINS=*` is refused unless this says it is meant (see _no_wildcard_by_mistake).
     cors_allow_any_origin: bool = False
@@ -87,7 +94,7 @@ class Settings(BaseSettings):
         "http://localhost:5173",
     ]
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_models", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

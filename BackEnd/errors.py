@@ -4,6 +4,7 @@ AssistantIAError
 ├── NotFoundError               something the caller may not see or that does not exist
 ├── EmailAlreadyRegistered
 ├── LimitReached                a per-user size cap (conversations, messages of a thread)
+├── InvalidChoice               a well-formed value the server's settings refuse (a model off ALLOWED_MODELS)
 ├── InvalidCredentials
 ├── AuthenticationError         missing, invalid or expired token, or a vanished account
 ├── PermissionDenied
@@ -37,6 +38,7 @@ __all__ = [
     "DatabaseSchemaUnknown",
     "DatabaseUnavailable",
     "EmailAlreadyRegistered",
+    "InvalidChoice",
     "InvalidCredentials",
     "LimitReached",
     "MigrationError",
@@ -68,6 +70,14 @@ class EmailAlreadyRegistered(AssistantIAError):
 
 class LimitReached(AssistantIAError):
     """A per-user size cap is reached; the message says which and what to do."""
+
+
+class InvalidChoice(AssistantIAError):
+    """A request field holds a value this server does not allow; answered as a 422 naming `location`."""
+
+    def __init__(self, message: str, location: tuple[str, ...]) -> None:
+        self.location = location
+        super().__init__(message)
 
 
 class InvalidCredentials(AssistantIAError):

@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import httpx
 
-from .completion import Completion, Usage
+from .completion import ChatOptions, Completion, Usage
 from .config import Settings
 from .errors import UpstreamBadResponse, UpstreamNotConfigured, UpstreamRateLimited, UpstreamTimeout
 
@@ -41,8 +41,18 @@ class ChatModel:
         self._timeout = settings.llm_timeout_seconds
         self._api_key = settings.openrouter_api_key
 
-    async def complete(self, messages: list[dict[str, str]]) -> Completion:
-        """The model's answer to `messages` (system prompt first, newest message last)."""
+    @property
+    def default_model(self) -> str:
+        """OPENROUTER_MODEL: the model asked when a turn names none."""
+        return self._model
+
+    async def complete(self, messages: list[dict[str, str]], options: ChatOptions | None = None) -> Completion:
+        """The model's answer to `messages` (system prompt first, newest message last).
+
+        `options` picks the model and the sampling parameters; those left None are not sent.
+        """
+        options = options or ChatOptions()
+        asked = options.model or self._model
         if not self._api_key:
             raise UpstreamNotConfigured(
                 "The AI service is not configured on this server: "
@@ -52,7 +62,7 @@ class ChatModel:
             # httpx's timeout is per read; the product promises a limit on the whole call.
             with anyio.fail_after(self._timeout):
                 response = await self._client.post(
-                    "/chat/completions", json={"model": self._model, "messages": messages}
+                    "/chat/completions", json={"model": asked, "messages": messages, **options.sampling()}
                 )
         except (TimeoutError, httpx.TimeoutException) as exc:
             logger.warning("Upstream did not answer within %g s: %s", self._timeout, type(exc).__name__)
@@ -61,9 +71,9 @@ class ChatModel:
             # Exception texts are not logged: they may quote a URL, a proxy's password or a body.
             logger.warning("Upstream call failed: %s%s", type(exc).__name__, _os_error_code(exc))
             raise UpstreamBadResponse("The AI service could not be reached; try again in a moment.") from exc
-        return self._answer_from(response)
+        return self._answer_from(response, asked)
 
-    def _answer_from(self, response: httpx.Response) -> Completion:
+    def _answer_from(self, response: httpx.Response, asked: str) -> Completion:
         if response.status_code >= 400:
             self._log_rejection(response, "an error status", _json_or_none(response))
             if response.status_code == 429:
@@ -83,13 +93,8 @@ class ChatModel:
             self._log_rejection(response, problem, body)
             raise UpstreamBadResponse("The AI service sent an error or an empty answer.")
         return Completion(
-            answer, self._answering_model(body), _finish_reason(body), Usage.from_upstream(body.get("usage"))
+            answer, _answering_model(body, asked), _finish_reason(body), Usage.from_upstream(body.get("usage"))
         )
-
-    def _answering_model(self, body: dict[str, Any]) -> str:
-        """The upstream's `model` field when it names one, else the model asked."""
-        named = body.get("model")
-        return named if isinstance(named, str) and _LABEL_MODEL.fullmatch(named) else self._model
 
     def _log_rejection(self, response: httpx.Response, problem: str, body: Any) -> None:
         # Status, error type and code only: an error message may quote the student's prompt.
@@ -113,6 +118,12 @@ class ChatModel:
         if self._api_key and (self._api_key in value or (len(value) >= 8 and value in self._api_key)):
             return "-"
         return value
+
+
+def _answering_model(body: dict[str, Any], asked: str) -> str:
+    """The upstream's `model` field when it names one, else the model asked."""
+    named = body.get("model")
+    return named if isinstance(named, str) and _LABEL_MODEL.fullmatch(named) else asked
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from ..completion import Completion
+from ..completion import ChatOptions, Completion
 from ..errors import NotFoundError
 from ..llm import ChatModel
 from ..records import ConversationRecord, MessageRecord, conversation_record, message_record
@@ -34,6 +34,21 @@ class ChatTurn:
         """The answer's text, as stored."""
         return self.completion.content
 
+    @property
+    def model(self) -> str:
+        """The model that answered."""
+        return self.completion.model
+
+    @property
+    def finish_reason(self) -> str | None:
+        """Why the model stopped, as the upstream said."""
+        return self.completion.finish_reason
+
+    @property
+    def usage(self) -> dict[str, int | float | None] | None:
+        """The answer's token counts, when the upstream reported them."""
+        return self.completion.usage.as_dict() if self.completion.usage else None
+
 
 def title_from_message(message: str) -> str:
     """A thread title from its first message: its first line, shortened on a word boundary."""
@@ -58,6 +73,7 @@ async def send_message(
     system_prompt: str,
     memory: int,
     limits: ThreadLimits,
+    options: ChatOptions | None = None,
 ) -> ChatTurn:
     """Answer `message` within one thread; nothing is stored unless the model answered.
 
@@ -78,10 +94,10 @@ async def send_message(
     context += [{"role": past["role"], "content": past["content"]} for past in earlier]
     context.append({"role": "user", "content": message})
     async with slots.reserve(user_id):
-        completion = await model.complete(context)
-    reply = message_record(user_id, conversation_id, "assistant", completion.content)
+        completion = await model.complete(context, options)
+    reply = message_record(user_id, conversation_id, "assistant", completion.content, completion=completion)
     await anyio.to_thread.run_sync(
-        _store_turn, database, limits, user_id, conversation_id, [question, reply], new_conversation
+        _store_turn, database, limits, user_id, conversation_id, [question, reply], new_conversation, completion
     )
     return ChatTurn(completion, conversation_id, question["id"], reply["id"])
 
@@ -108,9 +124,11 @@ def _store_turn(
     conversation_id: str,
     messages: list[MessageRecord],
     new_conversation: ConversationRecord | None,
+    completion: Completion | None = None,
 ) -> None:
-    # One unit of work: a new thread appears with its first turn or not at all. The caps are
-    # checked again: parallel turns may have filled the room seen before the model was asked.
+    # One unit of work: a new thread appears with its first turn or not at all, and the usage
+    # ledger counts the answer in the same commit. The caps are checked again: parallel turns
+    # may have filled the room seen before the model was asked.
     with database.unit_of_work(user_id) as unit:
         if new_conversation is not None:
             limits.check_new_conversation(unit, user_id)
@@ -118,5 +136,8 @@ def _store_turn(
         else:
             limits.check_new_messages(unit.threads.message_count(user_id, conversation_id), len(messages))
         # None: the thread (or the account) was deleted while the model was thinking.
-        if unit.threads.append(user_id, conversation_id, messages) is None:
+        stored = unit.threads.append(user_id, conversation_id, messages)
+        if stored is None:
             raise NotFoundError(_NOT_FOUND)
+        if completion is not None:  # counted on the UTC day the answer is stamped with
+            unit.usage.record(user_id, stored["updated_at"][:10], completion.model, completion.usage)

@@ -1,4 +1,4 @@
-"""The dump file: `{"format": "assistantia-dump", "version": 1, users, conversations, messages}`."""
+"""The dump file: `{"format": "assistantia-dump", "version": 2, users, conversations, messages, usage}`."""
 
 from __future__ import annotations
 
@@ -18,11 +18,15 @@ from ..records import (
 )
 from .base import Dump
 from .files import write_durably
+from .usage_files import usage_problem
 
 __all__ = ["DUMP_FORMAT", "DUMP_VERSION", "read_dump", "write_dump"]
 
 DUMP_FORMAT = "assistantia-dump"
-DUMP_VERSION = 1
+DUMP_VERSION = 2
+# Version 1 (before issue 9) still restores: its records take the new fields' defaults (null),
+# and its usage ledger starts empty, as a migrated database's does.
+_READABLE_VERSIONS = frozenset({1, DUMP_VERSION})
 
 # Each list of the dump holds records of one kind.
 _KINDS: dict[str, RecordKind] = {"users": "user", "conversations": "conversation", "messages": "message"}
@@ -37,6 +41,7 @@ def write_dump(path: Path, dump: Dump) -> None:
         "users": dump.users,
         "conversations": dump.conversations,
         "messages": dump.messages,
+        "usage": dump.usage,
     }
     write_durably(path, json.dumps(document, ensure_ascii=False).encode("utf-8"))
 
@@ -56,14 +61,45 @@ def read_dump(path: Path) -> Dump:
         raise RestoreError(f"{path} is not valid JSON ({exc})") from exc
     if not isinstance(document, dict) or document.get("format") != DUMP_FORMAT:
         raise RestoreError(f'{path} is not an AssistantIA dump ("format" must be {DUMP_FORMAT!r})')
-    if document.get("version") != DUMP_VERSION:
+    version = document.get("version")
+    if isinstance(version, bool) or version not in _READABLE_VERSIONS:
         raise RestoreError(
-            f"{path} has dump version {document.get('version')!r}; this server reads {DUMP_VERSION}"
+            f"{path} has dump version {version!r}; this server reads versions 1 to {DUMP_VERSION}"
         )
     check_text = _may_hold_unstorable_text(raw)
     lists = {name: _records(document, name, check_text) for name in _KINDS}
     _check_references(lists)
-    return Dump(users=lists["users"], conversations=lists["conversations"], messages=lists["messages"])  # type: ignore[arg-type]
+    usage = _usage_lines(document.get("usage", []), {user["id"] for user in lists["users"]})
+    return Dump(
+        users=lists["users"],  # type: ignore[arg-type]
+        conversations=lists["conversations"],  # type: ignore[arg-type]
+        messages=lists["messages"],  # type: ignore[arg-type]
+        usage=usage,  # type: ignore[arg-type]
+    )
+
+
+_USAGE_FIELDS = ("user_id", "day", "model", "messages", "prompt_tokens", "completion_tokens", "total_tokens", "cost")
+
+
+def _usage_lines(lines: object, users: set[str]) -> list[dict[str, Any]]:
+    if not isinstance(lines, list):
+        raise RestoreError("the dump's 'usage' is not a list")
+    seen: set[tuple[str, str, str]] = set()
+    checked = []
+    for index, line in enumerate(lines):
+        problem = usage_problem(line) if isinstance(line, dict) else "is not an object"
+        if problem is None and line["user_id"] not in users:
+            problem = f"belongs to unknown user {line['user_id']!r}"
+        if problem is None and not is_storable_text(line["model"]):
+            problem = "has a model name that cannot be stored"
+        if problem is not None:
+            raise RestoreError(f"usage[{index}] {problem}")
+        key = (line["user_id"], line["day"], line["model"])
+        if key in seen:
+            raise RestoreError(f"usage[{index}] repeats the day and model of an earlier line")
+        seen.add(key)
+        checked.append({field: line.get(field) for field in _USAGE_FIELDS})
+    return checked
 
 
 def _records(document: dict[str, Any], name: str, check_text: bool) -> list[dict[str, Any]]:
@@ -80,7 +116,7 @@ def _records(document: dict[str, Any], name: str, check_text: bool) -> list[dict
         if record["id"] in seen:
             raise RestoreError(f"{name}[{index}] repeats the id {record['id']!r}")
         seen.add(record["id"])
-        checked.append({field: record[field] for field in RECORD_FIELDS[kind]})
+        checked.append({field: record.get(field) for field in RECORD_FIELDS[kind]})
     return checked
 
 
@@ -103,7 +139,7 @@ def _may_hold_unstorable_text(raw: bytes) -> bool:
 def _value_problem(kind: RecordKind, record: dict[str, Any], check_text: bool) -> str | None:
     """What no backend could store, or storage would misread: bad text, malformed times."""
     for field in RECORD_FIELDS[kind] if check_text else ():
-        value = record[field]
+        value = record.get(field)
         if isinstance(value, str) and not is_storable_text(value):
             return f"has text that cannot be stored in {field!r} (half a surrogate pair or a NUL character)"
     for field in ("created_at", "updated_at"):

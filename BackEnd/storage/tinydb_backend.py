@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataFolderInUse, DataFolderInvalid, RestoreError, StorageUnavailable
+from ..records import with_defaults
 from .base import Database, Dump, UnitOfWork
 from .files import FileLock
 from .journal import FileTransaction, UnfinishedWork, check_journals, recover
 from .record_file import RecordFile
 from .thread_files import ThreadFiles
 from .tinydb_units import TinyUnitOfWork
+from .usage_files import UsageFiles
 from .users_file import UsersFile
 
 __all__ = ["TinyDBDatabase"]
@@ -35,6 +37,7 @@ class TinyDBDatabase(Database):
         self.folder = folder
         self.users = UsersFile(folder / "users.json")
         self.threads = ThreadFiles(folder)
+        self.usage = UsageFiles(folder)
         self._owner_lock = FileLock(folder / ".server.lock")
         self._unfinished = UnfinishedWork()
 
@@ -42,7 +45,7 @@ class TinyDBDatabase(Database):
     def unit_of_work(self, owner: str | None = None, *, write: bool = True) -> Iterator[UnitOfWork]:
         self._check_ownership()
         self._unfinished.finish()
-        unit = TinyUnitOfWork(self.users, self.threads, FileTransaction(self.folder), self._unfinished)
+        unit = TinyUnitOfWork(self.users, self.threads, self.usage, FileTransaction(self.folder), self._unfinished)
         try:
             if owner is not None:
                 unit.lock_user(owner)
@@ -72,7 +75,7 @@ class TinyDBDatabase(Database):
 
     # -- start-up ------------------------------------------------------------------------
     def _folders(self) -> tuple[Path, ...]:
-        return (self.folder, self.threads.conversations_dir, self.threads.history_dir)
+        return (self.folder, self.threads.conversations_dir, self.threads.history_dir, self.usage.folder)
 
     def _prepare_folder(self) -> None:
         for folder in self._folders():
@@ -108,6 +111,7 @@ class TinyDBDatabase(Database):
             self.users.create_empty()
         self.users.load()
         unreferenced = self.threads.check(self.users.ids())
+        self.usage.check()
         finished = len(journals)
         removed = recover(self.folder, journals, self._folders())
         if journals:  # the files they finished are what the times in memory must come from
@@ -137,9 +141,15 @@ class TinyDBDatabase(Database):
 
     # -- whole database ------------------------------------------------------------------
     def export_dump(self) -> Dump:
-        dump = Dump(users=self.users.all(), conversations=[], messages=[])
+        users = [with_defaults("user", user) for user in self.users.all()]  # type: ignore[arg-type]
+        dump = Dump(users=users, conversations=[], messages=[])  # type: ignore[arg-type]
         for user in dump.users:
             with self.threads.lock(user["id"]):
+                lines = self.usage.table(user["id"]).records()
+                dump.usage.extend(
+                    {"user_id": user["id"], **{key: value for key, value in line.items() if key != "id"}}  # type: ignore[misc]
+                    for line in sorted(lines, key=lambda line: (line["day"], line["model"]))
+                )
                 threads = sorted(
                     self.threads.conversations(user["id"]).records(), key=lambda doc: doc["created_at"]
                 )
@@ -147,12 +157,13 @@ class TinyDBDatabase(Database):
                     last_message = self.threads.last_message.get(thread["id"], "")
                     thread["updated_at"] = max(thread["updated_at"], last_message)
                     dump.conversations.append(thread)  # type: ignore[arg-type]
-                    dump.messages.extend(self.threads.history(thread["id"]).records())  # type: ignore[arg-type]
+                    messages = self.threads.history(thread["id"]).records()
+                    dump.messages.extend(with_defaults("message", message) for message in messages)  # type: ignore[misc]
             self.threads.trim()
         return dump
 
     def import_dump(self, dump: Dump) -> None:
-        if self.users.ids() or not self.threads.is_empty():
+        if self.users.ids() or not self.threads.is_empty() or self.usage.owners():
             raise RestoreError(f"data folder {self.folder} is not empty; restore needs an empty one")
         # One file transaction: an interrupted restore leaves the folder empty (or, past the
         # commit point, whole), so it can simply be run again. Staged files are fresh objects,
@@ -169,7 +180,12 @@ class TinyDBDatabase(Database):
                     for user_id, conversations in _group(dump.conversations, "user_id").items():
                         path = self.threads.conversations_dir / f"{user_id}.json"
                         RecordFile(path, "conversations").insert(conversations)
-                    table.insert_multiple(dict(user) for user in dump.users)
+                    for user_id, lines in _group(dump.usage, "user_id").items():
+                        RecordFile(self.usage.folder / f"{user_id}.json", "usage").insert(
+                            {"id": f"{line['day']} {line['model']}", **_without(line, "user_id")} for line in lines
+                        )
+                    # An account without preferences keeps the users.json shape it had before them.
+                    table.insert_multiple(_without(dict(user), "preferences", only_none=True) for user in dump.users)
                 unfinished = transaction.commit()
             except BaseException:
                 transaction.rollback()
@@ -180,6 +196,12 @@ class TinyDBDatabase(Database):
             unfinished()  # a restore has no later request to finish it: fail loudly now
         if moved:
             logger.warning("Brought %d conversation time(s) up to their last message", moved)
+
+
+def _without(record: Any, name: str, *, only_none: bool = False) -> dict[str, Any]:
+    if only_none and record.get(name) is not None:
+        return dict(record)
+    return {key: value for key, value in record.items() if key != name}
 
 
 def _group(records: Iterable[Any], key: str) -> dict[str, list[dict[str, Any]]]:

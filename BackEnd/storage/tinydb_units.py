@@ -10,10 +10,11 @@ from tinydb.table import Table
 
 from ..emails import email_key
 from ..errors import EmailAlreadyRegistered, NotFoundError
-from ..records import ConversationRecord, MessageRecord, Role, UserRecord, stamp_after
-from .base import Accounts, Page, Threads, UnitOfWork
+from ..records import ConversationRecord, MessageRecord, Preferences, Role, UserRecord, stamp_after
+from .base import Accounts, Page, Threads, UnitOfWork, UsageLedger
 from .journal import FileTransaction, UnfinishedWork
 from .thread_files import ThreadFiles
+from .usage_files import TinyUsageLedger, UsageFiles
 from .users_file import UsersFile
 
 __all__ = ["TinyUnitOfWork"]
@@ -28,10 +29,16 @@ class TinyUnitOfWork(UnitOfWork):
     """
 
     def __init__(
-        self, users: UsersFile, threads: ThreadFiles, transaction: FileTransaction, unfinished: UnfinishedWork
+        self,
+        users: UsersFile,
+        threads: ThreadFiles,
+        usage_files: UsageFiles,
+        transaction: FileTransaction,
+        unfinished: UnfinishedWork,
     ) -> None:
         self.users = users
         self.files = threads
+        self.usage_files = usage_files
         self.transaction = transaction
         self.unfinished = unfinished
         self.locks = ExitStack()
@@ -41,6 +48,7 @@ class TinyUnitOfWork(UnitOfWork):
         self.deleted_accounts: list[str] = []
         self._accounts = TinyAccounts(self)
         self._threads = TinyThreads(self)
+        self.ledger = TinyUsageLedger(self)
         self.accounts_changed = False
         self._table: Table | None = None
 
@@ -51,6 +59,10 @@ class TinyUnitOfWork(UnitOfWork):
     @property
     def threads(self) -> Threads:
         return self._threads
+
+    @property
+    def usage(self) -> UsageLedger:
+        return self.ledger
 
     def lock_user(self, user_id: str) -> None:
         """Take the user's thread lock for the rest of the unit."""
@@ -95,6 +107,7 @@ class TinyUnitOfWork(UnitOfWork):
         if committed:  # released above: a deleted account's lock no longer grows the table of locks
             for user_id in self.deleted_accounts:
                 self.files.forget_lock(user_id)
+                self.usage_files.forget(user_id)
 
     def _abandon(self) -> None:
         self.transaction.rollback()
@@ -149,9 +162,26 @@ class TinyAccounts(Accounts):
             return False
         self._unit.threads.delete_all(user_id)
         self._unit.transaction.delete(self._unit.files.conversations_dir / f"{user_id}.json")
+        self._unit.ledger.forget(user_id)
         table.remove(_BY_ID == user_id)
         self._unit.deleted_accounts.append(user_id)
         return True
+
+    def update_profile(
+        self, user_id: str, *, name: str | None = None, preferences: Preferences | None = None
+    ) -> UserRecord | None:
+        table = self._unit.users_table()
+        found = self.get(user_id)
+        if found is None:
+            return None
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["name"] = name
+        if preferences is not None:
+            changes["preferences"] = dict(preferences)
+        if changes:
+            table.update(changes, _BY_ID == user_id)
+        return {**found, **changes}  # type: ignore[typeddict-item]
 
 
 class TinyThreads(Threads):

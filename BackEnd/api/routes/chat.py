@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from ...schemas import ChatReply, ChatRequest
 from ...services import chat
+from ...services.chat_options import chat_options, system_prompt_for
 from ..deps import ContextDep, CurrentUser
 from ..errors import BODY_ERRORS, responses
 
@@ -12,7 +13,19 @@ router = APIRouter(prefix="/ai", tags=["chat"], responses=responses(401, 503))
 
 @router.post("/chat", responses=responses(404, 409, 429, 502, 504, *BODY_ERRORS))
 async def send_chat_message(body: ChatRequest, user: CurrentUser, context: ContextDep) -> ChatReply:
-    """Send a message and get the model's answer; both are stored only if it answered."""
+    """Send a message and get the model's answer; both are stored only if it answered.
+
+    `model`, `temperature`, `top_p` and `max_tokens` left out take the caller's preferences,
+    else the upstream's defaults (the model: OPENROUTER_MODEL); a model outside ALLOWED_MODELS is a 422.
+    """
+    options = chat_options(
+        context.settings,
+        user,
+        model=body.model,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        max_tokens=body.max_tokens,
+    )
     turn = await chat.send_message(
         context.database,
         context.chat_model,
@@ -20,8 +33,9 @@ async def send_chat_message(body: ChatRequest, user: CurrentUser, context: Conte
         user_id=user["id"],
         message=body.message,
         conversation_id=body.conversation_id,
-        system_prompt=context.settings.system_prompt,
+        system_prompt=system_prompt_for(context.settings, user),
         memory=context.settings.chat_memory_messages,
         limits=context.limits,
+        options=options,
     )
     return ChatReply.model_validate(turn, from_attributes=True)

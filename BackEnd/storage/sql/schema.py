@@ -5,23 +5,28 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.types import JSON
 
-__all__ = ["STAMP", "conversations", "messages", "metadata", "users"]
+__all__ = ["STAMP", "conversations", "messages", "metadata", "usage_days", "users"]
 
 # Times stay the API's fixed-width ISO strings ("2026-01-01T00:00:00.000000Z"): string order
 # is time order, and a dump round-trips byte for byte whatever the backend.
 STAMP = String(27)
 _ID = String(80)
+# A JSON null is stored as SQL NULL, so "no preferences" and "no usage" read back as None.
+_JSON = JSON(none_as_null=True)
 
 metadata = MetaData()
 
@@ -34,6 +39,7 @@ users = Table(
     Column("role", String(16), nullable=False),
     Column("password_hash", Text, nullable=False),
     Column("created_at", STAMP, nullable=False),
+    Column("preferences", _JSON, nullable=True),  # issue 9 (revision 0003)
     UniqueConstraint("email", name="uq_users_email"),
 )
 
@@ -66,6 +72,10 @@ messages = Table(
     Column("role", String(16), nullable=False),
     Column("content", Text, nullable=False),
     Column("created_at", STAMP, nullable=False),
+    # What answered (issue 9, revision 0003): null on user messages and on older answers.
+    Column("model", Text, nullable=True),
+    Column("finish_reason", String(40), nullable=True),
+    Column("usage", _JSON, nullable=True),
     ForeignKeyConstraint(
         ["conversation_id", "user_id"],
         ["conversations.id", "conversations.user_id"],
@@ -74,4 +84,24 @@ messages = Table(
     ),
     UniqueConstraint("id", name="uq_messages_id"),
     Index("ix_messages_conversation_created", "conversation_id", "created_at", "seq"),
+)
+
+# The usage ledger (issue 9, revision 0003): one row per account, UTC day and answering model,
+# upserted by each stored turn. Kept when a thread goes; gone with its account.
+usage_days = Table(
+    "usage_days",
+    metadata,
+    Column(
+        "user_id", _ID, ForeignKey("users.id", ondelete="CASCADE", name="fk_usage_days_user"), nullable=False
+    ),
+    Column("day", String(10), nullable=False),
+    Column("model", Text, nullable=False),
+    Column("messages", BigInteger, nullable=False),
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
+    Column("total_tokens", BigInteger, nullable=False),
+    Column("cost", Float, nullable=True),
+    PrimaryKeyConstraint("user_id", "day", "model", name="pk_usage_days"),
+    # The admin's report reads every account's rows over a range of days.
+    Index("ix_usage_days_day", "day"),
 )

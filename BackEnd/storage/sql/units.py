@@ -8,11 +8,12 @@ from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, sel
 from sqlalchemy.exc import IntegrityError
 
 from ...errors import EmailAlreadyRegistered
-from ...records import ConversationRecord, MessageRecord, Role, UserRecord, stamp_after
-from ..base import Accounts, Page, Threads, UnitOfWork
-from .dumps import MESSAGE_COLUMNS
+from ...records import ConversationRecord, MessageRecord, Preferences, Role, UserRecord, stamp_after
+from ..base import Accounts, Page, Threads, UnitOfWork, UsageLedger
+from .dumps import MESSAGE_COLUMNS, user_from_row
 from .engine import integrity_violation
 from .schema import conversations, messages, users
+from .usage import SQLUsageLedger
 
 __all__ = ["SQLUnitOfWork"]
 
@@ -26,6 +27,7 @@ class SQLUnitOfWork(UnitOfWork):
     def __init__(self, db: Connection) -> None:
         self._accounts = SQLAccounts(db)
         self._threads = SQLThreads(db)
+        self._usage = SQLUsageLedger(db)
 
     @property
     def accounts(self) -> Accounts:
@@ -34,6 +36,10 @@ class SQLUnitOfWork(UnitOfWork):
     @property
     def threads(self) -> Threads:
         return self._threads
+
+    @property
+    def usage(self) -> UsageLedger:
+        return self._usage
 
 
 class SQLAccounts(Accounts):
@@ -49,7 +55,8 @@ class SQLAccounts(Accounts):
         return _user_where(self._db, users.c.email == email)
 
     def all(self) -> list[UserRecord]:
-        return _all(self._db.execute(select(*_USER).order_by(users.c.created_at, users.c.id)))
+        rows = self._db.execute(select(*_USER).order_by(users.c.created_at, users.c.id))
+        return [user_from_row(row) for row in rows]
 
     def add(self, user: UserRecord) -> None:
         # A savepoint, so a taken email leaves the rest of the unit usable.
@@ -66,8 +73,20 @@ class SQLAccounts(Accounts):
         return _user_where(self._db, users.c.email == email)
 
     def delete(self, user_id: str) -> bool:
-        # Conversations and messages go by ON DELETE CASCADE.
+        # Conversations, messages and usage go by ON DELETE CASCADE.
         return self._db.execute(delete(users).where(users.c.id == user_id)).rowcount > 0
+
+    def update_profile(
+        self, user_id: str, *, name: str | None = None, preferences: Preferences | None = None
+    ) -> UserRecord | None:
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["name"] = name
+        if preferences is not None:
+            changes["preferences"] = dict(preferences)
+        if changes:
+            self._db.execute(update(users).where(users.c.id == user_id).values(**changes))
+        return self.get(user_id)
 
 
 class SQLThreads(Threads):
@@ -198,8 +217,8 @@ class SQLThreads(Threads):
 
 
 def _user_where(db: Connection, condition: ColumnElement[bool]) -> UserRecord | None:
-    found: UserRecord | None = _one(db.execute(select(*_USER).where(condition)).first())
-    return found
+    row = db.execute(select(*_USER).where(condition)).first()
+    return None if row is None else user_from_row(row)
 
 
 def _one(row: Row[Any] | None) -> Any:
