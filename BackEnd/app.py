@@ -22,6 +22,7 @@ from .llm import ChatModel
 from .security import PasswordHasher, TokenCodec, load_or_create_secret
 from .services.chat_slots import LocalChatSlots
 from .services.conversations import ThreadLimits
+from .services.model_catalogue import ModelCatalogue
 from .storage import Database, open_database
 from .upstream_http import build_upstream_client
 
@@ -67,6 +68,7 @@ def create_app(
                         messages_per_conversation=settings.max_messages_per_conversation,
                     ),
                     chat_slots=LocalChatSlots(settings.user_concurrent_chats),
+                    models=ModelCatalogue(settings, client),
                 )
                 yield
         finally:

@@ -46,7 +46,9 @@ class ChatModel:
         """OPENROUTER_MODEL: the model asked when a turn names none."""
         return self._model
 
-    async def complete(self, messages: list[dict[str, str]], options: ChatOptions | None = None) -> Completion:
+    async def complete(
+        self, messages: list[dict[str, str]], options: ChatOptions | None = None
+    ) -> Completion:
         """The model's answer to `messages` (system prompt first, newest message last).
 
         `options` picks the model and the sampling parameters; those left None are not sent.
@@ -93,7 +95,10 @@ class ChatModel:
             self._log_rejection(response, problem, body)
             raise UpstreamBadResponse("The AI service sent an error or an empty answer.")
         return Completion(
-            answer, _answering_model(body, asked), _finish_reason(body), Usage.from_upstream(body.get("usage"))
+            answer,
+            _answering_model(body, asked),
+            _finish_reason(body),
+            Usage.from_upstream(body.get("usage")),
         )
 
     def _log_rejection(self, response: httpx.Response, problem: str, body: Any) -> None:

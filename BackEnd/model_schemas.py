@@ -26,6 +26,7 @@ __all__ = [
 
 MAX_SYSTEM_PROMPT_CHARS = 4_000
 
+
 def _strip(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
@@ -69,9 +70,9 @@ class PreferencesUpdate(BaseModel):
 class ProfileUpdate(BaseModel):
     """`PATCH /auth/me`: any other field (role, email, id…) is ignored, as on register."""
 
-    name: Annotated[OneLine, BeforeValidator(_strip), Field(max_length=100), AfterValidator(_not_blank)] | None = (
-        None
-    )
+    name: (
+        Annotated[OneLine, BeforeValidator(_strip), Field(max_length=100), AfterValidator(_not_blank)] | None
+    ) = None
     preferences: PreferencesUpdate | None = None
 
 

@@ -285,7 +285,9 @@ def _usage_problem(usage: dict[str, Any]) -> str | None:
     cost = usage.get("cost")
     if set(usage) != {*counts, "cost"} or not all(_is_count(usage[name]) for name in counts):
         return "has a malformed 'usage' (expected prompt_tokens, completion_tokens, total_tokens, cost)"
-    if cost is not None and (isinstance(cost, bool) or not isinstance(cost, int | float) or not 0 <= cost < 10**9):
+    if cost is not None and (
+        isinstance(cost, bool) or not isinstance(cost, int | float) or not 0 <= cost < 10**9
+    ):
         return "has a malformed usage 'cost'"
     return None
 
@@ -296,7 +298,10 @@ def _preferences_problem(preferences: dict[str, Any]) -> str | None:
         set(preferences) != {"model", "temperature", "system_prompt"}
         or not isinstance(preferences["model"], str | None)
         or not isinstance(preferences["system_prompt"], str | None)
-        or not (temperature is None or (isinstance(temperature, int | float) and not isinstance(temperature, bool)))
+        or not (
+            temperature is None
+            or (isinstance(temperature, int | float) and not isinstance(temperature, bool))
+        )
     ):
         return "has malformed 'preferences' (expected model, temperature, system_prompt)"
     return None

@@ -97,7 +97,14 @@ async def send_message(
         completion = await model.complete(context, options)
     reply = message_record(user_id, conversation_id, "assistant", completion.content, completion=completion)
     await anyio.to_thread.run_sync(
-        _store_turn, database, limits, user_id, conversation_id, [question, reply], new_conversation, completion
+        _store_turn,
+        database,
+        limits,
+        user_id,
+        conversation_id,
+        [question, reply],
+        new_conversation,
+        completion,
     )
     return ChatTurn(completion, conversation_id, question["id"], reply["id"])
 

@@ -12,7 +12,7 @@ __all__ = ["check_model_allowed", "chat_options", "default_model", "preferences_
 
 def preferences_of(user: UserRecord) -> Preferences:
     """The account's preferences, each None when unset."""
-    stored = user.get("preferences") or {}
+    stored: Preferences | dict[str, None] = user.get("preferences") or {}
     return {
         "model": stored.get("model"),
         "temperature": stored.get("temperature"),

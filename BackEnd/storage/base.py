@@ -170,7 +170,11 @@ class UsageTotals:
     def of(cls, line: UsageRecord) -> UsageTotals:
         """The figures of one ledger line."""
         return cls(
-            line["messages"], line["prompt_tokens"], line["completion_tokens"], line["total_tokens"], line["cost"]
+            line["messages"],
+            line["prompt_tokens"],
+            line["completion_tokens"],
+            line["total_tokens"],
+            line["cost"],
         )
 
     def plus(self, other: UsageTotals) -> UsageTotals:

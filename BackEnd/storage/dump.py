@@ -78,7 +78,16 @@ def read_dump(path: Path) -> Dump:
     )
 
 
-_USAGE_FIELDS = ("user_id", "day", "model", "messages", "prompt_tokens", "completion_tokens", "total_tokens", "cost")
+_USAGE_FIELDS = (
+    "user_id",
+    "day",
+    "model",
+    "messages",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cost",
+)
 
 
 def _usage_lines(lines: object, users: set[str]) -> list[dict[str, Any]]:

@@ -45,7 +45,9 @@ class TinyDBDatabase(Database):
     def unit_of_work(self, owner: str | None = None, *, write: bool = True) -> Iterator[UnitOfWork]:
         self._check_ownership()
         self._unfinished.finish()
-        unit = TinyUnitOfWork(self.users, self.threads, self.usage, FileTransaction(self.folder), self._unfinished)
+        unit = TinyUnitOfWork(
+            self.users, self.threads, self.usage, FileTransaction(self.folder), self._unfinished
+        )
         try:
             if owner is not None:
                 unit.lock_user(owner)
@@ -147,7 +149,7 @@ class TinyDBDatabase(Database):
             with self.threads.lock(user["id"]):
                 lines = self.usage.table(user["id"]).records()
                 dump.usage.extend(
-                    {"user_id": user["id"], **{key: value for key, value in line.items() if key != "id"}}  # type: ignore[misc]
+                    {"user_id": user["id"], **{key: value for key, value in line.items() if key != "id"}}  # type: ignore[typeddict-item]
                     for line in sorted(lines, key=lambda line: (line["day"], line["model"]))
                 )
                 threads = sorted(
@@ -182,10 +184,13 @@ class TinyDBDatabase(Database):
                         RecordFile(path, "conversations").insert(conversations)
                     for user_id, lines in _group(dump.usage, "user_id").items():
                         RecordFile(self.usage.folder / f"{user_id}.json", "usage").insert(
-                            {"id": f"{line['day']} {line['model']}", **_without(line, "user_id")} for line in lines
+                            {"id": f"{line['day']} {line['model']}", **_without(line, "user_id")}
+                            for line in lines
                         )
                     # An account without preferences keeps the users.json shape it had before them.
-                    table.insert_multiple(_without(dict(user), "preferences", only_none=True) for user in dump.users)
+                    table.insert_multiple(
+                        _without(dict(user), "preferences", only_none=True) for user in dump.users
+                    )
                 unfinished = transaction.commit()
             except BaseException:
                 transaction.rollback()

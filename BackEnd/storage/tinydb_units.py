@@ -181,7 +181,7 @@ class TinyAccounts(Accounts):
             changes["preferences"] = dict(preferences)
         if changes:
             table.update(changes, _BY_ID == user_id)
-        return {**found, **changes}  # type: ignore[typeddict-item]
+        return {**found, **changes}  # type: ignore[return-value]
 
 
 class TinyThreads(Threads):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from datetime import date
 from collections.abc import Collection
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,7 +75,9 @@ def usage_problem(line: dict[str, Any]) -> str | None:
         value = line.get(name)
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 10**15:
             return f"has no valid {name!r}"
-    if cost is not None and (isinstance(cost, bool) or not isinstance(cost, int | float) or not 0 <= cost < 10**12):
+    if cost is not None and (
+        isinstance(cost, bool) or not isinstance(cost, int | float) or not 0 <= cost < 10**12
+    ):
         return "has no valid 'cost'"
     return None
 

@@ -93,6 +93,7 @@ _VALID_BODIES: dict[str, Callable[[Account], dict[str, Any]]] = {
     "POST /conversations": lambda who: {"title": "A title"},
     "PATCH /conversations/{conversation_id}": lambda who: {"title": "Renamed"},
     "POST /ai/chat": lambda who: {"message": "Hello"},
+    "PATCH /auth/me": lambda who: {"name": "Renamed", "preferences": {"temperature": 0.5}},
 }
 
 

@@ -2,9 +2,10 @@
 
 from fastapi import APIRouter
 
+from ...model_schemas import ModelList
 from ...schemas import ChatReply, ChatRequest
 from ...services import chat
-from ...services.chat_options import chat_options, system_prompt_for
+from ...services.chat_options import chat_options, default_model, system_prompt_for
 from ..deps import ContextDep, CurrentUser
 from ..errors import BODY_ERRORS, responses
 
@@ -39,3 +40,14 @@ async def send_chat_message(body: ChatRequest, user: CurrentUser, context: Conte
         options=options,
     )
     return ChatReply.model_validate(turn, from_attributes=True)
+
+
+@router.get("/models")
+async def list_models(user: CurrentUser, context: ContextDep) -> ModelList:
+    """The models the caller may choose, and `default`: the one a turn that names none uses.
+
+    The upstream's list, cached MODELS_CACHE_SECONDS and filtered by ALLOWED_MODELS; built from
+    the allow-list (or the default model) when the upstream has none: never an upstream error.
+    """
+    default = default_model(context.settings, user)
+    return ModelList.model_validate({"items": await context.models.models(default), "default": default})

@@ -64,7 +64,8 @@ class SQLUsageLedger(UsageLedger):
             .group_by(usage_days.c.user_id)
         )
         return {
-            row[0]: UsageTotals(int(row[1]), int(row[2]), int(row[3]), int(row[4]), _cost(row[5])) for row in rows
+            row[0]: UsageTotals(int(row[1]), int(row[2]), int(row[3]), int(row[4]), _cost(row[5]))
+            for row in rows
         }
 
     def total_tokens(self, user_ids: Collection[str]) -> dict[str, int]:
