@@ -24,9 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from bench.databases import describe, scratch_database
 from bench.datasets import PASSWORD, make_data_set
-from bench.report import PLOT_NAME, plot, table
+from bench.report import PLOT_NAME, ROWS, plot, table
 from bench.scenarios import BURST_LATENCY, Samples, measure_baseline, measure_size
 from bench.server import UpstreamProcess
+from bench.usage_figures import USAGE_ROWS, measure_usage, with_ledger
 
 BENCH = Path(__file__).resolve().parent
 
@@ -73,6 +74,7 @@ def main() -> int:
             for size in sizes:
                 dump_path = workdir / f"dump-{size}.json"
                 data = make_data_set(dump_path, messages=size, password_hash=password_hash)
+                with_ledger(dump_path, data)
                 largest = size == sizes[-1]
                 with scratch_database(args.database_url, workdir, size) as database_url:
                     figures[size] = measure_size(
@@ -84,11 +86,13 @@ def main() -> int:
                         database_url=database_url,
                         with_burst=largest,
                         with_dump=largest,
+                        extra=measure_usage,
                     )
                 print(f"{size:,} messages: chat turn p50 {figures[size]['chat_p50']:.2f} ms", flush=True)
     finally:
         upstream.stop()
     elapsed = time.perf_counter() - started
+    ROWS.extend(USAGE_ROWS)
     rendered = table(figures, baseline, BURST_LATENCY)
     print(rendered)
     args.out.mkdir(parents=True, exist_ok=True)

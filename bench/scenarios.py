@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +67,7 @@ def measure_size(
     database_url: str | None,
     with_burst: bool,
     with_dump: bool,
+    extra: Callable[[httpx.Client, DataSet, int, dict[str, str]], dict[str, float]] | None = None,
 ) -> dict[str, float]:
     """Restore the set, serve it, and measure every figure of one column of the table."""
     env = bench_env(
@@ -81,6 +83,8 @@ def measure_size(
         figures["startup_s"] = server.wait_first_answer()
         with httpx.Client(base_url=server.url, trust_env=False, timeout=60) as client:
             figures |= _sequential(client, data, samples, server)
+            if extra is not None:  # another module's figures, on the same server and tokens
+                figures |= extra(client, data, samples.reads, {user: _token(user) for user in data.user_ids})
         if with_burst:
             cpu_before = server.cpu_seconds()
             figures |= _bursts(server.port, data, upstream, samples.bursts)

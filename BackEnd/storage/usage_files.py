@@ -40,7 +40,9 @@ class UsageFiles:
         with self._guard:
             table = self._tables.get(user_id)
             if table is None:
-                table = RecordFile(self.folder / f"{user_id}.json", "usage", keep_decoded=True)
+                # Not kept decoded: an account's file is read for a report, rarely; memory stays
+                # about the bytes of the files (a year of lines is ~50 KB), not ten times that.
+                table = RecordFile(self.folder / f"{user_id}.json", "usage")
                 self._tables[user_id] = table
             return table
 
@@ -124,7 +126,7 @@ class TinyUsageLedger(UsageLedger):
             table.update(line_id, changes)
 
     def lines(self, user_id: str, first_day: str, last_day: str) -> list[UsageRecord]:
-        found = [_line(user_id, doc) for doc in self._table(user_id).shared_records()]
+        found = [_line(user_id, doc) for doc in self._table(user_id).records()]
         chosen = [line for line in found if first_day <= line["day"] <= last_day]
         return sorted(chosen, key=lambda line: (line["day"], line["model"]))
 
@@ -132,15 +134,25 @@ class TinyUsageLedger(UsageLedger):
         sums: dict[str, UsageTotals] = {}
         # Sorted: a unit taking several owners' locks takes them in one order, so two cannot deadlock.
         for user_id in self._files.owners():
-            for line in self.lines(user_id, first_day, last_day):
-                sums[user_id] = sums.get(user_id, UsageTotals()).plus(UsageTotals.of(line))
+            counts = [0, 0, 0, 0]
+            cost: float | None = None
+            seen = False
+            for doc in self._table(user_id).records():
+                if first_day <= doc["day"] <= last_day:
+                    seen = True
+                    for index, name in enumerate(_COUNTS):
+                        counts[index] += doc[name]
+                    if doc["cost"] is not None:
+                        cost = (cost or 0.0) + doc["cost"]
+            if seen:
+                sums[user_id] = UsageTotals(*counts, cost)
         return sums
 
     def total_tokens(self, user_ids: Collection[str]) -> dict[str, int]:
         having = set(self._files.owners())
         tokens = dict.fromkeys(user_ids, 0)
         for user_id in sorted(having.intersection(tokens)):
-            tokens[user_id] = sum(doc["total_tokens"] for doc in self._table(user_id).shared_records())
+            tokens[user_id] = sum(doc["total_tokens"] for doc in self._table(user_id).records())
         return tokens
 
     def forget(self, user_id: str) -> None:
