@@ -145,7 +145,7 @@ class TinyUsageLedger(UsageLedger):
                     if doc["cost"] is not None:
                         cost = (cost or 0.0) + doc["cost"]
             if seen:
-                sums[user_id] = UsageTotals(*counts, cost)
+                sums[user_id] = UsageTotals(counts[0], counts[1], counts[2], counts[3], cost)
         return sums
 
     def total_tokens(self, user_ids: Collection[str]) -> dict[str, int]:
