@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from BackEnd.completion import Completion, Usage
-from BackEnd.errors import RestoreError
+from BackEnd.errors import DataFileCorrupt, RestoreError
 from BackEnd.records import UserRecord, message_record
 from BackEnd.storage import Database, TinyDBDatabase
 from BackEnd.storage.base import UsageTotals
@@ -236,3 +236,33 @@ def test_a_dump_with_a_malformed_usage_line_is_refused(
 
     with pytest.raises(RestoreError, match=f"usage\\[0\\].*{problem}"):
         read_dump(tmp_path / "bad.json")
+
+
+def test_tinydb_keeps_one_ledger_file_per_account_and_deletes_it_with_the_account(
+    tinydb: TinyDBDatabase,
+) -> None:
+    alice = make_user("alice@example.com")
+    add_users(tinydb, alice)
+    spend(tinydb, alice["id"], DAY, "a/one", Usage(1, 1, 2))
+    path = tinydb.folder / "usage" / f"{alice['id']}.json"
+    assert json.loads(path.read_text())["usage"]["1"]["total_tokens"] == 2
+
+    with tinydb.unit_of_work(alice["id"]) as unit:
+        unit.accounts.delete(alice["id"])
+
+    assert not path.exists()
+
+
+def test_tinydb_refuses_to_start_on_a_corrupt_ledger_file_naming_it(data_dir: Path) -> None:
+    database = TinyDBDatabase.open(data_dir)
+    alice = make_user("alice@example.com")
+    try:
+        add_users(database, alice)
+        spend(database, alice["id"], DAY, "a/one", Usage(1, 1, 2))
+    finally:
+        database.close()
+    path = data_dir / "usage" / f"{alice['id']}.json"
+    path.write_text(path.read_text().replace('"total_tokens": 2', '"total_tokens": -2'))
+
+    with pytest.raises(DataFileCorrupt, match="usage.*total_tokens"):
+        TinyDBDatabase.open(data_dir)
