@@ -16,12 +16,22 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..completion import Usage
 from ..records import ConversationRecord, MessageRecord, Preferences, Role, UsageRecord, UserRecord
 
-__all__ = ["Accounts", "Database", "Dump", "Page", "Threads", "UnitOfWork", "UsageLedger", "UsageTotals"]
+__all__ = [
+    "Accounts",
+    "Database",
+    "Dump",
+    "Page",
+    "Threads",
+    "UnitOfWork",
+    "UsageLedger",
+    "UsageTotals",
+    "profile_changes",
+]
 
 T = TypeVar("T")
 
@@ -94,6 +104,16 @@ class Accounts(ABC):
         self, user_id: str, *, name: str | None = None, preferences: Preferences | None = None
     ) -> UserRecord | None:
         """Change the name and/or the preferences given (None leaves one as it is); None if absent."""
+
+
+def profile_changes(name: str | None, preferences: Preferences | None) -> dict[str, Any]:
+    """The fields `Accounts.update_profile` writes: those given, as stored."""
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = name
+    if preferences is not None:
+        changes["preferences"] = dict(preferences)
+    return changes
 
 
 class Threads(ABC):

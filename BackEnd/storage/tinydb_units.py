@@ -11,7 +11,7 @@ from tinydb.table import Table
 from ..emails import email_key
 from ..errors import EmailAlreadyRegistered, NotFoundError
 from ..records import ConversationRecord, MessageRecord, Preferences, Role, UserRecord, stamp_after
-from .base import Accounts, Page, Threads, UnitOfWork, UsageLedger
+from .base import Accounts, Page, Threads, UnitOfWork, UsageLedger, profile_changes
 from .journal import FileTransaction, UnfinishedWork
 from .thread_files import ThreadFiles
 from .usage_files import TinyUsageLedger, UsageFiles
@@ -174,11 +174,7 @@ class TinyAccounts(Accounts):
         found = self.get(user_id)
         if found is None:
             return None
-        changes: dict[str, Any] = {}
-        if name is not None:
-            changes["name"] = name
-        if preferences is not None:
-            changes["preferences"] = dict(preferences)
+        changes = profile_changes(name, preferences)
         if changes:
             table.update(changes, _BY_ID == user_id)
         return {**found, **changes}  # type: ignore[return-value]

@@ -158,6 +158,8 @@ class TinyUsageLedger(UsageLedger):
     def forget(self, user_id: str) -> None:
         """Delete the account's ledger file with the unit (account deletion)."""
         table = self._table(user_id)
+        if not table.is_loaded() and not table.path.exists():
+            return  # nothing spent, nothing to delete
         table.truncate()
         self._unit.transaction.delete(table.path)
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ...errors import EmailAlreadyRegistered
 from ...records import ConversationRecord, MessageRecord, Preferences, Role, UserRecord, stamp_after
-from ..base import Accounts, Page, Threads, UnitOfWork, UsageLedger
+from ..base import Accounts, Page, Threads, UnitOfWork, UsageLedger, profile_changes
 from .dumps import MESSAGE_COLUMNS, user_from_row
 from .engine import integrity_violation
 from .schema import conversations, messages, users
@@ -79,11 +79,7 @@ class SQLAccounts(Accounts):
     def update_profile(
         self, user_id: str, *, name: str | None = None, preferences: Preferences | None = None
     ) -> UserRecord | None:
-        changes: dict[str, Any] = {}
-        if name is not None:
-            changes["name"] = name
-        if preferences is not None:
-            changes["preferences"] = dict(preferences)
+        changes = profile_changes(name, preferences)
         if changes:
             self._db.execute(update(users).where(users.c.id == user_id).values(**changes))
         return self.get(user_id)
