@@ -147,4 +147,6 @@ def _store_turn(
         if stored is None:
             raise NotFoundError(_NOT_FOUND)
         if completion is not None:  # counted on the UTC day the answer is stamped with
-            unit.usage.record(user_id, stored["updated_at"][:10], completion.model, completion.usage)
+            unit.usage.record(
+                user_id, conversation_id, stored["updated_at"][:10], completion.model, completion.usage
+            )

@@ -215,8 +215,12 @@ class UsageLedger(ABC):
     account's go with it (`Accounts.delete`)."""
 
     @abstractmethod
-    def record(self, user_id: str, day: str, model: str, usage: Usage | None) -> None:
-        """Count one answer (and its usage, when the upstream reported one) on that day's line."""
+    def record(self, user_id: str, conversation_id: str, day: str, model: str, usage: Usage | None) -> None:
+        """Count one answer (and its usage, when the upstream reported one) on that day's line.
+
+        Call it in the unit that appends the answer, with the answer's own model, usage and day
+        (its `created_at`): TinyDB counts live threads from their stored answers at start-up.
+        """
 
     @abstractmethod
     def lines(self, user_id: str, first_day: str, last_day: str) -> list[UsageRecord]:

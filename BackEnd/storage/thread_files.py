@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,9 @@ class ThreadFiles:
         """Whether no conversation or history file exists."""
         return not any(any(folder.glob("*.json")) for folder in (self.conversations_dir, self.history_dir))
 
-    def check(self, user_ids: set[str]) -> list[Path]:
+    def check(
+        self, user_ids: set[str], count: Callable[[str, str, dict[str, Any]], None] | None = None
+    ) -> list[Path]:
         """Start-up check: parse every file; returns the files no record refers to. Writes nothing.
 
         Raises DataFileCorrupt naming a bad file, so a refused start-up changes no file. A file
@@ -142,6 +145,8 @@ class ThreadFiles:
             for doc in read_records(path, "messages"):
                 _check_message(path, conversation_id, owners[conversation_id], doc)
                 last = max(last, doc["created_at"])
+                if count is not None:  # the usage ledger counts the stored answers (usage_files.py)
+                    count(owners[conversation_id], conversation_id, doc)
             if last:
                 self.last_message[conversation_id] = last
         return unreferenced

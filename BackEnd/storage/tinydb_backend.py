@@ -11,13 +11,13 @@ from typing import Any
 
 from ..errors import DataFolderInUse, DataFolderInvalid, RestoreError, StorageUnavailable
 from ..records import with_defaults
-from .base import Database, Dump, UnitOfWork
+from .base import Database, Dump, UnitOfWork, UsageTotals
 from .files import FileLock
 from .journal import FileTransaction, UnfinishedWork, check_journals, recover
 from .record_file import RecordFile
 from .thread_files import ThreadFiles
 from .tinydb_units import TinyUnitOfWork
-from .usage_files import UsageFiles
+from .usage_files import Lines, UsageIndex, answer_figures, as_records, owners_on_disk, write_lines
 from .users_file import UsersFile
 
 __all__ = ["TinyDBDatabase"]
@@ -37,7 +37,7 @@ class TinyDBDatabase(Database):
         self.folder = folder
         self.users = UsersFile(folder / "users.json")
         self.threads = ThreadFiles(folder)
-        self.usage = UsageFiles(folder)
+        self.usage = UsageIndex(folder)
         self._owner_lock = FileLock(folder / ".server.lock")
         self._unfinished = UnfinishedWork()
 
@@ -112,12 +112,14 @@ class TinyDBDatabase(Database):
                 )
             self.users.create_empty()
         self.users.load()
-        unreferenced = self.threads.check(self.users.ids())
-        self.usage.check()
+        self.usage.reset()
+        unreferenced = self.threads.check(self.users.ids(), self.usage.count_stored)
         finished = len(journals)
         removed = recover(self.folder, journals, self._folders())
         if journals:  # the files they finished are what the times in memory must come from
-            unreferenced = self.threads.check(self.users.ids())
+            self.usage.reset()
+            unreferenced = self.threads.check(self.users.ids(), self.usage.count_stored)
+        self.usage.load_archives()
         unreferenced = [path for path in unreferenced if path.exists()]
         if finished or removed:
             logger.warning(
@@ -147,11 +149,7 @@ class TinyDBDatabase(Database):
         dump = Dump(users=users, conversations=[], messages=[])  # type: ignore[arg-type]
         for user in dump.users:
             with self.threads.lock(user["id"]):
-                lines = self.usage.table(user["id"]).records()
-                dump.usage.extend(
-                    {"user_id": user["id"], **{key: value for key, value in line.items() if key != "id"}}  # type: ignore[typeddict-item]
-                    for line in sorted(lines, key=lambda line: (line["day"], line["model"]))
-                )
+                dump.usage.extend(as_records(user["id"], self.usage.user_lines(user["id"])))
                 threads = sorted(
                     self.threads.conversations(user["id"]).records(), key=lambda doc: doc["created_at"]
                 )
@@ -165,7 +163,7 @@ class TinyDBDatabase(Database):
         return dump
 
     def import_dump(self, dump: Dump) -> None:
-        if self.users.ids() or not self.threads.is_empty() or self.usage.owners():
+        if self.users.ids() or not self.threads.is_empty() or owners_on_disk(self.usage.folder):
             raise RestoreError(f"data folder {self.folder} is not empty; restore needs an empty one")
         # One file transaction: an interrupted restore leaves the folder empty (or, past the
         # commit point, whole), so it can simply be run again. Staged files are fresh objects,
@@ -182,11 +180,8 @@ class TinyDBDatabase(Database):
                     for user_id, conversations in _group(dump.conversations, "user_id").items():
                         path = self.threads.conversations_dir / f"{user_id}.json"
                         RecordFile(path, "conversations").insert(conversations)
-                    for user_id, lines in _group(dump.usage, "user_id").items():
-                        RecordFile(self.usage.folder / f"{user_id}.json", "usage").insert(
-                            {"id": f"{line['day']} {line['model']}", **_without(line, "user_id")}
-                            for line in lines
-                        )
+                    for user_id, lines in _archived(dump).items():
+                        write_lines(RecordFile(self.usage.folder / f"{user_id}.json", "usage"), lines)
                     # An account without preferences keeps the users.json shape it had before them.
                     table.insert_multiple(
                         _without(dict(user), "preferences", only_none=True) for user in dump.users
@@ -199,8 +194,43 @@ class TinyDBDatabase(Database):
             self.users.committed()
         if unfinished is not None:
             unfinished()  # a restore has no later request to finish it: fail loudly now
+        self.usage.reset()
+        for message in dump.messages:
+            self.usage.count_stored(message["user_id"], message["conversation_id"], message)  # type: ignore[arg-type]
+        self.usage.load_archives()
         if moved:
             logger.warning("Brought %d conversation time(s) up to their last message", moved)
+
+
+def _archived(dump: Dump) -> dict[str, Lines]:
+    """What the dump's ledger holds beyond its own answers (threads deleted before the dump): the
+    archive files, so that the answers counted at start-up plus them give the dump's ledger back.
+    A line below what the dump's answers show (a hand edit) comes back as the answers show."""
+    counted: dict[tuple[str, str, str], UsageTotals] = {}
+    for message in dump.messages:
+        figures = answer_figures(message)  # type: ignore[arg-type]
+        if figures is not None:
+            key = (message["user_id"], message["created_at"][:10], str(message.get("model")))
+            counted[key] = counted[key].plus(figures) if key in counted else figures
+    archived: dict[str, Lines] = {}
+    for line in dump.usage:
+        rest = _minus(
+            UsageTotals.of(line), counted.get((line["user_id"], line["day"], line["model"]), UsageTotals())
+        )
+        if rest.messages or rest.total_tokens or rest.prompt_tokens or rest.completion_tokens or rest.cost:
+            archived.setdefault(line["user_id"], {})[(line["day"], line["model"])] = rest
+    return archived
+
+
+def _minus(whole: UsageTotals, part: UsageTotals) -> UsageTotals:
+    cost = None if whole.cost is None else max(whole.cost - (part.cost or 0.0), 0.0)
+    return UsageTotals(
+        max(whole.messages - part.messages, 0),
+        max(whole.prompt_tokens - part.prompt_tokens, 0),
+        max(whole.completion_tokens - part.completion_tokens, 0),
+        max(whole.total_tokens - part.total_tokens, 0),
+        cost,
+    )
 
 
 def _without(record: Any, name: str, *, only_none: bool = False) -> dict[str, Any]:

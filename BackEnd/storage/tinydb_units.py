@@ -14,7 +14,8 @@ from ..records import ConversationRecord, MessageRecord, Preferences, Role, User
 from .base import Accounts, Page, Threads, UnitOfWork, UsageLedger, profile_changes
 from .journal import FileTransaction, UnfinishedWork
 from .thread_files import ThreadFiles
-from .usage_files import TinyUsageLedger, UsageFiles
+from .tinydb_usage import TinyUsageLedger
+from .usage_files import UsageIndex
 from .users_file import UsersFile
 
 __all__ = ["TinyUnitOfWork"]
@@ -32,13 +33,13 @@ class TinyUnitOfWork(UnitOfWork):
         self,
         users: UsersFile,
         threads: ThreadFiles,
-        usage_files: UsageFiles,
+        usage_index: UsageIndex,
         transaction: FileTransaction,
         unfinished: UnfinishedWork,
     ) -> None:
         self.users = users
         self.files = threads
-        self.usage_files = usage_files
+        self.usage_index = usage_index
         self.transaction = transaction
         self.unfinished = unfinished
         self.locks = ExitStack()
@@ -98,6 +99,7 @@ class TinyUnitOfWork(UnitOfWork):
                 self.files.last_message.update(self.moved)
                 for user_id, conversation_ids in self.forgotten.items():
                     self.files.forget(user_id, conversation_ids)
+                self.usage_index.apply(self.ledger.changes)
                 committed = True
             else:
                 self._abandon()
@@ -107,7 +109,6 @@ class TinyUnitOfWork(UnitOfWork):
         if committed:  # released above: a deleted account's lock no longer grows the table of locks
             for user_id in self.deleted_accounts:
                 self.files.forget_lock(user_id)
-                self.usage_files.forget(user_id)
 
     def _abandon(self) -> None:
         self.transaction.rollback()
@@ -248,6 +249,7 @@ class TinyThreads(Threads):
         return len(ids)
 
     def _drop_history(self, user_id: str, conversation_id: str) -> None:
+        self._unit.ledger.thread_dropped(user_id, conversation_id)
         self._files.drop_history(conversation_id, self._unit.transaction)
         self._unit.forgotten.setdefault(user_id, []).append(conversation_id)
 
@@ -293,8 +295,7 @@ class TinyThreads(Threads):
         # The last message's time goes with the messages: the record keeps it.
         self._files.conversations(user_id).update(conversation_id, {"updated_at": conversation["updated_at"]})
         self._unit.moved.pop(conversation_id, None)
-        self._files.drop_history(conversation_id, self._unit.transaction)
-        self._unit.forgotten.setdefault(user_id, []).append(conversation_id)
+        self._drop_history(user_id, conversation_id)
         return True
 
 

@@ -1,67 +1,190 @@
-"""The TinyDB usage ledger: `usage/<user_id>.json`, one line per UTC day and model, staged with the turn."""
+"""The TinyDB usage ledger: counted from the stored answers themselves, plus an archive of deleted threads.
+
+An answer's history line already carries its model, day and usage, so a turn writes nothing
+more than its thread's file (a second file would turn each turn's one rename into a journal
+and triple its fsyncs). The counts live in memory, rebuilt at start-up from every stored
+answer; what a thread spent moves into its owner's `usage/<user_id>.json` when the thread or
+its messages are deleted, in the same file transaction, so spending outlives the thread.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..completion import Usage
 from ..errors import DataFileCorrupt
 from ..records import UsageRecord, is_valid_id
-from .base import UsageLedger, UsageTotals
+from .base import UsageTotals
 from .record_file import RecordFile
 from .record_layout import read_records
 
-if TYPE_CHECKING:
-    from .tinydb_units import TinyUnitOfWork
+__all__ = ["LedgerChanges", "UsageIndex", "answer_figures", "usage_problem"]
 
-__all__ = ["TinyUsageLedger", "UsageFiles", "usage_problem"]
-
+Key = tuple[str, str]  # (day, model)
+Lines = dict[Key, UsageTotals]
 _COUNTS = ("messages", "prompt_tokens", "completion_tokens", "total_tokens")
 
 
-class UsageFiles:
-    """One small file per account that has spent tokens, changed under that account's lock.
+class LedgerChanges:
+    """What one unit of work did to the ledger, applied to the index once it commits."""
 
-    A turn rewrites its account's file in the same file transaction as its thread, so the
-    ledger and the messages commit together (or neither does).
-    """
+    def __init__(self) -> None:
+        self.added: list[tuple[str, str, Key, UsageTotals]] = []  # user, thread, line, figures
+        self.dropped_threads: set[str] = set()
+        self.forgotten_users: set[str] = set()
+
+    def pending(self, *, user_id: str | None = None, conversation_id: str | None = None) -> Lines:
+        """The unit's own additions for one account or one thread."""
+        lines: Lines = {}
+        for user, thread, key, figures in self.added:
+            if user_id in (None, user) and conversation_id in (None, thread):
+                _add(lines, key, figures)
+        return lines
+
+
+class UsageIndex:
+    """Every account's ledger lines, and each live thread's share of them (moved to the archive
+    when the thread goes). Guarded by one lock: reads copy, commits apply under it."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder / "usage"
-        self._tables: dict[str, RecordFile] = {}
         self._guard = threading.Lock()
+        self._by_user: dict[str, Lines] = {}
+        self._by_thread: dict[str, Lines] = {}
+        self._owner: dict[str, str] = {}
+        self._archives: dict[str, RecordFile] = {}
 
-    def table(self, user_id: str) -> RecordFile:
-        """The account's ledger file (it appears on first write)."""
+    # -- start-up ------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget every count (start-up counts again after finishing journals)."""
         with self._guard:
-            table = self._tables.get(user_id)
-            if table is None:
-                # Not kept decoded: an account's file is read for a report, rarely; memory stays
-                # about the bytes of the files (a year of lines is ~50 KB), not ten times that.
-                table = RecordFile(self.folder / f"{user_id}.json", "usage")
-                self._tables[user_id] = table
-            return table
+            self._by_user, self._by_thread, self._owner, self._archives = {}, {}, {}, {}
 
-    def owners(self) -> list[str]:
-        """Every account that has a ledger file."""
-        return sorted(path.stem for path in self.folder.glob("*.json") if is_valid_id("usr", path.stem))
+    def count_stored(self, user_id: str, conversation_id: str, message: dict[str, Any]) -> None:
+        """Start-up: count one stored message if it is an answer that carries its model."""
+        figures = answer_figures(message)
+        if figures is not None:
+            key = (message["created_at"][:10], message["model"])
+            with self._guard:
+                self._owner[conversation_id] = user_id
+                _add(self._by_thread.setdefault(conversation_id, {}), key, figures)
+                _add(self._by_user.setdefault(user_id, {}), key, figures)
 
-    def forget(self, user_id: str) -> None:
-        """Drop a deleted account's cached file."""
-        with self._guard:
-            self._tables.pop(user_id, None)
-
-    def check(self) -> None:
-        """Start-up check: every ledger file parses and holds well-formed lines; writes nothing."""
+    def load_archives(self) -> None:
+        """Start-up: check every archive file and count its lines; DataFileCorrupt names a bad one."""
         for path in sorted(self.folder.glob("*.json")):
             for doc in read_records(path, "usage"):
                 problem = usage_problem({**doc, "user_id": path.stem})
                 if problem is not None:
                     raise DataFileCorrupt(path, f"usage line {doc.get('id')!r} {problem}")
+                with self._guard:
+                    _add(self._by_user.setdefault(path.stem, {}), (doc["day"], doc["model"]), _figures(doc))
+
+    # -- reads ---------------------------------------------------------------------------
+    def user_lines(self, user_id: str) -> Lines:
+        """A copy of the account's lines."""
+        with self._guard:
+            return dict(self._by_user.get(user_id, {}))
+
+    def thread_lines(self, conversation_id: str) -> Lines:
+        """A copy of what a live thread spent."""
+        with self._guard:
+            return dict(self._by_thread.get(conversation_id, {}))
+
+    def all_lines(self) -> dict[str, Lines]:
+        """A copy of every account's lines."""
+        with self._guard:
+            return {user_id: dict(lines) for user_id, lines in self._by_user.items()}
+
+    def owners(self) -> list[str]:
+        """Every account that has spent something."""
+        with self._guard:
+            return list(self._by_user)
+
+    # -- changes -------------------------------------------------------------------------
+    def archive(self, user_id: str) -> RecordFile:
+        """The account's archive file, where deleted threads' lines go (under the owner's lock)."""
+        with self._guard:
+            table = self._archives.get(user_id)
+            if table is None:
+                table = self._archives[user_id] = RecordFile(self.folder / f"{user_id}.json", "usage")
+            return table
+
+    def apply(self, changes: LedgerChanges) -> None:
+        """A unit committed: its answers count, its dropped threads and forgotten accounts go."""
+        with self._guard:
+            for user_id, conversation_id, key, figures in changes.added:
+                if user_id in changes.forgotten_users:
+                    continue
+                _add(self._by_user.setdefault(user_id, {}), key, figures)
+                if conversation_id not in changes.dropped_threads:
+                    self._owner[conversation_id] = user_id
+                    _add(self._by_thread.setdefault(conversation_id, {}), key, figures)
+            for conversation_id in changes.dropped_threads:
+                self._by_thread.pop(conversation_id, None)
+                self._owner.pop(conversation_id, None)
+            for user_id in changes.forgotten_users:
+                self._by_user.pop(user_id, None)
+                self._archives.pop(user_id, None)
+                for conversation_id in [thread for thread, owner in self._owner.items() if owner == user_id]:
+                    self._by_thread.pop(conversation_id, None)
+                    self._owner.pop(conversation_id, None)
+
+    def abandoned(self, user_ids: Iterable[str]) -> None:
+        """A unit that staged archive writes was rolled back: re-read those files when next used."""
+        with self._guard:
+            for user_id in user_ids:
+                self._archives.pop(user_id, None)
+
+    def total_tokens(self, user_ids: Collection[str]) -> dict[str, int]:
+        """All-time tokens of each account asked for."""
+        with self._guard:
+            return {
+                user_id: sum(figures.total_tokens for figures in self._by_user.get(user_id, {}).values())
+                for user_id in user_ids
+            }
+
+
+def answer_figures(message: dict[str, Any]) -> UsageTotals | None:
+    """What a stored answer adds to the ledger, or None for a user message or an answer from
+    before the ledger (no model)."""
+    if message.get("role") != "assistant" or not isinstance(message.get("model"), str):
+        return None
+    usage = message.get("usage")
+    if not isinstance(usage, dict):
+        return UsageTotals(messages=1)
+    return UsageTotals(
+        1, usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"], usage["cost"]
+    )
+
+
+def usage_figures(usage: Usage | None) -> UsageTotals:
+    """What one answer with this usage adds."""
+    if usage is None:
+        return UsageTotals(messages=1)
+    return UsageTotals(1, usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, usage.cost)
+
+
+def as_records(user_id: str, lines: Lines) -> list[UsageRecord]:
+    """Lines as ledger records, by day then model."""
+    return [_record(user_id, key, figures) for key, figures in sorted(lines.items())]
+
+
+def write_lines(table: RecordFile, lines: Lines) -> None:
+    """Add `lines` to the archive lines `table` holds (staged in the active transaction)."""
+    for key, figures in lines.items():
+        line_id = f"{key[0]} {key[1]}"
+        found = table.get(line_id)
+        total = figures if found is None else _figures(found).plus(figures)
+        fields = {k: v for k, v in _record("", key, total).items() if k != "user_id"}
+        if found is None:
+            table.insert([{"id": line_id, **fields}])
+        else:
+            table.update(line_id, fields)
 
 
 def usage_problem(line: dict[str, Any]) -> str | None:
@@ -84,6 +207,11 @@ def usage_problem(line: dict[str, Any]) -> str | None:
     return None
 
 
+def owners_on_disk(folder: Path) -> list[str]:
+    """The accounts that have an archive file."""
+    return sorted(path.stem for path in folder.glob("*.json") if is_valid_id("usr", path.stem))
+
+
 def _is_day(value: object) -> bool:
     if not isinstance(value, str) or len(value) != 10:
         return False
@@ -94,95 +222,25 @@ def _is_day(value: object) -> bool:
     return True
 
 
-class TinyUsageLedger(UsageLedger):
-    """Ledger files read and changed under their owner's lock, taken for the rest of the unit."""
-
-    def __init__(self, unit: TinyUnitOfWork) -> None:
-        self._unit = unit
-        self._files = unit.usage_files
-
-    def _table(self, user_id: str) -> RecordFile:
-        self._unit.lock_user(user_id)
-        return self._files.table(user_id)
-
-    def record(self, user_id: str, day: str, model: str, usage: Usage | None) -> None:
-        table = self._table(user_id)
-        line_id = f"{day} {model}"
-        found = table.get(line_id)
-        line = _line(user_id, found) if found is not None else _empty_line(user_id, day, model)
-        total = UsageTotals.of(line).plus(_answer(usage))
-        changes = {
-            "day": day,
-            "model": model,
-            "messages": total.messages,
-            "prompt_tokens": total.prompt_tokens,
-            "completion_tokens": total.completion_tokens,
-            "total_tokens": total.total_tokens,
-            "cost": total.cost,
-        }
-        if found is None:
-            table.insert([{"id": line_id, **changes}])
-        else:
-            table.update(line_id, changes)
-
-    def lines(self, user_id: str, first_day: str, last_day: str) -> list[UsageRecord]:
-        found = [_line(user_id, doc) for doc in self._table(user_id).records()]
-        chosen = [line for line in found if first_day <= line["day"] <= last_day]
-        return sorted(chosen, key=lambda line: (line["day"], line["model"]))
-
-    def totals(self, first_day: str, last_day: str) -> dict[str, UsageTotals]:
-        sums: dict[str, UsageTotals] = {}
-        # Sorted: a unit taking several owners' locks takes them in one order, so two cannot deadlock.
-        for user_id in self._files.owners():
-            counts = [0, 0, 0, 0]
-            cost: float | None = None
-            seen = False
-            for doc in self._table(user_id).records():
-                if first_day <= doc["day"] <= last_day:
-                    seen = True
-                    for index, name in enumerate(_COUNTS):
-                        counts[index] += doc[name]
-                    if doc["cost"] is not None:
-                        cost = (cost or 0.0) + doc["cost"]
-            if seen:
-                sums[user_id] = UsageTotals(counts[0], counts[1], counts[2], counts[3], cost)
-        return sums
-
-    def total_tokens(self, user_ids: Collection[str]) -> dict[str, int]:
-        having = set(self._files.owners())
-        tokens = dict.fromkeys(user_ids, 0)
-        for user_id in sorted(having.intersection(tokens)):
-            tokens[user_id] = sum(doc["total_tokens"] for doc in self._table(user_id).records())
-        return tokens
-
-    def forget(self, user_id: str) -> None:
-        """Delete the account's ledger file with the unit (account deletion)."""
-        table = self._table(user_id)
-        if not table.is_loaded() and not table.path.exists():
-            return  # nothing spent, nothing to delete
-        table.truncate()
-        self._unit.transaction.delete(table.path)
+def _add(lines: Lines, key: Key, figures: UsageTotals) -> None:
+    found = lines.get(key)
+    lines[key] = figures if found is None else found.plus(figures)
 
 
-def _answer(usage: Usage | None) -> UsageTotals:
-    if usage is None:
-        return UsageTotals(messages=1)
-    return UsageTotals(1, usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, usage.cost)
+def _figures(doc: dict[str, Any]) -> UsageTotals:
+    return UsageTotals(
+        doc["messages"], doc["prompt_tokens"], doc["completion_tokens"], doc["total_tokens"], doc["cost"]
+    )
 
 
-def _empty_line(user_id: str, day: str, model: str) -> UsageRecord:
+def _record(user_id: str, key: Key, figures: UsageTotals) -> UsageRecord:
     return {
         "user_id": user_id,
-        "day": day,
-        "model": model,
-        "messages": 0,
-        "prompt_tokens": 0,
-        "completion_tokens": 0,
-        "total_tokens": 0,
-        "cost": None,
+        "day": key[0],
+        "model": key[1],
+        "messages": figures.messages,
+        "prompt_tokens": figures.prompt_tokens,
+        "completion_tokens": figures.completion_tokens,
+        "total_tokens": figures.total_tokens,
+        "cost": figures.cost,
     }
-
-
-def _line(user_id: str, doc: dict[str, Any]) -> UsageRecord:
-    # The file names its owner; the lines do not repeat it.
-    return {"user_id": user_id, **{key: value for key, value in doc.items() if key != "id"}}  # type: ignore[typeddict-item]

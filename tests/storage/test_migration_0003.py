@@ -74,7 +74,7 @@ def test_0003_keeps_every_record_reads_old_answers_as_null_and_starts_an_empty_l
         assert dump.usage == []
         with database.unit_of_work(user["id"]) as unit:
             assert unit.accounts.get(user["id"]) == user  # no preferences: the record as before
-            unit.usage.record(user["id"], "2026-12-01", "a/one", Usage(1, 2, 3))
+            unit.usage.record(user["id"], thread["id"], "2026-12-01", "a/one", Usage(1, 2, 3))
         assert len(database.export_dump().usage) == 1
     finally:
         database.close()

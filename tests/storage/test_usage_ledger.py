@@ -26,9 +26,11 @@ def alice(db: Database) -> UserRecord:
     return user
 
 
-def spend(db: Database, user_id: str, day: str, model: str, usage: Usage | None) -> None:
+def spend(
+    db: Database, user_id: str, day: str, model: str, usage: Usage | None, conversation_id: str = "conv_gone"
+) -> None:
     with db.unit_of_work(user_id) as unit:
-        unit.usage.record(user_id, day, model, usage)
+        unit.usage.record(user_id, conversation_id, day, model, usage)
 
 
 def test_answers_add_up_per_day_and_model(db: Database, alice: UserRecord) -> None:
@@ -84,7 +86,7 @@ def test_totals_and_the_batched_total_tokens_read(db: Database, alice: UserRecor
 
 def test_a_unit_that_fails_counts_nothing(db: Database, alice: UserRecord) -> None:
     with pytest.raises(RuntimeError), db.unit_of_work(alice["id"]) as unit:
-        unit.usage.record(alice["id"], DAY, "a/one", Usage(1, 1, 2))
+        unit.usage.record(alice["id"], "conv_x", DAY, "a/one", Usage(1, 1, 2))
         raise RuntimeError("the turn failed after counting")
 
     with db.unit_of_work(alice["id"], write=False) as unit:
@@ -95,7 +97,7 @@ def test_deleting_threads_keeps_the_ledger_and_deleting_the_account_erases_it(
     db: Database, alice: UserRecord
 ) -> None:
     thread = chat(db, alice["id"], "hello")
-    spend(db, alice["id"], DAY, "a/one", Usage(1, 1, 2))
+    spend(db, alice["id"], DAY, "a/one", Usage(1, 1, 2), thread["id"])
     with db.unit_of_work(alice["id"]) as unit:
         unit.threads.delete(alice["id"], thread["id"])
         unit.threads.delete_all(alice["id"])
@@ -135,7 +137,7 @@ def _populate_with_usage(db: Database) -> UserRecord:
     answer = Completion("ok", "a/one", "stop", Usage(3, 4, 7, 0.01))
     with db.unit_of_work(alice["id"]) as unit:
         unit.threads.add(thread)
-        unit.threads.append(
+        stamped = unit.threads.append(
             alice["id"],
             thread["id"],
             [
@@ -143,8 +145,9 @@ def _populate_with_usage(db: Database) -> UserRecord:
                 message_record(alice["id"], thread["id"], "assistant", "ok", completion=answer),
             ],
         )
-        unit.usage.record(alice["id"], DAY, "a/one", answer.usage)
-    spend(db, alice["id"], NEXT_DAY, "b/two", None)
+        assert stamped is not None
+        unit.usage.record(alice["id"], thread["id"], stamped["updated_at"][:10], "a/one", answer.usage)
+    spend(db, alice["id"], NEXT_DAY, "b/two", None)  # as a thread deleted since would have left it
     return alice
 
 
@@ -165,7 +168,7 @@ def test_a_dump_carries_preferences_message_fields_and_the_ledger_through_every_
     finally:
         other.close()
     assert json.loads((tmp_path / "dump.json").read_text())["version"] == 2
-    assert [line["model"] for line in original.usage] == ["a/one", "b/two"]
+    assert sorted(line["model"] for line in original.usage) == ["a/one", "b/two"]
     answer = original.messages[1]
     assert (answer["model"], answer["finish_reason"], answer["usage"]) == (  # type: ignore[typeddict-item]
         "a/one",
@@ -238,19 +241,61 @@ def test_a_dump_with_a_malformed_usage_line_is_refused(
         read_dump(tmp_path / "bad.json")
 
 
-def test_tinydb_keeps_one_ledger_file_per_account_and_deletes_it_with_the_account(
-    tinydb: TinyDBDatabase,
+def _answer(database: Database, user_id: str, conversation_id: str | None, usage: Usage) -> str:
+    """One turn stored as `services/chat.py` stores it: the answer and its count in one unit."""
+    completion = Completion("ok", "a/one", "stop", usage)
+    with database.unit_of_work(user_id) as unit:
+        if conversation_id is None:
+            thread = make_conversation(user_id)
+            unit.threads.add(thread)
+            conversation_id = thread["id"]
+        turn = [
+            message_record(user_id, conversation_id, "user", "hi"),
+            message_record(user_id, conversation_id, "assistant", "ok", completion=completion),
+        ]
+        stored = unit.threads.append(user_id, conversation_id, turn)
+        assert stored is not None
+        unit.usage.record(user_id, conversation_id, stored["updated_at"][:10], "a/one", usage)
+    return conversation_id
+
+
+def _lines(database: Database, user_id: str) -> list[tuple[str, int, int]]:
+    with database.unit_of_work(user_id, write=False) as unit:
+        lines = unit.usage.lines(user_id, "2000-01-01", "2999-12-31")
+    return [(line["model"], line["messages"], line["total_tokens"]) for line in lines]
+
+
+def test_tinydb_counts_answers_again_at_start_up_and_keeps_deleted_threads_in_an_archive(
+    data_dir: Path,
 ) -> None:
+    database = TinyDBDatabase.open(data_dir)
     alice = make_user("alice@example.com")
-    add_users(tinydb, alice)
-    spend(tinydb, alice["id"], DAY, "a/one", Usage(1, 1, 2))
-    path = tinydb.folder / "usage" / f"{alice['id']}.json"
-    assert json.loads(path.read_text())["usage"]["1"]["total_tokens"] == 2
+    try:
+        add_users(database, alice)
+        kept = _answer(database, alice["id"], None, Usage(1, 1, 2))
+        _answer(database, alice["id"], kept, Usage(1, 2, 3))
+        gone = _answer(database, alice["id"], None, Usage(10, 10, 20))
+        cleared = _answer(database, alice["id"], None, Usage(100, 100, 200))
+        with database.unit_of_work(alice["id"]) as unit:
+            unit.threads.delete(alice["id"], gone)
+            unit.threads.clear(alice["id"], cleared)
+        _answer(database, alice["id"], cleared, Usage(0, 1, 1))
+        before = _lines(database, alice["id"])
+    finally:
+        database.close()
+    assert before == [("a/one", 5, 226)]
+    archive = json.loads((data_dir / "usage" / f"{alice['id']}.json").read_text())["usage"]
+    assert [(line["messages"], line["total_tokens"]) for line in archive.values()] == [(2, 220)]
 
-    with tinydb.unit_of_work(alice["id"]) as unit:
-        unit.accounts.delete(alice["id"])
-
-    assert not path.exists()
+    database = TinyDBDatabase.open(data_dir)
+    try:
+        assert _lines(database, alice["id"]) == before
+        with database.unit_of_work(alice["id"]) as unit:
+            unit.accounts.delete(alice["id"])
+        assert _lines(database, alice["id"]) == []
+        assert not (data_dir / "usage" / f"{alice['id']}.json").exists()
+    finally:
+        database.close()
 
 
 def test_tinydb_refuses_to_start_on_a_corrupt_ledger_file_naming_it(data_dir: Path) -> None:
@@ -258,7 +303,9 @@ def test_tinydb_refuses_to_start_on_a_corrupt_ledger_file_naming_it(data_dir: Pa
     alice = make_user("alice@example.com")
     try:
         add_users(database, alice)
-        spend(database, alice["id"], DAY, "a/one", Usage(1, 1, 2))
+        thread = _answer(database, alice["id"], None, Usage(1, 1, 2))
+        with database.unit_of_work(alice["id"]) as unit:
+            unit.threads.delete(alice["id"], thread)
     finally:
         database.close()
     path = data_dir / "usage" / f"{alice['id']}.json"

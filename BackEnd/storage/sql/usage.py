@@ -26,7 +26,7 @@ class SQLUsageLedger(UsageLedger):
     def __init__(self, db: Connection) -> None:
         self._db = db
 
-    def record(self, user_id: str, day: str, model: str, usage: Usage | None) -> None:
+    def record(self, user_id: str, conversation_id: str, day: str, model: str, usage: Usage | None) -> None:
         row: dict[str, Any] = {
             "user_id": user_id,
             "day": day,
