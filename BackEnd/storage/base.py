@@ -176,7 +176,7 @@ class Threads(ABC):
         """Delete a thread's messages but keep the thread; False if no such conversation."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: TinyDB keeps one per ledger line in memory
 class UsageTotals:
     """Sums over ledger lines; `cost` stays None until some answer reported one."""
 

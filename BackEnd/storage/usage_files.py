@@ -9,6 +9,7 @@ its messages are deleted, in the same file transaction, so spending outlives the
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Collection, Iterable
 from datetime import date
@@ -223,6 +224,8 @@ def _is_day(value: object) -> bool:
 
 
 def _add(lines: Lines, key: Key, figures: UsageTotals) -> None:
+    # Interned: every account repeats the same days and model names; one string each in memory.
+    key = (sys.intern(key[0]), sys.intern(key[1]))
     found = lines.get(key)
     lines[key] = figures if found is None else found.plus(figures)
 

@@ -16,6 +16,7 @@ from .schema import usage_days
 __all__ = ["SQLUsageLedger"]
 
 _LINE = tuple(usage_days.c)
+_KEY = ["user_id", "day", "model"]
 _COUNTS = ("messages", "prompt_tokens", "completion_tokens", "total_tokens")
 
 
@@ -37,16 +38,7 @@ class SQLUsageLedger(UsageLedger):
             "total_tokens": usage.total_tokens if usage else 0,
             "cost": usage.cost if usage else None,
         }
-        dialect = postgresql if self._db.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(usage_days).values(row)
-        added = statement.excluded
-        current = usage_days.c
-        changes: dict[str, Any] = {name: current[name] + added[name] for name in _COUNTS}
-        # A cost stays null until some answer reports one.
-        changes["cost"] = func.coalesce(current.cost + added.cost, current.cost, added.cost)
-        self._db.execute(
-            statement.on_conflict_do_update(index_elements=["user_id", "day", "model"], set_=changes)
-        )
+        self._db.execute(_UPSERTS[self._db.dialect.name], row)
 
     def lines(self, user_id: str, first_day: str, last_day: str) -> list[UsageRecord]:
         rows = self._db.execute(
@@ -79,6 +71,18 @@ class SQLUsageLedger(UsageLedger):
         )
         tokens.update((user_id, int(total)) for user_id, total in rows)
         return tokens
+
+
+def _upsert(dialect: Any) -> Any:
+    # Built once per dialect, so SQLAlchemy compiles it once: a turn only binds its values.
+    statement = dialect.insert(usage_days)
+    added, current = statement.excluded, usage_days.c
+    changes: dict[str, Any] = {name: current[name] + added[name] for name in _COUNTS}
+    changes["cost"] = func.coalesce(current.cost + added.cost, current.cost, added.cost)
+    return statement.on_conflict_do_update(index_elements=_KEY, set_=changes)
+
+
+_UPSERTS = {"postgresql": _upsert(postgresql), "sqlite": _upsert(sqlite)}
 
 
 def _cost(value: object) -> float | None:
