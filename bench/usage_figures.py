@@ -1,8 +1,9 @@
 """Issue 9 figures: the usage routes' p50 over a ledger of realistic size, on the running server.
 
-`with_ledger` turns a generated data set into a version 2 dump whose accounts each have
-LEDGER_DAYS days of usage by two models (as a student using the app most days of a term
-would), the first account an administrator; `measure_usage` times the routes that read it.
+`with_ledger` turns a generated data set into a version 2 dump whose answers carry their model
+and usage (TinyDB counts them again at start-up) and whose accounts each have LEDGER_DAYS days
+of usage by two models (a student using the app most days of a term), the first account an
+administrator; `measure_usage` times the routes that read it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import itertools
 import json
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -31,22 +33,41 @@ def with_ledger(dump_path: Path, data: DataSet) -> None:
     document["version"] = 2
     document["users"][0]["role"] = "admin"
     days = [(_LAST_DAY - timedelta(days=offset)).isoformat() for offset in range(LEDGER_DAYS)]
-    document["usage"] = [
-        {
-            "user_id": user_id,
-            "day": day,
-            "model": model,
-            "messages": 3,
-            "prompt_tokens": 1200,
-            "completion_tokens": 450,
-            "total_tokens": 1650,
-            "cost": 0.0004,
-        }
+    lines = {
+        (user_id, day, model): _line(user_id, day, model, 3)
         for user_id in data.user_ids
         for day in sorted(days)
         for model in _MODELS
-    ]
+    }
+    for message in document["messages"]:
+        if message["role"] == "assistant":  # what the answers count is in the ledger too
+            message.update(model=_MODELS[0], finish_reason="stop", usage=_ANSWER_USAGE)
+            key = (message["user_id"], message["created_at"][:10], _MODELS[0])
+            found = lines.get(key) or _line(*key, 0)
+            lines[key] = {
+                **found,
+                "messages": found["messages"] + 1,
+                **{name: found[name] + _ANSWER_USAGE[name] for name in _ANSWER_USAGE if name != "cost"},
+                "cost": found["cost"] + _ANSWER_USAGE["cost"],
+            }
+    document["usage"] = [lines[key] for key in sorted(lines)]
     dump_path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+
+
+_ANSWER_USAGE = {"prompt_tokens": 400, "completion_tokens": 150, "total_tokens": 550, "cost": 0.0001}
+
+
+def _line(user_id: str, day: str, model: str, answers: int) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "day": day,
+        "model": model,
+        "messages": answers,
+        "prompt_tokens": 400 * answers,
+        "completion_tokens": 150 * answers,
+        "total_tokens": 550 * answers,
+        "cost": 0.0001 * answers,
+    }
 
 
 def measure_usage(
