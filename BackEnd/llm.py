@@ -41,11 +41,6 @@ class ChatModel:
         self._timeout = settings.llm_timeout_seconds
         self._api_key = settings.openrouter_api_key
 
-    @property
-    def default_model(self) -> str:
-        """OPENROUTER_MODEL: the model asked when a turn names none."""
-        return self._model
-
     async def complete(
         self, messages: list[dict[str, str]], options: ChatOptions | None = None
     ) -> Completion:

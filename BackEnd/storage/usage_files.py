@@ -23,7 +23,17 @@ from .base import UsageTotals
 from .record_file import RecordFile
 from .record_layout import read_records
 
-__all__ = ["LedgerChanges", "UsageIndex", "answer_figures", "usage_problem"]
+__all__ = [
+    "LedgerChanges",
+    "Lines",
+    "UsageIndex",
+    "answer_figures",
+    "as_records",
+    "owners_on_disk",
+    "usage_figures",
+    "usage_problem",
+    "write_lines",
+]
 
 Key = tuple[str, str]  # (day, model)
 Lines = dict[Key, UsageTotals]
