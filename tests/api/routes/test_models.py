@@ -111,3 +111,21 @@ async def test_upstream_entries_without_a_usable_id_are_skipped(
     assert (await models(client, alice))["items"] == [
         {"id": "ok/model", "name": "ok/model", "context_length": None}
     ]
+
+
+async def test_without_an_api_key_the_upstream_is_not_asked_and_the_default_is_offered(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    upstream: FakeUpstream,
+    alice: Account,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(app.state.context.settings, "openrouter_api_key", None)
+
+    listed = await models(client, alice)
+
+    assert listed == {
+        "items": [{"id": "openrouter/auto", "name": "openrouter/auto", "context_length": None}],
+        "default": "openrouter/auto",
+    }
+    assert upstream.requests == []
