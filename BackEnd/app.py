@@ -24,6 +24,7 @@ from .security import PasswordHasher, TokenCodec, load_or_create_secret
 from .services.chat_slots import LocalChatSlots
 from .services.conversations import ThreadLimits
 from .services.generations import Generations
+from .services.model_catalogue import ModelCatalogue
 from .storage import Database, open_database
 from .upstream_http import build_upstream_client
 
@@ -76,6 +77,7 @@ def create_app(
                     ),
                     chat_slots=LocalChatSlots(settings.user_concurrent_chats),
                     generations=generations,
+                    models=ModelCatalogue(settings, client),
                 )
                 yield
         finally:

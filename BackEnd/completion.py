@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Completion", "Usage"]
+__all__ = ["ChatOptions", "Completion", "Usage"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,23 @@ class Completion:
     model: str
     finish_reason: str | None = None
     usage: Usage | None = None
+
+
+@dataclass(frozen=True)
+class ChatOptions:
+    """What a turn asks of the model; None leaves the choice to the upstream (or, for `model`,
+    to OPENROUTER_MODEL). Resolved from the request, the caller's preferences and the allow-list
+    by `services/chat_options.py`."""
+
+    model: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+
+    def sampling(self) -> dict[str, Any]:
+        """The sampling parameters to send upstream: only those that were chosen."""
+        chosen = {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens}
+        return {name: value for name, value in chosen.items() if value is not None}
 
 
 def _count(value: object) -> int | None:

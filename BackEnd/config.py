@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     # Streaming and WebSocket (issue 9, parts 1-2): a socket that has not signed in within this
     # delay is closed (1008), so idle unauthenticated sockets cannot pile up.
     ws_auth_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # -- model choice and usage (issue 9) ------------------------------------------------
+    # Model ids a turn or a preference may name, comma-separated; empty allows any. A classroom
+    # pays per token: a model outside the list answers 422.
+    allowed_models: Annotated[list[str], NoDecode] = []
+    # How long GET /ai/models keeps the upstream's list of models before asking again.
+    models_cache_seconds: int = Field(default=600, ge=0, le=86_400)
 
     # -- identity and input hygiene ------------------------------------------------------
     # `CORS_ORIGINS=*` is refused unless this says it is meant (see _no_wildcard_by_mistake).
@@ -91,7 +97,7 @@ class Settings(BaseSettings):
         "http://localhost:5173",
     ]
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_models", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

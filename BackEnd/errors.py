@@ -6,6 +6,7 @@ AssistantIAError
 ├── LimitReached                a per-user size cap (conversations, messages of a thread)
 ├── InvalidInput                well-formed JSON that says something unusable (a query with no word, a bad import)
 │   └── UnreadableBody          a body read by the route itself is not JSON
+├── InvalidChoice               a well-formed value the server's settings refuse (a model off ALLOWED_MODELS)
 ├── InvalidCredentials
 ├── AuthenticationError         missing, invalid or expired token, or a vanished account
 ├── PermissionDenied
@@ -39,6 +40,7 @@ __all__ = [
     "DatabaseSchemaUnknown",
     "DatabaseUnavailable",
     "EmailAlreadyRegistered",
+    "InvalidChoice",
     "InvalidCredentials",
     "InvalidInput",
     "LimitReached",
@@ -80,6 +82,14 @@ class InvalidInput(AssistantIAError):
 
 class UnreadableBody(InvalidInput):
     """A body the route parses itself (an import) is not JSON: a 400, as FastAPI's parse errors are."""
+
+
+class InvalidChoice(AssistantIAError):
+    """A request field holds a value this server does not allow; answered as a 422 naming `location`."""
+
+    def __init__(self, message: str, location: tuple[str, ...]) -> None:
+        self.location = location
+        super().__init__(message)
 
 
 class InvalidCredentials(AssistantIAError):

@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import httpx
 
-from .completion import Completion, Usage
+from .completion import ChatOptions, Completion, Usage
 from .config import Settings
 from .errors import UpstreamBadResponse, UpstreamNotConfigured, UpstreamRateLimited, UpstreamTimeout
 from .llm_stream import StreamReader
@@ -61,14 +61,21 @@ class ChatModel:
                 "the administrator must set OPENROUTER_API_KEY."
             )
 
-    async def complete(self, messages: list[dict[str, str]]) -> Completion:
-        """The model's answer to `messages` (system prompt first, newest message last)."""
+    async def complete(
+        self, messages: list[dict[str, str]], options: ChatOptions | None = None
+    ) -> Completion:
+        """The model's answer to `messages` (system prompt first, newest message last).
+
+        `options` picks the model and the sampling parameters; those left None are not sent.
+        """
         self.check_configured()
+        options = options or ChatOptions()
+        asked = options.model or self._model
         try:
             # httpx's timeout is per read; the product promises a limit on the whole call.
             with anyio.fail_after(self._timeout):
                 response = await self._client.post(
-                    "/chat/completions", json={"model": self._model, "messages": messages}
+                    "/chat/completions", json={"model": asked, "messages": messages, **options.sampling()}
                 )
         except (TimeoutError, httpx.TimeoutException) as exc:
             logger.warning("Upstream did not answer within %g s: %s", self._timeout, type(exc).__name__)
@@ -77,9 +84,11 @@ class ChatModel:
             # Exception texts are not logged: they may quote a URL, a proxy's password or a body.
             logger.warning("Upstream call failed: %s%s", type(exc).__name__, _os_error_code(exc))
             raise UpstreamBadResponse("The AI service could not be reached; try again in a moment.") from exc
-        return self._answer_from(response)
+        return self._answer_from(response, asked)
 
-    async def stream(self, messages: list[dict[str, str]]) -> AsyncGenerator[str | Completion, None]:
+    async def stream(
+        self, messages: list[dict[str, str]], options: ChatOptions | None = None
+    ) -> AsyncGenerator[str | Completion, None]:
         """The answer to `messages` as it is written: text deltas, then the whole `Completion`.
 
         Raises UpstreamError as `complete` does, also once deltas have come (an error chunk, a
@@ -89,14 +98,16 @@ class ChatModel:
         upstream connection, which cancels the generation at providers that support it.
         """
         self.check_configured()
-        # MERGE: ChatOptions (model, temperature, top_p, max_tokens) join this body.
+        options = options or ChatOptions()
+        asked = options.model or self._model
         body = {
-            "model": self._model,
+            "model": asked,
             "messages": messages,
+            **options.sampling(),
             "stream": True,
             "stream_options": {"include_usage": True},  # usage in the last chunk, also off OpenRouter
         }
-        reader = StreamReader(self._model, self._label)
+        reader = StreamReader(asked, self._label)
         try:
             with anyio.fail_after(self._timeout):
                 request = self._client.build_request("POST", "/chat/completions", json=body)
@@ -105,7 +116,7 @@ class ChatModel:
                 # An error status, or a server that ignores `stream` and answers in one JSON body.
                 if response.status_code >= 400 or "json" in response.headers.get("content-type", ""):
                     await response.aread()
-                    whole = self._answer_from(response)  # raises the error /ai/chat would
+                    whole = self._answer_from(response, asked)  # raises the error /ai/chat would
                     yield whole.content
                     yield whole
                     return
@@ -126,7 +137,7 @@ class ChatModel:
             raise UpstreamBadResponse("The AI service could not be reached; try again in a moment.") from exc
         yield reader.completion()
 
-    def _answer_from(self, response: httpx.Response) -> Completion:
+    def _answer_from(self, response: httpx.Response, asked: str) -> Completion:
         if response.status_code >= 400:
             self._log_rejection(response, "an error status", _json_or_none(response))
             if response.status_code == 429:
@@ -146,13 +157,11 @@ class ChatModel:
             self._log_rejection(response, problem, body)
             raise UpstreamBadResponse("The AI service sent an error or an empty answer.")
         return Completion(
-            answer, self._answering_model(body), _finish_reason(body), Usage.from_upstream(body.get("usage"))
+            answer,
+            _answering_model(body, asked),
+            _finish_reason(body),
+            Usage.from_upstream(body.get("usage")),
         )
-
-    def _answering_model(self, body: dict[str, Any]) -> str:
-        """The upstream's `model` field when it names one, else the model asked."""
-        named = body.get("model")
-        return named if isinstance(named, str) and _LABEL_MODEL.fullmatch(named) else self._model
 
     def _log_rejection(self, response: httpx.Response, problem: str, body: Any) -> None:
         # Status, error type and code only: an error message may quote the student's prompt.
@@ -176,6 +185,12 @@ class ChatModel:
         if self._api_key and (self._api_key in value or (len(value) >= 8 and value in self._api_key)):
             return "-"
         return value
+
+
+def _answering_model(body: dict[str, Any], asked: str) -> str:
+    """The upstream's `model` field when it names one, else the model asked."""
+    named = body.get("model")
+    return named if isinstance(named, str) and _LABEL_MODEL.fullmatch(named) else asked
 
 
 def _json_or_none(response: httpx.Response) -> Any:

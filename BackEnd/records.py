@@ -8,18 +8,22 @@ import secrets
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
+from .completion import Completion
 from .organising import ORGANISING_DEFAULTS, organising_problem
 
 __all__ = [
+    "OPTIONAL_FIELDS",
     "RECORD_FIELDS",
+    "Preferences",
     "ConversationRecord",
     "MessageRecord",
     "MessageRole",
     "STAMP_FORMAT",
     "RecordKind",
     "Role",
+    "UsageRecord",
     "UserRecord",
     "STORED_CONVERSATION_FIELDS",
     "conversation_record",
@@ -32,6 +36,7 @@ __all__ = [
     "record_problem",
     "stamp_after",
     "utc_now",
+    "with_defaults",
 ]
 
 Role = Literal["user", "admin"]
@@ -48,6 +53,16 @@ class UserRecord(TypedDict):
     role: Role
     password_hash: str
     created_at: str
+    # -- model preferences (issue 9): absent until the account sets some (PATCH /auth/me)
+    preferences: NotRequired[Preferences | None]
+
+
+class Preferences(TypedDict):
+    """What an account's turns use when the request names nothing (null: the server's default)."""
+
+    model: str | None
+    temperature: float | None
+    system_prompt: str | None
 
 
 class ConversationRecord(TypedDict):
@@ -81,6 +96,27 @@ class MessageRecord(TypedDict):
     role: MessageRole
     content: str
     created_at: str
+    # -- what answered (issue 9): set on assistant messages; null on user messages, absent on old data
+    model: NotRequired[str | None]
+    finish_reason: NotRequired[str | None]
+    usage: NotRequired[dict[str, Any] | None]
+
+
+class UsageRecord(TypedDict):
+    """One line of the usage ledger: what an account's answers by one model cost on one UTC day.
+
+    Kept as turns are stored and kept when their thread is deleted; `cost` sums the costs the
+    upstream reported (null while it reported none).
+    """
+
+    user_id: str
+    day: str  # YYYY-MM-DD
+    model: str
+    messages: int
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cost: float | None
 
 
 @functools.cache
@@ -175,9 +211,19 @@ def conversation_record(user_id: str, title: str, *, at: str | None = None) -> C
 
 
 def message_record(
-    user_id: str, conversation_id: str, role: MessageRole, content: str, *, message_id: str | None = None
+    user_id: str,
+    conversation_id: str,
+    role: MessageRole,
+    content: str,
+    *,
+    completion: Completion | None = None,
+    message_id: str | None = None,
 ) -> MessageRecord:
-    """A new message of a thread, stamped now; `message_id` when it was announced before (a stream's)."""
+    """A new message of a thread, stamped now; an answer carries its `completion`'s model and usage.
+
+    `message_id` is given when the id was announced before the answer came (a stream's `start`).
+    """
+    usage = completion.usage if completion is not None else None
     return {
         "id": message_id or new_id("msg"),
         "conversation_id": conversation_id,
@@ -185,6 +231,9 @@ def message_record(
         "role": role,
         "content": content,
         "created_at": utc_now(),
+        "model": completion.model if completion is not None else None,
+        "finish_reason": completion.finish_reason if completion is not None else None,
+        "usage": usage.as_dict() if usage is not None else None,
     }
 
 
@@ -197,6 +246,7 @@ RECORD_FIELDS: dict[RecordKind, dict[str, tuple[type, ...]]] = {
         "role": _TEXT,
         "password_hash": _TEXT,
         "created_at": _TEXT,
+        "preferences": (dict, type(None)),
     },
     "conversation": {"id": _TEXT, "user_id": _TEXT, "title": _TEXT, "created_at": _TEXT, "updated_at": _TEXT},
     "message": {
@@ -206,7 +256,16 @@ RECORD_FIELDS: dict[RecordKind, dict[str, tuple[type, ...]]] = {
         "role": _TEXT,
         "content": _TEXT,
         "created_at": _TEXT,
+        "model": (str, type(None)),
+        "finish_reason": (str, type(None)),
+        "usage": (dict, type(None)),
     },
+}
+# Fields records written before they existed lack: they read as None.
+OPTIONAL_FIELDS: dict[RecordKind, tuple[str, ...]] = {
+    "user": ("preferences",),
+    "conversation": (),
+    "message": ("model", "finish_reason", "usage"),
 }
 _ALLOWED_VALUES: dict[tuple[RecordKind, str], frozenset[str]] = {
     ("user", "role"): frozenset({"user", "admin"}),
@@ -238,6 +297,47 @@ def record_problem(kind: RecordKind, doc: object) -> str | None:
         return f"has a malformed id {doc['id']!r}"
     if kind == "conversation":
         return organising_problem(doc)
+    if kind == "message" and doc.get("usage") is not None:
+        return _usage_problem(doc["usage"])
+    if kind == "user" and doc.get("preferences") is not None:
+        return _preferences_problem(doc["preferences"])
+    return None
+
+
+def with_defaults(kind: RecordKind, doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` with every field of its kind, those it predates set to None (dumps compare equal)."""
+    missing = [field for field in OPTIONAL_FIELDS[kind] if field not in doc]
+    return {**doc, **dict.fromkeys(missing)} if missing else doc
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**15
+
+
+def _usage_problem(usage: dict[str, Any]) -> str | None:
+    counts = ("prompt_tokens", "completion_tokens", "total_tokens")
+    cost = usage.get("cost")
+    if set(usage) != {*counts, "cost"} or not all(_is_count(usage[name]) for name in counts):
+        return "has a malformed 'usage' (expected prompt_tokens, completion_tokens, total_tokens, cost)"
+    if cost is not None and (
+        isinstance(cost, bool) or not isinstance(cost, int | float) or not 0 <= cost < 10**9
+    ):
+        return "has a malformed usage 'cost'"
+    return None
+
+
+def _preferences_problem(preferences: dict[str, Any]) -> str | None:
+    temperature = preferences.get("temperature")
+    if (
+        set(preferences) != {"model", "temperature", "system_prompt"}
+        or not isinstance(preferences["model"], str | None)
+        or not isinstance(preferences["system_prompt"], str | None)
+        or not (
+            temperature is None
+            or (isinstance(temperature, int | float) and not isinstance(temperature, bool))
+        )
+    ):
+        return "has malformed 'preferences' (expected model, temperature, system_prompt)"
     return None
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "Status",
     "Token",
     "UserList",
+    "UsagePublic",
     "UserPublic",
 ]
 
@@ -85,6 +86,12 @@ Text = Annotated[str, AfterValidator(_encodable)]
 Email = Annotated[Text, Field(max_length=320), AfterValidator(normalise_email)]
 OneLine = Annotated[Text, AfterValidator(_no_control_characters)]
 NewPassword = Annotated[Text, Field(min_length=8, max_length=72), AfterValidator(_password_fits_bcrypt)]
+# The chat parameters (issue 9), also checked in preferences. Model ids use these characters
+# (`openai/gpt-4o-mini`, `meta-llama/llama-3:free`).
+ModelName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:/@+-]+$")]
+Temperature = Annotated[float, Field(ge=0, le=2, allow_inf_nan=False)]
+TopP = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+MaxTokens = Annotated[int, Field(ge=1, le=32_000)]
 Title = Annotated[
     OneLine, BeforeValidator(_strip), Field(max_length=MAX_TITLE_CHARS), AfterValidator(_not_blank)
 ]
@@ -167,6 +174,15 @@ class ConversationPage(BaseModel):
     total: int
 
 
+class UsagePublic(BaseModel):
+    """Tokens of one answer as the upstream reported them; `cost` in its currency, when it says."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cost: float | None = None
+
+
 class MessagePublic(BaseModel):
     """One message of a thread."""
 
@@ -175,6 +191,10 @@ class MessagePublic(BaseModel):
     role: Literal["user", "assistant"]
     content: str
     created_at: str
+    # -- what answered (issue 9): null on user messages and on answers stored before
+    model: str | None = None
+    finish_reason: str | None = None
+    usage: UsagePublic | None = None
 
 
 class HistoryPage(BaseModel):
@@ -196,6 +216,11 @@ class ChatRequest(BaseModel):
         AfterValidator(_not_blank),
     ]
     conversation_id: Annotated[str, Field(max_length=100)] | None = None
+    # -- model choice (issue 9): left out, the caller's preference applies, else the server's default
+    model: ModelName | None = None
+    temperature: Temperature | None = None
+    top_p: TopP | None = None
+    max_tokens: MaxTokens | None = None
 
 
 class StopRequest(BaseModel):
@@ -239,6 +264,10 @@ class ChatReply(BaseModel):
     conversation_id: str
     user_message_id: str
     assistant_message_id: str
+    # -- what answered (issue 9)
+    model: str
+    finish_reason: str | None
+    usage: UsagePublic | None
 
 
 class Status(BaseModel):

@@ -30,6 +30,7 @@ from bench.report import PLOT_NAME, ROWS, plot, table
 from bench.scenarios import BURST_LATENCY, Samples, measure_baseline, measure_size
 from bench.server import UpstreamProcess
 from bench.streaming import measure_streaming, streaming_table
+from bench.usage_figures import USAGE_ROWS, measure_usage, with_ledger
 
 search_bench.install()
 
@@ -79,6 +80,7 @@ def main() -> int:
             for size in sizes:
                 dump_path = workdir / f"dump-{size}.json"
                 data = make_data_set(dump_path, messages=size, password_hash=password_hash)
+                with_ledger(dump_path, data)
                 largest = size == sizes[-1]
                 with scratch_database(args.database_url, workdir, size) as database_url:
                     figures[size] = measure_size(
@@ -90,6 +92,7 @@ def main() -> int:
                         database_url=database_url,
                         with_burst=largest,
                         with_dump=largest,
+                        extra=measure_usage,
                     )
                     if largest:
                         streaming = measure_streaming(data, workdir, upstream, database_url=database_url)
@@ -97,6 +100,7 @@ def main() -> int:
     finally:
         upstream.stop()
     elapsed = time.perf_counter() - started
+    ROWS.extend(USAGE_ROWS)
     rendered = table(figures, baseline, BURST_LATENCY)
     rendered += f"\n\nStreamed answers, {sizes[-1]:,} messages:\n\n" + streaming_table({"figure": streaming})
     print(rendered)

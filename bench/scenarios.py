@@ -77,6 +77,7 @@ def measure_size(
     database_url: str | None,
     with_burst: bool,
     with_dump: bool,
+    extra: Callable[[httpx.Client, DataSet, int, dict[str, str]], dict[str, float]] | None = None,
 ) -> dict[str, float]:
     """Restore the set, serve it, and measure every figure of one column of the table."""
     env = bench_env(
@@ -95,6 +96,8 @@ def measure_size(
             figures |= measure_organising(client, data, samples.reads, lambda user: _bearer(_token(user)))
             for scenario in EXTRA_SCENARIOS:
                 figures |= scenario(client, data, samples)
+            if extra is not None:  # another module's figures, on the same server and tokens
+                figures |= extra(client, data, samples.reads, {user: _token(user) for user in data.user_ids})
         if with_burst:
             cpu_before = server.cpu_seconds()
             figures |= _bursts(server.port, data, upstream, samples.bursts)

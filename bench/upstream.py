@@ -23,6 +23,9 @@ _BODY = json.dumps(
         "choices": [
             {"index": 0, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop"}
         ],
+        # As OpenRouter reports it: each stored answer carries it and the usage ledger counts it.
+        "model": "openai/gpt-4o-mini",
+        "usage": {"prompt_tokens": 412, "completion_tokens": 150, "total_tokens": 562, "cost": 0.000152},
     }
 ).encode()
 

@@ -164,3 +164,20 @@ def test_impossible_http_limits_are_refused_naming_the_variable(
     with pytest.raises(ValidationError) as raised:
         Settings(_env_file=None)
     assert variable.lower() in str(raised.value)
+
+
+def test_allowed_models_and_the_models_cache_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (Settings(_env_file=None).allowed_models, Settings(_env_file=None).models_cache_seconds) == (
+        [],
+        600,
+    )
+    monkeypatch.setenv("ALLOWED_MODELS", " openai/gpt-4o-mini, mistralai/mistral-small ,")
+    monkeypatch.setenv("MODELS_CACHE_SECONDS", "30")
+    settings = Settings(_env_file=None)
+    assert settings.allowed_models == ["openai/gpt-4o-mini", "mistralai/mistral-small"]
+    assert settings.models_cache_seconds == 30
+    monkeypatch.setenv("ALLOWED_MODELS", "")
+    assert Settings(_env_file=None).allowed_models == []
+    monkeypatch.setenv("MODELS_CACHE_SECONDS", "-1")
+    with pytest.raises(ValidationError, match="models_cache_seconds"):
+        Settings(_env_file=None)

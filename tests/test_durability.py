@@ -226,6 +226,20 @@ def _check_no_half_turn(url: str, accounts: list[dict[str, str]]) -> int:
     return turns
 
 
+def _check_ledger_agrees(url: str, accounts: list[dict[str, str]]) -> None:
+    """The usage ledger commits with the turn: it counts exactly the stored answers (these
+    accounts never delete a thread, which would keep its count)."""
+    with _client(url) as http:
+        for headers in accounts:
+            answers = sum(
+                len(_every_item(http, f"/history/{thread['id']}", headers)) // 2
+                for thread in _every_item(http, "/conversations", headers)
+            )
+            usage = http.get("/auth/me/usage", headers=headers)
+            assert usage.status_code == 200, usage.text
+            assert usage.json()["total"]["messages"] == answers, "the ledger and the messages disagree"
+
+
 def test_acknowledged_turns_and_accounts_survive_repeated_sigkill_under_load(tmp_path: Path) -> None:
     data_dir = tmp_path / "BDD"
     seed = random.randrange(1 << 30)
@@ -252,6 +266,7 @@ def test_acknowledged_turns_and_accounts_survive_repeated_sigkill_under_load(tmp
                 _check_files(data_dir, temp_files_allowed=False)
                 _check_acknowledged_turns(server.url, everything)
                 stored_turns = _check_no_half_turn(server.url, [*accounts, deleter])
+                _check_ledger_agrees(server.url, accounts)
                 _check_deletions(server.url, data_dir, deleter, everything.deleted)
                 assert stored_turns >= len(everything.turns)
             print(

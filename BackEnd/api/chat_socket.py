@@ -16,6 +16,7 @@ from ..errors import AssistantIAError, AuthenticationError
 from ..records import UserRecord
 from ..schemas import SocketAuth, SocketChat, SocketMessage, SocketStop
 from ..services import auth, chat_stream
+from ..services.chat_options import options_for_request, system_prompt_for
 from .deps import AppContext
 from .errors import status_and_detail
 
@@ -116,9 +117,10 @@ class ChatSocket:
             user_id=user["id"],
             message=message.message,
             conversation_id=message.conversation_id,
-            system_prompt=context.settings.system_prompt,
+            system_prompt=system_prompt_for(context.settings, user),
             memory=context.settings.chat_memory_messages,
             limits=context.limits,
+            options=options_for_request(context.settings, user, message),
         )
 
     async def _relay(self, request_id: object, turn: chat_stream.StreamTurn) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from ..config import Settings
@@ -13,10 +14,11 @@ from ..errors import PermissionDenied
 from ..llm import ChatModel
 from ..records import UserRecord
 from ..security import PasswordHasher, TokenCodec
-from ..services import auth
+from ..services import auth, usage
 from ..services.chat_slots import ChatSlots
 from ..services.conversations import ThreadLimits
 from ..services.generations import Generations
+from ..services.model_catalogue import ModelCatalogue
 from ..storage import Database
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "CurrentUser",
     "DatabaseDep",
     "LimitsDep",
+    "UsageDays",
     "get_context",
 ]
 
@@ -42,6 +45,7 @@ class AppContext:
     limits: ThreadLimits
     chat_slots: ChatSlots
     generations: Generations
+    models: ModelCatalogue
 
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` in a worker
@@ -92,3 +96,14 @@ async def require_admin(user: CurrentUser) -> UserRecord:
 
 
 AdminUser = Annotated[UserRecord, Depends(require_admin)]
+
+
+async def get_usage_days(
+    first: Annotated[date | None, Query(alias="from", description="First UTC day, YYYY-MM-DD")] = None,
+    last: Annotated[date | None, Query(alias="to", description="Last UTC day, YYYY-MM-DD")] = None,
+) -> tuple[str, str]:
+    """The UTC days a usage report covers: `from`…`to`, by default the last 30."""
+    return usage.day_range(first, last)
+
+
+UsageDays = Annotated[tuple[str, str], Depends(get_usage_days)]

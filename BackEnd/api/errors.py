@@ -16,6 +16,7 @@ from ..errors import (
     AuthenticationError,
     DatabaseUnavailable,
     EmailAlreadyRegistered,
+    InvalidChoice,
     InvalidCredentials,
     InvalidInput,
     LimitReached,
@@ -136,6 +137,13 @@ async def _handle_domain_error(request: Request, exc: Exception) -> JSONResponse
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
+async def _handle_invalid_choice(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidChoice)
+    # The shape of FastAPI's own 422, so a client reads every refused field the same way.
+    error = {"type": "invalid_choice", "loc": list(exc.location), "msg": str(exc)}
+    return JSONResponse({"detail": [error]}, status_code=422)
+
+
 async def _handle_invalid_request(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # FastAPI's default echoes the rejected `input`: a password would come back in the body,
@@ -149,4 +157,5 @@ async def _handle_invalid_request(request: Request, exc: Exception) -> JSONRespo
 def install_error_handlers(app: FastAPI) -> None:
     """Route every domain error through one mapping, and keep 422 bodies free of echoed input."""
     app.add_exception_handler(AssistantIAError, _handle_domain_error)
+    app.add_exception_handler(InvalidChoice, _handle_invalid_choice)
     app.add_exception_handler(RequestValidationError, _handle_invalid_request)

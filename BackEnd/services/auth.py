@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 
+from ..config import Settings
 from ..emails import email_key
 from ..errors import AuthenticationError, InvalidCredentials, NotFoundError
-from ..records import UserRecord, new_id, utc_now
+from ..records import Preferences, UserRecord, new_id, utc_now
 from ..security import PasswordHasher, TokenCodec
 from ..storage import Database
+from .chat_options import check_model_allowed, preferences_of
 
-__all__ = ["authenticate", "delete_user", "find_user_by_email", "list_users", "register", "user_from_token"]
+__all__ = [
+    "authenticate",
+    "delete_user",
+    "find_user_by_email",
+    "list_users",
+    "register",
+    "update_profile",
+    "user_from_token",
+]
 
 
 async def register(
@@ -66,6 +78,34 @@ def list_users(database: Database) -> list[UserRecord]:
     """Every account, oldest first."""
     with database.unit_of_work(write=False) as unit:
         return unit.accounts.all()
+
+
+def update_profile(
+    database: Database,
+    settings: Settings,
+    user_id: str,
+    *,
+    name: str | None,
+    preference_changes: dict[str, Any] | None,
+) -> UserRecord:
+    """Change the caller's name and the preferences named in `preference_changes` (None: unset one).
+
+    The model must be one ALLOWED_MODELS lists (422 otherwise), as on the chat routes.
+    """
+    model = (preference_changes or {}).get("model")
+    if model is not None:
+        check_model_allowed(settings, model, ("body", "preferences", "model"))
+    with database.unit_of_work(user_id) as unit:
+        current = unit.accounts.get(user_id)
+        if current is None:
+            raise AuthenticationError("Invalid or expired token.")  # the account went meanwhile
+        preferences: Preferences | None = None
+        if preference_changes is not None:
+            preferences = {**preferences_of(current), **preference_changes}  # type: ignore[assignment]
+        updated = unit.accounts.update_profile(user_id, name=name, preferences=preferences)
+    if updated is None:
+        raise AuthenticationError("Invalid or expired token.")
+    return updated
 
 
 def delete_user(database: Database, user_id: str) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from ..completion import Completion
+from ..completion import ChatOptions, Completion
 from ..errors import NotFoundError
 from ..llm import ChatModel
 from ..records import ConversationRecord, MessageRecord, conversation_record, message_record, new_id
@@ -33,6 +33,21 @@ class ChatTurn:
     def answer(self) -> str:
         """The answer's text, as stored."""
         return self.completion.content
+
+    @property
+    def model(self) -> str:
+        """The model that answered."""
+        return self.completion.model
+
+    @property
+    def finish_reason(self) -> str | None:
+        """Why the model stopped, as the upstream said."""
+        return self.completion.finish_reason
+
+    @property
+    def usage(self) -> dict[str, int | float | None] | None:
+        """The answer's token counts, when the upstream reported them."""
+        return self.completion.usage.as_dict() if self.completion.usage else None
 
 
 def title_from_message(message: str) -> str:
@@ -92,12 +107,12 @@ async def finish_turn(
     database: Database, limits: ThreadLimits, turn: PreparedTurn, completion: Completion
 ) -> ChatTurn:
     """Store the question and the answer in one unit of work, the answer under its announced id."""
-    # MERGE: completion=completion (model, finish_reason and usage stored with the answer).
     reply = message_record(
         turn.user_id,
         turn.conversation_id,
         "assistant",
         completion.content,
+        completion=completion,
         message_id=turn.assistant_message_id,
     )
     await anyio.to_thread.run_sync(
@@ -108,6 +123,7 @@ async def finish_turn(
         turn.conversation_id,
         [turn.question, reply],
         turn.new_conversation,
+        completion,
     )
     return ChatTurn(completion, turn.conversation_id, turn.question["id"], reply["id"])
 
@@ -123,6 +139,7 @@ async def send_message(
     system_prompt: str,
     memory: int,
     limits: ThreadLimits,
+    options: ChatOptions | None = None,
 ) -> ChatTurn:
     """Answer `message` within one thread; nothing is stored unless the model answered.
 
@@ -138,7 +155,7 @@ async def send_message(
         limits=limits,
     )
     async with slots.reserve(user_id):
-        completion = await model.complete(turn.context)  # MERGE: ChatOptions
+        completion = await model.complete(turn.context, options)
     return await finish_turn(database, limits, turn, completion)
 
 
@@ -164,9 +181,11 @@ def _store_turn(
     conversation_id: str,
     messages: list[MessageRecord],
     new_conversation: ConversationRecord | None,
+    completion: Completion | None = None,
 ) -> None:
-    # One unit of work: a new thread appears with its first turn or not at all. The caps are
-    # checked again: parallel turns may have filled the room seen before the model was asked.
+    # One unit of work: a new thread appears with its first turn or not at all, and the usage
+    # ledger counts the answer in the same commit. The caps are checked again: parallel turns
+    # may have filled the room seen before the model was asked.
     with database.unit_of_work(user_id) as unit:
         if new_conversation is not None:
             limits.check_new_conversation(unit, user_id)
@@ -174,5 +193,10 @@ def _store_turn(
         else:
             limits.check_new_messages(unit.threads.message_count(user_id, conversation_id), len(messages))
         # None: the thread (or the account) was deleted while the model was thinking.
-        if unit.threads.append(user_id, conversation_id, messages) is None:
+        stored = unit.threads.append(user_id, conversation_id, messages)
+        if stored is None:
             raise NotFoundError(_NOT_FOUND)
+        if completion is not None:  # counted on the UTC day the answer is stamped with
+            unit.usage.record(
+                user_id, conversation_id, stored["updated_at"][:10], completion.model, completion.usage
+            )

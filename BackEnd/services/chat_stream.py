@@ -11,7 +11,7 @@ from typing import Any, Literal
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ..completion import Completion
+from ..completion import ChatOptions, Completion
 from ..errors import AssistantIAError, NotFoundError, UpstreamTimeout
 from ..llm import ChatModel
 from ..storage import Database
@@ -62,6 +62,7 @@ async def start_stream(
     system_prompt: str,
     memory: int,
     limits: ThreadLimits,
+    options: ChatOptions | None = None,
 ) -> StreamTurn:
     """Check the turn as `/ai/chat` does (raising what it would answer), then start its generation.
 
@@ -88,7 +89,7 @@ async def start_stream(
     async def work() -> None:
         async with slot, send, anyio.create_task_group() as pings:
             pings.start_soon(_keep_alive, send)
-            await _generate(database, model, limits, turn, generation, send)
+            await _generate(database, model, limits, turn, generation, send, options)
             pings.cancel_scope.cancel()
 
     try:
@@ -102,7 +103,7 @@ async def start_stream(
             "conversation_id": turn.conversation_id,
             "user_message_id": turn.question["id"],
             "assistant_message_id": turn.assistant_message_id,
-            "model": model.model,  # MERGE: ChatOptions (the model asked)
+            "model": _asked(model, options),
         },
     )
     return StreamTurn(start, receive)
@@ -124,6 +125,11 @@ async def stop_thread(
         raise NotFoundError("Conversation not found.")
 
 
+def _asked(model: ChatModel, options: ChatOptions | None) -> str:
+    """The model a turn asks for: its options' choice, else the server's default."""
+    return options.model if options is not None and options.model else model.model
+
+
 def _owns_thread(database: Database, user_id: str, conversation_id: str) -> bool:
     with database.unit_of_work(user_id, write=False) as unit:
         return unit.threads.get(user_id, conversation_id) is not None
@@ -136,11 +142,12 @@ async def _generate(
     turn: PreparedTurn,
     generation: Generation,
     send: MemoryObjectSendStream[StreamEvent],
+    options: ChatOptions | None,
 ) -> None:
     parts: list[str] = []
     completion: Completion | None = None
     try:
-        stream = model.stream(turn.context)  # MERGE: ChatOptions
+        stream = model.stream(turn.context, options)
         # One scope bounds the whole call and is what a stop cancels.
         generation.scope.deadline = anyio.current_time() + model.timeout_seconds
         try:
@@ -159,7 +166,7 @@ async def _generate(
                 seconds = f"{model.timeout_seconds:g}"
                 logger.warning("Upstream stream did not end within %s s", seconds)
                 raise UpstreamTimeout(f"The AI service did not answer within {seconds} seconds.")
-            completion = Completion("".join(parts), model.model, STOPPED)  # MERGE: ChatOptions (model asked)
+            completion = Completion("".join(parts), _asked(model, options), STOPPED)
         stored = await finish_turn(database, limits, turn, completion)
     except AssistantIAError as exc:
         # Upstream failed, or storing did (thread deleted meanwhile, caps, storage down): nothing stored.

@@ -3,7 +3,8 @@
 Database ── unit_of_work(owner) ──> UnitOfWork ── .accounts: Accounts
                                               ├── .threads:  Threads (conversations and messages)
                                               ├── .stats:    Stats (per-account figures kept up to date)
-                                              └── .search:   SearchIndex (titles and messages, by word)
+                                              ├── .search:   SearchIndex (titles and messages, by word)
+                                              └── .usage:    UsageLedger (tokens spent per day and model)
 
 A unit of work commits every change made through it at once, or none of them: an SQL
 transaction, or on TinyDB the owner's lock and one commit point (see `journal.py`). A new
@@ -15,12 +16,21 @@ from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
-from ..records import ConversationRecord, MessageRecord, MessageRole, Role, UserRecord
+from ..completion import Usage
+from ..records import (
+    ConversationRecord,
+    MessageRecord,
+    MessageRole,
+    Preferences,
+    Role,
+    UsageRecord,
+    UserRecord,
+)
 from ..search_text import SearchQuery
 from .signals import LocalSignals, SignalChannel
 
@@ -39,7 +49,10 @@ __all__ = [
     "ThreadSort",
     "Threads",
     "UnitOfWork",
+    "UsageLedger",
+    "UsageTotals",
     "UserStats",
+    "profile_changes",
 ]
 
 T = TypeVar("T")
@@ -60,6 +73,8 @@ class Dump:
     users: list[UserRecord]
     conversations: list[ConversationRecord]
     messages: list[MessageRecord]
+    # The usage ledger: what deleted threads spent is in no message, so it travels as it is.
+    usage: list[UsageRecord] = field(default_factory=list)
 
     def bring_times_up(self) -> int:
         """Move each thread's `updated_at` up to its last message where it is older; how many moved.
@@ -128,7 +143,23 @@ class Accounts(ABC):
 
     @abstractmethod
     def delete(self, user_id: str) -> bool:
-        """Delete an account with all its conversations and messages; False if absent."""
+        """Delete an account with all its conversations, messages and usage; False if absent."""
+
+    @abstractmethod
+    def update_profile(
+        self, user_id: str, *, name: str | None = None, preferences: Preferences | None = None
+    ) -> UserRecord | None:
+        """Change the name and/or the preferences given (None leaves one as it is); None if absent."""
+
+
+def profile_changes(name: str | None, preferences: Preferences | None) -> dict[str, Any]:
+    """The fields `Accounts.update_profile` writes: those given, as stored."""
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = name
+    if preferences is not None:
+        changes["preferences"] = dict(preferences)
+    return changes
 
 
 class Threads(ABC):
@@ -284,6 +315,65 @@ class SearchIndex(ABC):
         """The user's titles and messages matching every term of `query`, newest first."""
 
 
+@dataclass(frozen=True, slots=True)  # slots: TinyDB keeps one per ledger line in memory
+class UsageTotals:
+    """Sums over ledger lines; `cost` stays None until some answer reported one."""
+
+    messages: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost: float | None = None
+
+    @classmethod
+    def of(cls, line: UsageRecord) -> UsageTotals:
+        """The figures of one ledger line."""
+        return cls(
+            line["messages"],
+            line["prompt_tokens"],
+            line["completion_tokens"],
+            line["total_tokens"],
+            line["cost"],
+        )
+
+    def plus(self, other: UsageTotals) -> UsageTotals:
+        """Both added up."""
+        cost = None if self.cost is None and other.cost is None else (self.cost or 0.0) + (other.cost or 0.0)
+        return UsageTotals(
+            self.messages + other.messages,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.total_tokens + other.total_tokens,
+            cost,
+        )
+
+
+class UsageLedger(ABC):
+    """Tokens spent, per account, UTC day and answering model: kept up as turns are stored, so a
+    report reads a few lines instead of every message. A deleted thread's lines stay; a deleted
+    account's go with it (`Accounts.delete`)."""
+
+    @abstractmethod
+    def record(self, user_id: str, conversation_id: str, day: str, model: str, usage: Usage | None) -> None:
+        """Count one answer (and its usage, when the upstream reported one) on that day's line.
+
+        Call it in the unit that appends the answer, with the answer's own model, usage and day
+        (its `created_at`): TinyDB counts live threads from their stored answers at start-up.
+        """
+
+    @abstractmethod
+    def lines(self, user_id: str, first_day: str, last_day: str) -> list[UsageRecord]:
+        """The account's lines from `first_day` to `last_day` (YYYY-MM-DD, inclusive), by day then model."""
+
+    @abstractmethod
+    def totals(self, first_day: str, last_day: str) -> dict[str, UsageTotals]:
+        """Every account's sums over those days; accounts that spent nothing are absent."""
+
+    @abstractmethod
+    def total_tokens(self, user_ids: Collection[str]) -> dict[str, int]:
+        """All-time tokens of each account asked for, 0 for those that spent none (one batched read)."""
+
+
 class UnitOfWork(ABC):
     """Changes made through `accounts` and `threads` are committed together when the block ends.
 
@@ -309,6 +399,11 @@ class UnitOfWork(ABC):
     @abstractmethod
     def search(self) -> SearchIndex:
         """Titles and messages by word."""
+
+    @property
+    @abstractmethod
+    def usage(self) -> UsageLedger:
+        """The usage ledger."""
 
 
 class Database(ABC):

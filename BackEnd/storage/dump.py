@@ -1,7 +1,9 @@
-"""The dump file: `{"format": "assistantia-dump", "version": 2, users, conversations, messages}`.
+"""The dump file: `{"format": "assistantia-dump", "version": 2, users, conversations, messages, usage}`.
 
-Version 2 adds the conversations' organising fields (is_favorite, archived, folder, tags); a
-version 1 file still restores, its conversations taking their defaults.
+Version 2 adds the conversations' organising fields (is_favorite, archived, folder, tags), the
+answers' model, finish_reason and usage, the accounts' preferences and the usage ledger. A
+version 1 file still restores: its records take the new fields' defaults and its ledger starts
+empty, as a migrated database's does.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from ..records import (
 )
 from .base import Dump
 from .files import write_durably
+from .usage_files import usage_problem
 
 __all__ = ["DUMP_FORMAT", "DUMP_VERSION", "read_dump", "write_dump"]
 
 DUMP_FORMAT = "assistantia-dump"
 DUMP_VERSION = 2
-READABLE_VERSIONS = frozenset({1, 2})
+READABLE_VERSIONS = frozenset({1, DUMP_VERSION})
 
 # Each list of the dump holds records of one kind.
 _KINDS: dict[str, RecordKind] = {"users": "user", "conversations": "conversation", "messages": "message"}
@@ -43,6 +46,7 @@ def write_dump(path: Path, dump: Dump) -> None:
         "users": dump.users,
         "conversations": dump.conversations,
         "messages": dump.messages,
+        "usage": dump.usage,
     }
     write_durably(path, json.dumps(document, ensure_ascii=False).encode("utf-8"))
 
@@ -62,15 +66,54 @@ def read_dump(path: Path) -> Dump:
         raise RestoreError(f"{path} is not valid JSON ({exc})") from exc
     if not isinstance(document, dict) or document.get("format") != DUMP_FORMAT:
         raise RestoreError(f'{path} is not an AssistantIA dump ("format" must be {DUMP_FORMAT!r})')
-    if document.get("version") not in READABLE_VERSIONS:
+    version = document.get("version")
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise RestoreError(
-            f"{path} has dump version {document.get('version')!r}; this server reads "
-            f"{', '.join(map(str, sorted(READABLE_VERSIONS)))}"
+            f"{path} has dump version {version!r}; this server reads versions 1 to {DUMP_VERSION}"
         )
     check_text = _may_hold_unstorable_text(raw)
     lists = {name: _records(document, name, check_text) for name in _KINDS}
     _check_references(lists)
-    return Dump(users=lists["users"], conversations=lists["conversations"], messages=lists["messages"])  # type: ignore[arg-type]
+    usage = _usage_lines(document.get("usage", []), {user["id"] for user in lists["users"]})
+    return Dump(
+        users=lists["users"],  # type: ignore[arg-type]
+        conversations=lists["conversations"],  # type: ignore[arg-type]
+        messages=lists["messages"],  # type: ignore[arg-type]
+        usage=usage,  # type: ignore[arg-type]
+    )
+
+
+_USAGE_FIELDS = (
+    "user_id",
+    "day",
+    "model",
+    "messages",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cost",
+)
+
+
+def _usage_lines(lines: object, users: set[str]) -> list[dict[str, Any]]:
+    if not isinstance(lines, list):
+        raise RestoreError("the dump's 'usage' is not a list")
+    seen: set[tuple[str, str, str]] = set()
+    checked = []
+    for index, line in enumerate(lines):
+        problem = usage_problem(line) if isinstance(line, dict) else "is not an object"
+        if problem is None and line["user_id"] not in users:
+            problem = f"belongs to unknown user {line['user_id']!r}"
+        if problem is None and not is_storable_text(line["model"]):
+            problem = "has a model name that cannot be stored"
+        if problem is not None:
+            raise RestoreError(f"usage[{index}] {problem}")
+        key = (line["user_id"], line["day"], line["model"])
+        if key in seen:
+            raise RestoreError(f"usage[{index}] repeats the day and model of an earlier line")
+        seen.add(key)
+        checked.append({field: line.get(field) for field in _USAGE_FIELDS})
+    return checked
 
 
 def _records(document: dict[str, Any], name: str, check_text: bool) -> list[dict[str, Any]]:
@@ -90,7 +133,7 @@ def _records(document: dict[str, Any], name: str, check_text: bool) -> list[dict
         if kind == "conversation":
             checked.append(stored_conversation(record))
         else:
-            checked.append({field: record[field] for field in RECORD_FIELDS[kind]})
+            checked.append({field: record.get(field) for field in RECORD_FIELDS[kind]})
     return checked
 
 

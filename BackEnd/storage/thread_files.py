@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +133,9 @@ class ThreadFiles:
         """Whether no conversation or history file exists."""
         return not any(any(folder.glob("*.json")) for folder in (self.conversations_dir, self.history_dir))
 
-    def check(self, user_ids: set[str]) -> list[Path]:
+    def check(
+        self, user_ids: set[str], count: Callable[[str, str, dict[str, Any]], None] | None = None
+    ) -> list[Path]:
         """Start-up check: parse every file; returns the files no record refers to. Writes nothing.
 
         Raises DataFileCorrupt naming a bad file, so a refused start-up changes no file. A file
@@ -157,6 +159,8 @@ class ThreadFiles:
             docs = list(read_records(path, "messages"))
             for doc in docs:
                 _check_message(path, conversation_id, owners[conversation_id], doc)
+                if count is not None:  # the usage ledger counts the stored answers (usage_files.py)
+                    count(owners[conversation_id], conversation_id, doc)
             if docs:
                 summary = summarise(docs)
                 self.summaries[conversation_id] = summary

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataFolderInUse, DataFolderInvalid, RestoreError, StorageUnavailable
-from ..records import stored_conversation
-from .base import Database, Dump, UnitOfWork
+from ..records import stored_conversation, with_defaults
+from .base import Database, Dump, UnitOfWork, UsageTotals
 from .files import FileLock
 from .journal import FileTransaction, UnfinishedWork, check_journals, recover
 from .record_file import RecordFile
@@ -19,6 +19,7 @@ from .summaries import summarise
 from .thread_files import ThreadFiles
 from .tiny_search import SearchCache
 from .tinydb_units import TinyUnitOfWork
+from .usage_files import Lines, UsageIndex, answer_figures, as_records, owners_on_disk, write_lines
 from .users_file import UsersFile
 
 __all__ = ["TinyDBDatabase"]
@@ -41,6 +42,7 @@ class TinyDBDatabase(Database):
         self.folder = folder
         self.users = UsersFile(folder / "users.json")
         self.threads = ThreadFiles(folder)
+        self.usage = UsageIndex(folder)
         self._owner_lock = FileLock(folder / ".server.lock")
         self._unfinished = UnfinishedWork()
         self.search_cache = SearchCache(SEARCH_INDEX_CACHE_BYTES)
@@ -50,7 +52,12 @@ class TinyDBDatabase(Database):
         self._check_ownership()
         self._unfinished.finish()
         unit = TinyUnitOfWork(
-            self.users, self.threads, FileTransaction(self.folder), self._unfinished, self.search_cache
+            self.users,
+            self.threads,
+            self.usage,
+            FileTransaction(self.folder),
+            self._unfinished,
+            self.search_cache,
         )
         try:
             if owner is not None:
@@ -81,7 +88,7 @@ class TinyDBDatabase(Database):
 
     # -- start-up ------------------------------------------------------------------------
     def _folders(self) -> tuple[Path, ...]:
-        return (self.folder, self.threads.conversations_dir, self.threads.history_dir)
+        return (self.folder, self.threads.conversations_dir, self.threads.history_dir, self.usage.folder)
 
     def _prepare_folder(self) -> None:
         for folder in self._folders():
@@ -116,11 +123,14 @@ class TinyDBDatabase(Database):
                 )
             self.users.create_empty()
         self.users.load()
-        unreferenced = self.threads.check(self.users.ids())
+        self.usage.reset()
+        unreferenced = self.threads.check(self.users.ids(), self.usage.count_stored)
         finished = len(journals)
         removed = recover(self.folder, journals, self._folders())
         if journals:  # the files they finished are what the times in memory must come from
-            unreferenced = self.threads.check(self.users.ids())
+            self.usage.reset()
+            unreferenced = self.threads.check(self.users.ids(), self.usage.count_stored)
+        self.usage.load_archives()
         unreferenced = [path for path in unreferenced if path.exists()]
         if finished or removed:
             logger.warning(
@@ -146,9 +156,11 @@ class TinyDBDatabase(Database):
 
     # -- whole database ------------------------------------------------------------------
     def export_dump(self) -> Dump:
-        dump = Dump(users=self.users.all(), conversations=[], messages=[])
+        users = [with_defaults("user", user) for user in self.users.all()]  # type: ignore[arg-type]
+        dump = Dump(users=users, conversations=[], messages=[])  # type: ignore[arg-type]
         for user in dump.users:
             with self.threads.lock(user["id"]):
+                dump.usage.extend(as_records(user["id"], self.usage.user_lines(user["id"])))
                 threads = sorted(
                     self.threads.conversations(user["id"]).records(), key=lambda doc: doc["created_at"]
                 )
@@ -156,12 +168,13 @@ class TinyDBDatabase(Database):
                     last_message = self.threads.last_message.get(thread["id"], "")
                     thread["updated_at"] = max(thread["updated_at"], last_message)
                     dump.conversations.append(stored_conversation(thread))  # type: ignore[arg-type]
-                    dump.messages.extend(self.threads.history(thread["id"]).records())  # type: ignore[arg-type]
+                    messages = self.threads.history(thread["id"]).records()
+                    dump.messages.extend(with_defaults("message", message) for message in messages)  # type: ignore[misc]
             self.threads.trim()
         return dump
 
     def import_dump(self, dump: Dump) -> None:
-        if self.users.ids() or not self.threads.is_empty():
+        if self.users.ids() or not self.threads.is_empty() or owners_on_disk(self.usage.folder):
             raise RestoreError(f"data folder {self.folder} is not empty; restore needs an empty one")
         # One file transaction: an interrupted restore leaves the folder empty (or, past the
         # commit point, whole), so it can simply be run again. Staged files are fresh objects,
@@ -178,7 +191,12 @@ class TinyDBDatabase(Database):
                     for user_id, conversations in _group(dump.conversations, "user_id").items():
                         path = self.threads.conversations_dir / f"{user_id}.json"
                         RecordFile(path, "conversations").insert(conversations)
-                    table.insert_multiple(dict(user) for user in dump.users)
+                    for user_id, lines in _archived(dump).items():
+                        write_lines(RecordFile(self.usage.folder / f"{user_id}.json", "usage"), lines)
+                    # An account without preferences keeps the users.json shape it had before them.
+                    table.insert_multiple(
+                        _without(dict(user), "preferences", only_none=True) for user in dump.users
+                    )
                 unfinished = transaction.commit()
             except BaseException:
                 transaction.rollback()
@@ -189,8 +207,49 @@ class TinyDBDatabase(Database):
             unfinished()  # a restore has no later request to finish it: fail loudly now
         for conversation_id, messages in _group(dump.messages, "conversation_id").items():
             self.threads.summaries[conversation_id] = summarise(messages)
+        self.usage.reset()
+        for message in dump.messages:
+            self.usage.count_stored(message["user_id"], message["conversation_id"], message)  # type: ignore[arg-type]
+        self.usage.load_archives()
         if moved:
             logger.warning("Brought %d conversation time(s) up to their last message", moved)
+
+
+def _archived(dump: Dump) -> dict[str, Lines]:
+    """What the dump's ledger holds beyond its own answers (threads deleted before the dump): the
+    archive files, so that the answers counted at start-up plus them give the dump's ledger back.
+    A line below what the dump's answers show (a hand edit) comes back as the answers show."""
+    counted: dict[tuple[str, str, str], UsageTotals] = {}
+    for message in dump.messages:
+        figures = answer_figures(message)  # type: ignore[arg-type]
+        if figures is not None:
+            key = (message["user_id"], message["created_at"][:10], str(message.get("model")))
+            counted[key] = counted[key].plus(figures) if key in counted else figures
+    archived: dict[str, Lines] = {}
+    for line in dump.usage:
+        rest = _minus(
+            UsageTotals.of(line), counted.get((line["user_id"], line["day"], line["model"]), UsageTotals())
+        )
+        if rest.messages or rest.total_tokens or rest.prompt_tokens or rest.completion_tokens or rest.cost:
+            archived.setdefault(line["user_id"], {})[(line["day"], line["model"])] = rest
+    return archived
+
+
+def _minus(whole: UsageTotals, part: UsageTotals) -> UsageTotals:
+    cost = None if whole.cost is None else max(whole.cost - (part.cost or 0.0), 0.0)
+    return UsageTotals(
+        max(whole.messages - part.messages, 0),
+        max(whole.prompt_tokens - part.prompt_tokens, 0),
+        max(whole.completion_tokens - part.completion_tokens, 0),
+        max(whole.total_tokens - part.total_tokens, 0),
+        cost,
+    )
+
+
+def _without(record: Any, name: str, *, only_none: bool = False) -> dict[str, Any]:
+    if only_none and record.get(name) is not None:
+        return dict(record)
+    return {key: value for key, value in record.items() if key != name}
 
 
 def _group(records: Iterable[Any], key: str) -> dict[str, list[dict[str, Any]]]:

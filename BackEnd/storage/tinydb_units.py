@@ -11,8 +11,27 @@ from tinydb.table import Table
 
 from ..emails import email_key
 from ..errors import EmailAlreadyRegistered, NotFoundError
-from ..records import ConversationRecord, MessageRecord, Role, UserRecord, stamp_after, stored_conversation
-from .base import ALL_THREADS, Accounts, Page, SearchIndex, Stats, ThreadQuery, Threads, UnitOfWork
+from ..records import (
+    ConversationRecord,
+    MessageRecord,
+    Preferences,
+    Role,
+    UserRecord,
+    stamp_after,
+    stored_conversation,
+)
+from .base import (
+    ALL_THREADS,
+    Accounts,
+    Page,
+    SearchIndex,
+    Stats,
+    ThreadQuery,
+    Threads,
+    UnitOfWork,
+    UsageLedger,
+    profile_changes,
+)
 from .journal import FileTransaction, UnfinishedWork
 from .summaries import EMPTY, ThreadSummary
 from .thread_files import ThreadFiles
@@ -21,6 +40,8 @@ from .tiny_search import SearchCache, SearchChanges, message_entry, title_entry
 from .tinydb_organise import TinyOrganising
 from .tinydb_search import TinySearch
 from .tinydb_stats import TinyStats
+from .tinydb_usage import TinyUsageLedger
+from .usage_files import UsageIndex
 from .users_file import UsersFile
 
 __all__ = ["TinyUnitOfWork"]
@@ -38,12 +59,14 @@ class TinyUnitOfWork(UnitOfWork):
         self,
         users: UsersFile,
         threads: ThreadFiles,
+        usage_index: UsageIndex,
         transaction: FileTransaction,
         unfinished: UnfinishedWork,
         search_cache: SearchCache,
     ) -> None:
         self.users = users
         self.files = threads
+        self.usage_index = usage_index
         self.transaction = transaction
         self.unfinished = unfinished
         self.locks = ExitStack()
@@ -60,6 +83,7 @@ class TinyUnitOfWork(UnitOfWork):
         self.search_changes = SearchChanges()
         self.search_built: set[str] = set()  # users whose index this unit read (or built)
         self._search = TinySearch(self)
+        self.ledger = TinyUsageLedger(self)
         self.accounts_changed = False
         self._table: Table | None = None
 
@@ -84,6 +108,10 @@ class TinyUnitOfWork(UnitOfWork):
     @property
     def search(self) -> SearchIndex:
         return self._search
+
+    @property
+    def usage(self) -> UsageLedger:
+        return self.ledger
 
     def lock_user(self, user_id: str) -> None:
         """Take the user's thread lock for the rest of the unit."""
@@ -125,6 +153,7 @@ class TinyUnitOfWork(UnitOfWork):
                 self.search_cache.apply(self.search_changes)
                 for user_id, conversation_ids in self.forgotten.items():
                     self.files.forget(user_id, conversation_ids)
+                self.usage_index.apply(self.ledger.changes)
                 committed = True
             else:
                 self._abandon()
@@ -190,9 +219,22 @@ class TinyAccounts(Accounts):
             return False
         self._unit.threads.delete_all(user_id)
         self._unit.transaction.delete(self._unit.files.conversations_dir / f"{user_id}.json")
+        self._unit.ledger.forget(user_id)
         table.remove(_BY_ID == user_id)
         self._unit.deleted_accounts.append(user_id)
         return True
+
+    def update_profile(
+        self, user_id: str, *, name: str | None = None, preferences: Preferences | None = None
+    ) -> UserRecord | None:
+        table = self._unit.users_table()
+        found = self.get(user_id)
+        if found is None:
+            return None
+        changes = profile_changes(name, preferences)
+        if changes:
+            table.update(changes, _BY_ID == user_id)
+        return {**found, **changes}  # type: ignore[return-value]
 
 
 class TinyThreads(TinyOrganising, Threads):
@@ -281,6 +323,7 @@ class TinyThreads(TinyOrganising, Threads):
         return len(ids)
 
     def _drop_history(self, user_id: str, conversation_id: str) -> None:
+        self._unit.ledger.thread_dropped(user_id, conversation_id)
         self._files.drop_history(conversation_id, self._unit.transaction)
         self._unit.summaries[conversation_id] = None
         self._unit.forgotten.setdefault(user_id, []).append(conversation_id)
@@ -330,9 +373,7 @@ class TinyThreads(TinyOrganising, Threads):
         # The last message's time goes with the messages: the record keeps it.
         self._files.conversations(user_id).update(conversation_id, {"updated_at": conversation["updated_at"]})
         self._unit.moved.pop(conversation_id, None)
-        self._files.drop_history(conversation_id, self._unit.transaction)
-        self._unit.forgotten.setdefault(user_id, []).append(conversation_id)
-        self._unit.summaries[conversation_id] = None
+        self._drop_history(user_id, conversation_id)
         self._unit.search_changes.add(
             user_id, lambda index: index.remove_conversation(conversation_id, keep_title=True)
         )

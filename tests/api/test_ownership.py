@@ -53,6 +53,8 @@ async def test_route_table_is_the_documented_api_and_every_id_has_a_factory(
     assert {endpoint.name for endpoint in ADMIN_ONLY} == {
         "GET /users",
         "DELETE /users/{user_id}",
+        "GET /users/usage",
+        "GET /users/{user_id}/usage",
     }
     ids = {name for endpoint in ID_ROUTES for name in endpoint.id_params}
     assert ids == set(OBJECT_FACTORIES) == set(UNKNOWN_IDS), "every object id needs a factory"

@@ -112,7 +112,10 @@ def test_append_stores_the_turn_in_order_and_moves_updated_at_to_its_last_messag
     times = [m["created_at"] for m in page.items]
     assert times == sorted(set(times)) and times[0] > thread["created_at"]
     assert second["updated_at"] == times[-1] == stored_thread["updated_at"]  # type: ignore[index]
-    assert set(page.items[0]) == {"id", "conversation_id", "user_id", "role", "content", "created_at"}
+    assert set(page.items[0]) == {
+        *("id", "conversation_id", "user_id", "role", "content", "created_at"),
+        *("model", "finish_reason", "usage"),
+    }
     assert middle is not None and [m["content"] for m in middle.items] == ["echo: one", "two"]
 
 

@@ -9,14 +9,17 @@ from alembic.config import Config
 from sqlalchemy import create_engine, insert
 
 from BackEnd.config import Settings
-from BackEnd.records import RECORD_FIELDS, RecordKind
 from BackEnd.search_text import parse_query
 from BackEnd.storage import Dump
 from BackEnd.storage.sql import SQLDatabase
 from BackEnd.storage.sql.migrate import MIGRATIONS
 from tests.utils.records import make_conversation, make_turn, make_user
 
-_KIND: dict[str, RecordKind] = {"users": "user", "conversations": "conversation", "messages": "message"}
+_COLUMNS_0002 = {
+    "users": {"id", "email", "name", "role", "password_hash", "created_at"},
+    "conversations": {"id", "user_id", "title", "created_at", "updated_at"},
+    "messages": {"id", "conversation_id", "user_id", "role", "content", "created_at"},
+}
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -35,7 +38,7 @@ def test_upgrading_from_0002_indexes_existing_titles_and_messages(new_database_u
             command.upgrade(config, "0002")
             # Tables as revision 0002 has them: today's Table objects carry later columns.
             for name, rows in (("users", [user]), ("conversations", [thread]), ("messages", turn)):
-                columns = [field for field in rows[0] if field in RECORD_FIELDS[_KIND[name]]]
+                columns = [field for field in rows[0] if field in _COLUMNS_0002[name]]
                 table = sa.table(name, *(sa.column(column) for column in columns))
                 connection.execute(
                     insert(table), [{column: row[column] for column in columns} for row in rows]

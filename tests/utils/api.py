@@ -18,6 +18,11 @@ TEST_JWT_SECRET = "test-secret-" + "x" * 40
 
 
 Handler = Callable[[httpx.Request], Any]
+# What the fake upstream's `GET /models` lists.
+FAKE_MODELS = [
+    {"id": "openai/gpt-4o-mini", "name": "OpenAI: GPT-4o-mini", "context_length": 128000},
+    {"id": "mistralai/mistral-small", "name": "Mistral Small", "context_length": 32000},
+]
 
 
 @dataclass
@@ -34,6 +39,8 @@ class FakeUpstream:
             if inspect.isawaitable(result):
                 result = await result
             return result  # type: ignore[no-any-return]
+        if request.method == "GET" and request.url.path.endswith("/models"):
+            return httpx.Response(200, json={"data": FAKE_MODELS})
         messages = json.loads(request.content)["messages"]
         return completion(f"echo: {messages[-1]['content']}")
 

@@ -122,6 +122,7 @@ _VALID_BODIES: dict[str, Callable[[Account], dict[str, Any]]] = {
             }
         ],
     },
+    "PATCH /auth/me": lambda who: {"name": "Renamed", "preferences": {"temperature": 0.5}},
 }
 
 

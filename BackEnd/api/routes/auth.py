@@ -6,10 +6,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
+from ...model_schemas import Profile, ProfileUpdate, UsageReport
 from ...organising_schemas import UserStatsPublic
+from ...records import UserRecord
 from ...schemas import LoginRequest, RegisterRequest, Token, UserPublic
-from ...services import auth, organising
-from ..deps import AppContext, ContextDep, CurrentUser, DatabaseDep
+from ...services import auth, organising, usage
+from ...services.chat_options import preferences_of
+from ..deps import AppContext, ContextDep, CurrentUser, DatabaseDep, UsageDays
 from ..errors import BODY_ERRORS, responses
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -39,9 +42,31 @@ async def login_for_swagger(
 
 
 @router.get("/me", responses=responses(401, 503))
-def read_me(user: CurrentUser) -> UserPublic:
-    """The caller's account."""
-    return UserPublic.model_validate(user)
+def read_me(user: CurrentUser) -> Profile:
+    """The caller's account, with its preferences (each null until set)."""
+    return _profile(user)
+
+
+@router.patch("/me", responses=responses(401, 503, *BODY_ERRORS))
+def update_me(body: ProfileUpdate, user: CurrentUser, context: ContextDep) -> Profile:
+    """Change the caller's name and preferences; a preference sent as null goes back to the default,
+    one left out stays. A model outside ALLOWED_MODELS is a 422."""
+    preferences = body.preferences
+    changes = None if preferences is None else preferences.model_dump(include=preferences.model_fields_set)
+    updated = auth.update_profile(
+        context.database, context.settings, user["id"], name=body.name, preference_changes=changes
+    )
+    return _profile(updated)
+
+
+@router.get("/me/usage", responses=responses(401, 503))
+def read_my_usage(user: CurrentUser, database: DatabaseDep, days: UsageDays) -> UsageReport:
+    """What the caller's answers cost over UTC days `from`…`to` (default: the last 30)."""
+    return UsageReport.model_validate(usage.account_report(database, user["id"], *days))
+
+
+def _profile(user: UserRecord) -> Profile:
+    return Profile.model_validate({**user, "preferences": preferences_of(user)})
 
 
 @router.get("/me/stats", responses=responses(401, 503))

@@ -10,6 +10,7 @@ from fastapi.sse import KEEPALIVE_COMMENT, EventSourceResponse, format_sse_event
 
 from ...schemas import ChatRequest
 from ...services import chat_stream
+from ...services.chat_options import options_for_request, system_prompt_for
 from ...services.chat_stream import StreamEvent, StreamTurn
 from ..deps import ContextDep, CurrentUser
 from ..errors import BODY_ERRORS, json_responses, status_and_detail
@@ -68,9 +69,10 @@ async def stream_chat_message(
         user_id=user["id"],
         message=body.message,
         conversation_id=body.conversation_id,
-        system_prompt=context.settings.system_prompt,
+        system_prompt=system_prompt_for(context.settings, user),
         memory=context.settings.chat_memory_messages,
         limits=context.limits,
+        options=options_for_request(context.settings, user, body),
     )
     # fastapi.sse's response and encoder, fed directly rather than through a generator endpoint:
     # its per-event validation and keep-alive timer measured two thirds of the CPU of a delta.

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, exists, insert, select
+from sqlalchemy import Connection, Row, exists, insert, select
 
-from ...records import STORED_CONVERSATION_FIELDS
+from ...records import STORED_CONVERSATION_FIELDS, UserRecord
 from ..base import Dump
 from ..summaries import ThreadSummary, summarise
 from .organise import conversation_row
@@ -16,17 +16,26 @@ from .schema import (
     conversations,
     messages,
     search_entries,
+    usage_days,
     user_message_days,
     user_stats,
     users,
 )
 from .search import entries_for
 
-__all__ = ["MESSAGE_COLUMNS", "export_all", "import_all", "is_empty"]
+__all__ = ["MESSAGE_COLUMNS", "export_all", "import_all", "is_empty", "user_from_row"]
 
 MESSAGE_COLUMNS = tuple(column for column in messages.c if column.name != "seq")
 # Rows per INSERT batch when restoring: large enough to be fast, small enough for any driver.
 _RESTORE_BATCH = 5_000
+
+
+def user_from_row(row: Row[Any]) -> UserRecord:
+    """An account as TinyDB keeps it too: `preferences` only once some are set."""
+    user: dict[str, Any] = row._asdict()
+    if user.get("preferences") is None:
+        user.pop("preferences", None)
+    return user  # type: ignore[return-value]
 
 
 def export_all(db: Connection) -> Dump:
@@ -44,8 +53,13 @@ def export_all(db: Connection) -> Dump:
     history = select(*MESSAGE_COLUMNS).order_by(messages.c.created_at, messages.c.seq)
     for row in db.execute(history):
         by_thread.setdefault(row.conversation_id, []).append(row._asdict())
+    lines: dict[str, list[Any]] = {}
+    ledger = select(usage_days).order_by(usage_days.c.user_id, usage_days.c.day, usage_days.c.model)
+    for row in db.execute(ledger):
+        lines.setdefault(row.user_id, []).append(row._asdict())
     dump = Dump(users=accounts, conversations=[], messages=[])  # type: ignore[arg-type]
     for account in accounts:
+        dump.usage.extend(lines.get(account["id"], []))
         for thread in by_owner.get(account["id"], []):
             dump.conversations.append(thread)
             dump.messages.extend(by_thread.get(thread["id"], []))
@@ -99,6 +113,7 @@ def import_all(db: Connection, dump: Dump) -> int:
         (user_stats, kept),
         (user_message_days, days),
         (search_entries, entries),
+        (usage_days, dump.usage),
     )
     for table, records in tables:
         for start in range(0, len(records), _RESTORE_BATCH):

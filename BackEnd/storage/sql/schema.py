@@ -6,11 +6,13 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -18,6 +20,7 @@ from sqlalchemy import (
     false,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.types import JSON
 
 __all__ = [
     "STAMP",
@@ -27,6 +30,7 @@ __all__ = [
     "metadata",
     "search_entries",
     "user_message_days",
+    "usage_days",
     "user_stats",
     "users",
 ]
@@ -35,6 +39,8 @@ __all__ = [
 # is time order, and a dump round-trips byte for byte whatever the backend.
 STAMP = String(27)
 _ID = String(80)
+# A JSON null is stored as SQL NULL, so "no preferences" and "no usage" read back as None.
+_JSON = JSON(none_as_null=True)
 
 metadata = MetaData()
 
@@ -47,6 +53,7 @@ users = Table(
     Column("role", String(16), nullable=False),
     Column("password_hash", Text, nullable=False),
     Column("created_at", STAMP, nullable=False),
+    Column("preferences", _JSON, nullable=True),  # issue 9 (revision 0003)
     UniqueConstraint("email", name="uq_users_email"),
 )
 
@@ -88,6 +95,10 @@ messages = Table(
     Column("role", String(16), nullable=False),
     Column("content", Text, nullable=False),
     Column("created_at", STAMP, nullable=False),
+    # What answered (issue 9, revision 0003): null on user messages and on older answers.
+    Column("model", Text, nullable=True),
+    Column("finish_reason", String(40), nullable=True),
+    Column("usage", _JSON, nullable=True),
     ForeignKeyConstraint(
         ["conversation_id", "user_id"],
         ["conversations.id", "conversations.user_id"],
@@ -174,4 +185,24 @@ search_entries = Table(
     Index("ix_search_entries_conversation", "conversation_id"),
     Index("ix_search_entries_message", "message_id"),
     Index("ix_search_entries_document", "document", postgresql_using="gin"),
+)
+
+# The usage ledger (issue 9, revision 0003): one row per account, UTC day and answering model,
+# upserted by each stored turn. Kept when a thread goes; gone with its account.
+usage_days = Table(
+    "usage_days",
+    metadata,
+    Column(
+        "user_id", _ID, ForeignKey("users.id", ondelete="CASCADE", name="fk_usage_days_user"), nullable=False
+    ),
+    Column("day", String(10), nullable=False),
+    Column("model", Text, nullable=False),
+    Column("messages", BigInteger, nullable=False),
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
+    Column("total_tokens", BigInteger, nullable=False),
+    Column("cost", Float, nullable=True),
+    PrimaryKeyConstraint("user_id", "day", "model", name="pk_usage_days"),
+    # The admin's report reads every account's rows over a range of days.
+    Index("ix_usage_days_day", "day"),
 )

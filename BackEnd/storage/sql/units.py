@@ -8,10 +8,21 @@ from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, sel
 from sqlalchemy.exc import IntegrityError
 
 from ...errors import EmailAlreadyRegistered
-from ...records import ConversationRecord, MessageRecord, Role, UserRecord, stamp_after
-from ..base import ALL_THREADS, Accounts, Page, SearchIndex, Stats, ThreadQuery, Threads, UnitOfWork
+from ...records import ConversationRecord, MessageRecord, Preferences, Role, UserRecord, stamp_after
+from ..base import (
+    ALL_THREADS,
+    Accounts,
+    Page,
+    SearchIndex,
+    Stats,
+    ThreadQuery,
+    Threads,
+    UnitOfWork,
+    UsageLedger,
+    profile_changes,
+)
 from . import search
-from .dumps import MESSAGE_COLUMNS
+from .dumps import MESSAGE_COLUMNS, user_from_row
 from .engine import integrity_violation
 from .organise import (
     CONVERSATION_COLUMNS,
@@ -24,6 +35,7 @@ from .organise import (
 )
 from .schema import conversations, messages, users
 from .stats import SQLStats
+from .usage import SQLUsageLedger
 
 __all__ = ["SQLUnitOfWork"]
 
@@ -39,6 +51,7 @@ class SQLUnitOfWork(UnitOfWork):
         self._accounts = SQLAccounts(db)
         self._threads = SQLThreads(db, self._stats)
         self._search = search.SQLSearch(db)
+        self._usage = SQLUsageLedger(db)
 
     @property
     def accounts(self) -> Accounts:
@@ -56,6 +69,10 @@ class SQLUnitOfWork(UnitOfWork):
     def search(self) -> SearchIndex:
         return self._search
 
+    @property
+    def usage(self) -> UsageLedger:
+        return self._usage
+
 
 class SQLAccounts(Accounts):
     """The `users` table."""
@@ -70,7 +87,8 @@ class SQLAccounts(Accounts):
         return _user_where(self._db, users.c.email == email)
 
     def all(self) -> list[UserRecord]:
-        return _all(self._db.execute(select(*_USER).order_by(users.c.created_at, users.c.id)))
+        rows = self._db.execute(select(*_USER).order_by(users.c.created_at, users.c.id))
+        return [user_from_row(row) for row in rows]
 
     def add(self, user: UserRecord) -> None:
         # A savepoint, so a taken email leaves the rest of the unit usable.
@@ -87,8 +105,16 @@ class SQLAccounts(Accounts):
         return _user_where(self._db, users.c.email == email)
 
     def delete(self, user_id: str) -> bool:
-        # Conversations, messages and their search entries go by ON DELETE CASCADE.
+        # Conversations, messages, their search entries and usage go by ON DELETE CASCADE.
         return self._db.execute(delete(users).where(users.c.id == user_id)).rowcount > 0
+
+    def update_profile(
+        self, user_id: str, *, name: str | None = None, preferences: Preferences | None = None
+    ) -> UserRecord | None:
+        changes = profile_changes(name, preferences)
+        if changes:
+            self._db.execute(update(users).where(users.c.id == user_id).values(**changes))
+        return self.get(user_id)
 
 
 class SQLThreads(SQLOrganising, Threads):
@@ -244,8 +270,8 @@ class SQLThreads(SQLOrganising, Threads):
 
 
 def _user_where(db: Connection, condition: ColumnElement[bool]) -> UserRecord | None:
-    found: UserRecord | None = _one(db.execute(select(*_USER).where(condition)).first())
-    return found
+    row = db.execute(select(*_USER).where(condition)).first()
+    return None if row is None else user_from_row(row)
 
 
 def _one(row: Row[Any] | None) -> Any:

@@ -221,6 +221,7 @@ async def test_me_returns_caller_without_hash(client: httpx.AsyncClient, alice: 
         "name": "alice",
         "role": "user",
         "created_at": response.json()["created_at"],
+        "preferences": {"model": None, "temperature": None, "system_prompt": None},
     }
     assert "password_hash" not in response.text and "$2b$" not in response.text
 

@@ -57,7 +57,10 @@ async def conversations(http: httpx.AsyncClient, who: Account) -> list[dict]:
 async def test_chat_without_conversation_id_starts_a_thread_titled_from_the_message(client, upstream, alice):
     reply = await chat(client, alice, "Explain photosynthesis simply")
 
-    assert set(reply) == {"answer", "conversation_id", "user_message_id", "assistant_message_id"}
+    assert set(reply) == {
+        *("answer", "conversation_id", "user_message_id", "assistant_message_id"),
+        *("model", "finish_reason", "usage"),
+    }
     assert reply["answer"] == "echo: Explain photosynthesis simply"
     assert reply["conversation_id"].startswith("conv_")
     threads = await conversations(client, alice)

@@ -54,7 +54,9 @@ async def test_history_is_chronological_with_public_fields(client, alice):
         "echo: trois",
     ]
     for item in items:
-        assert set(item) == {"id", "conversation_id", "role", "content", "created_at"}
+        assert set(item) == {"id", "conversation_id", "role", "content", "created_at"} | {
+            *("model", "finish_reason", "usage")
+        }
         assert item["conversation_id"] == conversation_id
         assert item["id"].startswith("msg_")
     stamps = [item["created_at"] for item in items]
