@@ -21,6 +21,7 @@ from ..storage import Database
 __all__ = [
     "AdminUser",
     "AppContext",
+    "ClientAddress",
     "ContextDep",
     "CurrentUser",
     "DatabaseDep",
@@ -90,3 +91,11 @@ async def require_admin(user: CurrentUser) -> UserRecord:
 
 
 AdminUser = Annotated[UserRecord, Depends(require_admin)]
+
+
+async def get_client_address(request: Request) -> str:
+    """The address the request comes from, as the server sees it (what login throttling counts)."""
+    return request.client.host if request.client else "unknown"
+
+
+ClientAddress = Annotated[str, Depends(get_client_address)]

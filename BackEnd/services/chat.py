@@ -12,6 +12,7 @@ from ..llm import ChatModel
 from ..records import ConversationRecord, MessageRecord, conversation_record, message_record
 from ..storage import Database
 from .chat_slots import ChatSlots
+from .classroom_limits import check_may_chat, take_chat_turn
 from .conversations import ThreadLimits
 
 __all__ = ["ChatTurn", "send_message", "title_from_message"]
@@ -58,6 +59,7 @@ async def send_message(
     system_prompt: str,
     memory: int,
     limits: ThreadLimits,
+    rate_per_minute: int = 0,
 ) -> ChatTurn:
     """Answer `message` within one thread; nothing is stored unless the model answered.
 
@@ -70,7 +72,13 @@ async def send_message(
         new_conversation = conversation_record(user_id, title_from_message(message))
         conversation_id = new_conversation["id"]
     earlier = await anyio.to_thread.run_sync(
-        _prepare_turn, database, limits, user_id, None if new_conversation else conversation_id, memory - 1
+        _prepare_turn,
+        database,
+        limits,
+        user_id,
+        None if new_conversation else conversation_id,
+        memory - 1,
+        rate_per_minute,
     )
 
     question = message_record(user_id, conversation_id, "user", message)
@@ -80,25 +88,36 @@ async def send_message(
     async with slots.reserve(user_id):
         completion = await model.complete(context)
     reply = message_record(user_id, conversation_id, "assistant", completion.content)
+    tokens = completion.usage.total_tokens if completion.usage else 0
     await anyio.to_thread.run_sync(
-        _store_turn, database, limits, user_id, conversation_id, [question, reply], new_conversation
+        _store_turn, database, limits, user_id, conversation_id, [question, reply], new_conversation, tokens
     )
     return ChatTurn(completion, conversation_id, question["id"], reply["id"])
 
 
 def _prepare_turn(
-    database: Database, limits: ThreadLimits, user_id: str, conversation_id: str | None, memory: int
+    database: Database,
+    limits: ThreadLimits,
+    user_id: str,
+    conversation_id: str | None,
+    memory: int,
+    rate_per_minute: int = 0,
 ) -> list[MessageRecord]:
-    # The memory the model gets, once the thread (or a new one) is known to have room.
+    # The memory the model gets, once the account may chat (active, credits left) and the
+    # thread (or a new one) is known to have room; the chat rate counts only turns that pass.
+    earlier: list[MessageRecord] = []
     with database.unit_of_work(user_id, write=False) as unit:
+        check_may_chat(unit.accounts.get(user_id))
         if conversation_id is None:
             limits.check_new_conversation(unit, user_id)
-            return []
-        found = unit.threads.recent(user_id, conversation_id, memory)
-        if found is None:
-            raise NotFoundError(_NOT_FOUND)
-        limits.check_new_messages(found.total, 2)
-        return found.items
+        else:
+            found = unit.threads.recent(user_id, conversation_id, memory)
+            if found is None:
+                raise NotFoundError(_NOT_FOUND)
+            limits.check_new_messages(found.total, 2)
+            earlier = found.items
+    take_chat_turn(database, user_id, rate_per_minute)
+    return earlier
 
 
 def _store_turn(
@@ -108,6 +127,7 @@ def _store_turn(
     conversation_id: str,
     messages: list[MessageRecord],
     new_conversation: ConversationRecord | None,
+    tokens: int = 0,
 ) -> None:
     # One unit of work: a new thread appears with its first turn or not at all. The caps are
     # checked again: parallel turns may have filled the room seen before the model was asked.
@@ -120,3 +140,5 @@ def _store_turn(
         # None: the thread (or the account) was deleted while the model was thinking.
         if unit.threads.append(user_id, conversation_id, messages) is None:
             raise NotFoundError(_NOT_FOUND)
+        if tokens > 0:  # with the turn, or not at all
+            unit.accounts.spend_credits(user_id, tokens)

@@ -1,7 +1,9 @@
 """The storage contract: one small interface per aggregate, reached through a unit of work.
 
 Database ── unit_of_work(owner) ──> UnitOfWork ── .accounts: Accounts
-                                              └── .threads:  Threads (conversations and messages)
+                                              ├── .threads:  Threads (conversations and messages)
+                                              ├── .audit:    AuditTrail (administrative actions)
+                                              └── .events:   RecentEvents (login failures, chat turns)
 
 A unit of work commits every change made through it at once, or none of them: an SQL
 transaction, or on TinyDB the owner's lock and one commit point (see `journal.py`). A new
@@ -13,12 +15,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from ..records import ConversationRecord, MessageRecord, Role, UserRecord
+from ..records import AuditRecord, ConversationRecord, MessageRecord, Role, UserRecord
 
-__all__ = ["Accounts", "Database", "Dump", "Page", "Threads", "UnitOfWork"]
+__all__ = ["Accounts", "AuditTrail", "Database", "Dump", "Page", "RecentEvents", "Threads", "UnitOfWork"]
 
 T = TypeVar("T")
 
@@ -38,6 +40,7 @@ class Dump:
     users: list[UserRecord]
     conversations: list[ConversationRecord]
     messages: list[MessageRecord]
+    audit: list[AuditRecord] = field(default_factory=list)  # oldest first
 
     def bring_times_up(self) -> int:
         """Move each thread's `updated_at` up to its last message where it is older; how many moved.
@@ -83,6 +86,54 @@ class Accounts(ABC):
     @abstractmethod
     def delete(self, user_id: str) -> bool:
         """Delete an account with all its conversations and messages; False if absent."""
+
+    # -- classroom (issue 12) ------------------------------------------------------------
+    @abstractmethod
+    def page(self, *, query: str, active: bool | None, limit: int, offset: int) -> Page[UserRecord]:
+        """Accounts oldest first whose email or name contains `query` (any case), of this activity."""
+
+    @abstractmethod
+    def update(self, user_id: str, changes: dict[str, object]) -> UserRecord | None:
+        """Set some fields of an account (never `id`, `email` or `role`); None if absent."""
+
+    @abstractmethod
+    def spend_credits(self, user_id: str, amount: int) -> None:
+        """Subtract `amount` from a limited account's credits, atomically; unlimited ones are left alone."""
+
+
+class AuditTrail(ABC):
+    """The administrative actions, append-only."""
+
+    @abstractmethod
+    def append(self, event: AuditRecord) -> None:
+        """Record one action, committed with the unit's other changes."""
+
+    @abstractmethod
+    def page(self, *, limit: int, offset: int) -> Page[AuditRecord]:
+        """The actions newest first."""
+
+
+class RecentEvents(ABC):
+    """Timestamped events under a key (a login failure, a chat turn), for limits over a time window.
+
+    Times are seconds since the epoch. State shared by every server process using the database.
+    """
+
+    @abstractmethod
+    def take(self, key: str, *, now: float, window: float, limit: int, record: bool) -> float | None:
+        """Seconds until `key` is under `limit` events in `window` again, or None if it is now.
+
+        With `record`, an event is added at `now` when the key is under the limit (check and add
+        at once, so parallel callers cannot all slip in). Older events are forgotten.
+        """
+
+    @abstractmethod
+    def add(self, key: str, *, now: float) -> None:
+        """Record one event."""
+
+    @abstractmethod
+    def clear(self, key: str) -> None:
+        """Forget every event of a key."""
 
 
 class Threads(ABC):
@@ -160,6 +211,16 @@ class UnitOfWork(ABC):
     @abstractmethod
     def threads(self) -> Threads:
         """Conversations and messages."""
+
+    @property
+    @abstractmethod
+    def audit(self) -> AuditTrail:
+        """The administrative actions."""
+
+    @property
+    @abstractmethod
+    def events(self) -> RecentEvents:
+        """Recent login failures and chat turns, for throttling."""
 
 
 class Database(ABC):

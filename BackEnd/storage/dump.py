@@ -1,4 +1,7 @@
-"""The dump file: `{"format": "assistantia-dump", "version": 1, users, conversations, messages}`."""
+"""The dump file: `{"format": "assistantia-dump", "version": 2, users, conversations, messages, audit}`.
+
+Version 1 files (before issue 12) still restore: accounts take ACCOUNT_DEFAULTS, the audit is empty.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +12,14 @@ from typing import Any
 from ..emails import normalise_email
 from ..errors import RestoreError
 from ..records import (
+    ACCOUNT_DEFAULTS,
     RECORD_FIELDS,
     RecordKind,
     is_storable_text,
     is_valid_stamp,
     record_problem,
     utc_now,
+    with_account_defaults,
 )
 from .base import Dump
 from .files import write_durably
@@ -22,7 +27,8 @@ from .files import write_durably
 __all__ = ["DUMP_FORMAT", "DUMP_VERSION", "read_dump", "write_dump"]
 
 DUMP_FORMAT = "assistantia-dump"
-DUMP_VERSION = 1
+DUMP_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 
 # Each list of the dump holds records of one kind.
 _KINDS: dict[str, RecordKind] = {"users": "user", "conversations": "conversation", "messages": "message"}
@@ -37,6 +43,7 @@ def write_dump(path: Path, dump: Dump) -> None:
         "users": dump.users,
         "conversations": dump.conversations,
         "messages": dump.messages,
+        "audit": dump.audit,
     }
     write_durably(path, json.dumps(document, ensure_ascii=False).encode("utf-8"))
 
@@ -56,14 +63,21 @@ def read_dump(path: Path) -> Dump:
         raise RestoreError(f"{path} is not valid JSON ({exc})") from exc
     if not isinstance(document, dict) or document.get("format") != DUMP_FORMAT:
         raise RestoreError(f'{path} is not an AssistantIA dump ("format" must be {DUMP_FORMAT!r})')
-    if document.get("version") != DUMP_VERSION:
+    if document.get("version") not in _READABLE_VERSIONS:
         raise RestoreError(
-            f"{path} has dump version {document.get('version')!r}; this server reads {DUMP_VERSION}"
+            f"{path} has dump version {document.get('version')!r}; this server reads "
+            f"{' and '.join(map(str, _READABLE_VERSIONS))}"
         )
     check_text = _may_hold_unstorable_text(raw)
     lists = {name: _records(document, name, check_text) for name in _KINDS}
     _check_references(lists)
-    return Dump(users=lists["users"], conversations=lists["conversations"], messages=lists["messages"])  # type: ignore[arg-type]
+    audit = _audit(document.get("audit", []))
+    return Dump(
+        users=lists["users"],  # type: ignore[arg-type]
+        conversations=lists["conversations"],  # type: ignore[arg-type]
+        messages=lists["messages"],  # type: ignore[arg-type]
+        audit=audit,  # type: ignore[arg-type]
+    )
 
 
 def _records(document: dict[str, Any], name: str, check_text: bool) -> list[dict[str, Any]]:
@@ -80,7 +94,34 @@ def _records(document: dict[str, Any], name: str, check_text: bool) -> list[dict
         if record["id"] in seen:
             raise RestoreError(f"{name}[{index}] repeats the id {record['id']!r}")
         seen.add(record["id"])
-        checked.append({field: record[field] for field in RECORD_FIELDS[kind]})
+        if kind == "user":
+            account: dict[str, Any] = dict(with_account_defaults(record))
+            checked.append({field: account[field] for field in (*RECORD_FIELDS[kind], *ACCOUNT_DEFAULTS)})
+        else:
+            checked.append({field: record[field] for field in RECORD_FIELDS[kind]})
+    return checked
+
+
+_AUDIT_TEXT = ("at", "action", "detail")
+_AUDIT_OPTIONAL_TEXT = ("actor_id", "actor_email", "target_id", "target_email")
+
+
+def _audit(events: object) -> list[dict[str, Any]]:
+    """The dump's audit trail, checked: text fields, storable, a valid time."""
+    if not isinstance(events, list):
+        raise RestoreError("the dump's 'audit' is not a list")
+    checked = []
+    for index, event in enumerate(events):
+        if not isinstance(event, dict):
+            raise RestoreError(f"audit[{index}] is not an object")
+        for field in (*_AUDIT_TEXT, *_AUDIT_OPTIONAL_TEXT):
+            value = event.get(field)
+            allowed_none = field in _AUDIT_OPTIONAL_TEXT and value is None
+            if not allowed_none and not (isinstance(value, str) and is_storable_text(value)):
+                raise RestoreError(f"audit[{index}] has no valid {field!r}")
+        if not is_valid_stamp(event["at"]):
+            raise RestoreError(f"audit[{index}] has a malformed at {event['at']!r}")
+        checked.append({field: event.get(field) for field in (*_AUDIT_TEXT, *_AUDIT_OPTIONAL_TEXT)})
     return checked
 
 

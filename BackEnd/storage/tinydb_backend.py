@@ -13,12 +13,13 @@ from ..errors import DataFolderInUse, DataFolderInvalid, RestoreError, StorageUn
 from .base import Database, Dump, UnitOfWork
 from .files import FileLock
 from .journal import FileTransaction, UnfinishedWork, check_journals, recover
+from .memory_events import MemoryEvents
 from .record_file import RecordFile
 from .thread_files import ThreadFiles
 from .tinydb_units import TinyUnitOfWork
 from .users_file import UsersFile
 
-__all__ = ["TinyDBDatabase"]
+__all__ = ["TinyDBDatabase", "accounts_unit"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +38,15 @@ class TinyDBDatabase(Database):
         self.threads = ThreadFiles(folder)
         self._owner_lock = FileLock(folder / ".server.lock")
         self._unfinished = UnfinishedWork()
+        self._events = MemoryEvents()
 
     @contextmanager
     def unit_of_work(self, owner: str | None = None, *, write: bool = True) -> Iterator[UnitOfWork]:
         self._check_ownership()
         self._unfinished.finish()
-        unit = TinyUnitOfWork(self.users, self.threads, FileTransaction(self.folder), self._unfinished)
+        unit = TinyUnitOfWork(
+            self.users, self.threads, FileTransaction(self.folder), self._unfinished, self._events
+        )
         try:
             if owner is not None:
                 unit.lock_user(owner)
@@ -137,7 +141,7 @@ class TinyDBDatabase(Database):
 
     # -- whole database ------------------------------------------------------------------
     def export_dump(self) -> Dump:
-        dump = Dump(users=self.users.all(), conversations=[], messages=[])
+        dump = Dump(users=self.users.all(), conversations=[], messages=[], audit=self.users.audit())
         for user in dump.users:
             with self.threads.lock(user["id"]):
                 threads = sorted(
@@ -170,6 +174,7 @@ class TinyDBDatabase(Database):
                         path = self.threads.conversations_dir / f"{user_id}.json"
                         RecordFile(path, "conversations").insert(conversations)
                     table.insert_multiple(dict(user) for user in dump.users)
+                    self.users.audit_table().insert_multiple(dict(event) for event in dump.audit)
                 unfinished = transaction.commit()
             except BaseException:
                 transaction.rollback()
@@ -187,3 +192,26 @@ def _group(records: Iterable[Any], key: str) -> dict[str, list[dict[str, Any]]]:
     for record in records:
         groups.setdefault(record[key], []).append(dict(record))
     return groups
+
+
+@contextmanager
+def accounts_unit(folder: Path) -> Iterator[UnitOfWork]:
+    """A unit of work over the accounts file alone, for commands run beside a running server.
+
+    Like a hand edit of users.json: it takes the file's lock, which the server's own writes
+    take too, and the server reads the change on its next request. Its `threads` must not be
+    used (the server owns those files).
+    """
+    users = UsersFile(folder / "users.json")
+    users.load()
+    transaction = FileTransaction(folder)
+    unfinished = UnfinishedWork()
+    unit = TinyUnitOfWork(users, ThreadFiles(folder), transaction, unfinished, MemoryEvents())
+    try:
+        with transaction.activate():
+            yield unit
+    except BaseException:
+        unit.finish(commit=False)
+        raise
+    unit.finish(commit=True)
+    unfinished.finish()  # no later request of this process would finish it: do it now

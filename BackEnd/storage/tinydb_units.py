@@ -10,10 +10,19 @@ from tinydb.table import Table
 
 from ..emails import email_key
 from ..errors import EmailAlreadyRegistered, NotFoundError
-from ..records import ConversationRecord, MessageRecord, Role, UserRecord, stamp_after
-from .base import Accounts, Page, Threads, UnitOfWork
+from ..records import (
+    AuditRecord,
+    ConversationRecord,
+    MessageRecord,
+    Role,
+    UserRecord,
+    stamp_after,
+    with_account_defaults,
+)
+from .base import Accounts, AuditTrail, Page, RecentEvents, Threads, UnitOfWork
 from .journal import FileTransaction, UnfinishedWork
 from .thread_files import ThreadFiles
+from .user_pages import matching_page
 from .users_file import UsersFile
 
 __all__ = ["TinyUnitOfWork"]
@@ -28,7 +37,12 @@ class TinyUnitOfWork(UnitOfWork):
     """
 
     def __init__(
-        self, users: UsersFile, threads: ThreadFiles, transaction: FileTransaction, unfinished: UnfinishedWork
+        self,
+        users: UsersFile,
+        threads: ThreadFiles,
+        transaction: FileTransaction,
+        unfinished: UnfinishedWork,
+        events: RecentEvents,
     ) -> None:
         self.users = users
         self.files = threads
@@ -41,6 +55,8 @@ class TinyUnitOfWork(UnitOfWork):
         self.deleted_accounts: list[str] = []
         self._accounts = TinyAccounts(self)
         self._threads = TinyThreads(self)
+        self._audit = TinyAudit(self)
+        self._events = events
         self.accounts_changed = False
         self._table: Table | None = None
 
@@ -51,6 +67,14 @@ class TinyUnitOfWork(UnitOfWork):
     @property
     def threads(self) -> Threads:
         return self._threads
+
+    @property
+    def audit(self) -> AuditTrail:
+        return self._audit
+
+    @property
+    def events(self) -> RecentEvents:
+        return self._events
 
     def lock_user(self, user_id: str) -> None:
         """Take the user's thread lock for the rest of the unit."""
@@ -132,7 +156,7 @@ class TinyAccounts(Accounts):
         table = self._unit.users_table()
         if self.get_by_email(user["email"]) is not None:
             raise EmailAlreadyRegistered("An account with this email already exists.")
-        table.insert(dict(user))
+        table.insert(dict(with_account_defaults(dict(user))))
 
     def set_role(self, email: str, role: Role) -> UserRecord | None:
         table = self._unit.users_table()
@@ -152,6 +176,43 @@ class TinyAccounts(Accounts):
         table.remove(_BY_ID == user_id)
         self._unit.deleted_accounts.append(user_id)
         return True
+
+    def page(self, *, query: str, active: bool | None, limit: int, offset: int) -> Page[UserRecord]:
+        return matching_page(self.all(), query=query, active=active, limit=limit, offset=offset)
+
+    def update(self, user_id: str, changes: dict[str, object]) -> UserRecord | None:
+        table = self._unit.users_table()
+        found = self.get(user_id)
+        if found is None:
+            return None
+        table.update(dict(changes), _BY_ID == user_id)
+        return with_account_defaults({**found, **changes})
+
+    def spend_credits(self, user_id: str, amount: int) -> None:
+        # Unlimited accounts never rewrite the accounts file on a turn.
+        stored = self._unit.users.get(user_id)
+        if stored is None or stored["credits"] is None:
+            return
+        table = self._unit.users_table()
+        found = self.get(user_id)  # again under the write lock: another turn may have spent some
+        if found is not None and found["credits"] is not None:
+            table.update({"credits": found["credits"] - amount}, _BY_ID == user_id)
+
+
+class TinyAudit(AuditTrail):
+    """The audit table of users.json, written under the accounts file's locks."""
+
+    def __init__(self, unit: TinyUnitOfWork) -> None:
+        self._unit = unit
+
+    def append(self, event: AuditRecord) -> None:
+        self._unit.users_table()
+        self._unit.users.audit_table().insert(dict(event))
+
+    def page(self, *, limit: int, offset: int) -> Page[AuditRecord]:
+        events = self._unit.users.staged_audit() if self._unit.accounts_changed else self._unit.users.audit()
+        newest_first = events[::-1]
+        return Page(items=newest_first[offset : offset + limit], total=len(events))
 
 
 class TinyThreads(Threads):

@@ -64,6 +64,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "openrouter_api_key": TEST_API_KEY,
         "bcrypt_rounds": 4,
         "chat_memory_messages": 8,
+        "chat_rate_per_minute": 0,  # tests that turn it on say so (tests/api/test_classroom_limits.py)
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

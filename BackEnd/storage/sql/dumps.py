@@ -7,11 +7,12 @@ from typing import Any
 from sqlalchemy import Connection, exists, insert, select
 
 from ..base import Dump
-from .schema import conversations, messages, users
+from .schema import audit_events, conversations, messages, users
 
 __all__ = ["MESSAGE_COLUMNS", "export_all", "import_all", "is_empty"]
 
 MESSAGE_COLUMNS = tuple(column for column in messages.c if column.name != "seq")
+_AUDIT_COLUMNS = tuple(column for column in audit_events.c if column.name != "seq")
 # Rows per INSERT batch when restoring: large enough to be fast, small enough for any driver.
 _RESTORE_BATCH = 5_000
 
@@ -27,7 +28,8 @@ def export_all(db: Connection) -> Dump:
     history = select(*MESSAGE_COLUMNS).order_by(messages.c.created_at, messages.c.seq)
     for row in db.execute(history):
         by_thread.setdefault(row.conversation_id, []).append(row._asdict())
-    dump = Dump(users=accounts, conversations=[], messages=[])  # type: ignore[arg-type]
+    audit = [row._asdict() for row in db.execute(select(*_AUDIT_COLUMNS).order_by(audit_events.c.seq))]
+    dump = Dump(users=accounts, conversations=[], messages=[], audit=audit)  # type: ignore[arg-type]
     for account in accounts:
         for thread in by_owner.get(account["id"], []):
             dump.conversations.append(thread)
@@ -47,7 +49,12 @@ def import_all(db: Connection, dump: Dump) -> int:
     returns how many were.
     """
     moved = dump.bring_times_up()
-    tables = ((users, dump.users), (conversations, dump.conversations), (messages, dump.messages))
+    tables = (
+        (users, dump.users),
+        (conversations, dump.conversations),
+        (messages, dump.messages),
+        (audit_events, dump.audit),
+    )
     for table, records in tables:
         for start in range(0, len(records), _RESTORE_BATCH):
             db.execute(insert(table), [dict(record) for record in records[start : start + _RESTORE_BATCH]])

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from ...errors import EmailAlreadyRegistered
-from ...records import ConversationRecord, MessageRecord, Role, UserRecord, stamp_after
-from ..base import Accounts, Page, Threads, UnitOfWork
+from ...records import ACCOUNT_DEFAULTS, ConversationRecord, MessageRecord, Role, UserRecord, stamp_after
+from ..base import Accounts, AuditTrail, Page, RecentEvents, Threads, UnitOfWork
+from .classroom import SQLAudit, SQLEvents
 from .dumps import MESSAGE_COLUMNS
 from .engine import integrity_violation
 from .schema import conversations, messages, users
@@ -18,6 +19,8 @@ __all__ = ["SQLUnitOfWork"]
 
 _USER = tuple(users.c)
 _CONVERSATION = tuple(conversations.c)
+# Fields an account update may set: never its id, email or role.
+_UPDATABLE = frozenset({"name", "password_hash", "is_active", "last_login_at", "credits", "token_generation"})
 
 
 class SQLUnitOfWork(UnitOfWork):
@@ -26,6 +29,8 @@ class SQLUnitOfWork(UnitOfWork):
     def __init__(self, db: Connection) -> None:
         self._accounts = SQLAccounts(db)
         self._threads = SQLThreads(db)
+        self._audit = SQLAudit(db)
+        self._events = SQLEvents(db)
 
     @property
     def accounts(self) -> Accounts:
@@ -34,6 +39,14 @@ class SQLUnitOfWork(UnitOfWork):
     @property
     def threads(self) -> Threads:
         return self._threads
+
+    @property
+    def audit(self) -> AuditTrail:
+        return self._audit
+
+    @property
+    def events(self) -> RecentEvents:
+        return self._events
 
 
 class SQLAccounts(Accounts):
@@ -55,7 +68,7 @@ class SQLAccounts(Accounts):
         # A savepoint, so a taken email leaves the rest of the unit usable.
         try:
             with self._db.begin_nested():
-                self._db.execute(insert(users), [dict(user)])
+                self._db.execute(insert(users), [{**ACCOUNT_DEFAULTS, **user}])
         except IntegrityError as exc:
             if integrity_violation(exc).columns != {"users.email"}:
                 raise  # a repeated id is a fault, not the caller's: the unit of work maps it
@@ -68,6 +81,39 @@ class SQLAccounts(Accounts):
     def delete(self, user_id: str) -> bool:
         # Conversations and messages go by ON DELETE CASCADE.
         return self._db.execute(delete(users).where(users.c.id == user_id)).rowcount > 0
+
+    def page(self, *, query: str, active: bool | None, limit: int, offset: int) -> Page[UserRecord]:
+        conditions: list[ColumnElement[bool]] = []
+        if query:
+            needle = query.lower()
+            conditions.append(
+                or_(
+                    func.lower(users.c.email).contains(needle, autoescape=True),
+                    func.lower(func.coalesce(users.c.name, "")).contains(needle, autoescape=True),
+                )
+            )
+        if active is not None:
+            conditions.append(users.c.is_active == active)
+        where = conditions or [true()]
+        total = self._db.execute(select(func.count()).select_from(users).where(*where)).scalar_one()
+        rows = self._db.execute(
+            select(*_USER).where(*where).order_by(users.c.created_at, users.c.id).limit(limit).offset(offset)
+        )
+        return Page(items=_all(rows), total=total)
+
+    def update(self, user_id: str, changes: dict[str, object]) -> UserRecord | None:
+        assert _UPDATABLE.issuperset(changes), "an account's id, email and role are not updated here"
+        if changes:
+            self._db.execute(update(users).where(users.c.id == user_id).values(**changes))
+        return _user_where(self._db, users.c.id == user_id)
+
+    def spend_credits(self, user_id: str, amount: int) -> None:
+        # One statement: parallel turns of one account each subtract their own amount.
+        self._db.execute(
+            update(users)
+            .where(users.c.id == user_id, users.c.credits.is_not(None))
+            .values(credits=users.c.credits - amount)
+        )
 
 
 class SQLThreads(Threads):

@@ -1,0 +1,65 @@
+"""The SQL audit trail and throttling events (issue 12)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, text
+
+from ...records import AuditRecord
+from ..base import AuditTrail, Page, RecentEvents
+from ..memory_events import seconds_until_under
+from .engine import is_postgresql
+from .schema import audit_events, recent_events
+
+__all__ = ["AUDIT_COLUMNS", "SQLAudit", "SQLEvents"]
+
+AUDIT_COLUMNS = tuple(column for column in audit_events.c if column.name != "seq")
+
+
+class SQLAudit(AuditTrail):
+    """The `audit_events` table."""
+
+    def __init__(self, db: Connection) -> None:
+        self._db = db
+
+    def append(self, event: AuditRecord) -> None:
+        self._db.execute(insert(audit_events), [dict(event)])
+
+    def page(self, *, limit: int, offset: int) -> Page[AuditRecord]:
+        total = self._db.execute(select(func.count()).select_from(audit_events)).scalar_one()
+        rows = self._db.execute(
+            select(*AUDIT_COLUMNS).order_by(audit_events.c.seq.desc()).limit(limit).offset(offset)
+        )
+        return Page(items=_all(rows), total=total)
+
+
+class SQLEvents(RecentEvents):
+    """The `recent_events` table; a key's check-and-add runs under a lock on that key."""
+
+    def __init__(self, db: Connection) -> None:
+        self._db = db
+
+    def take(self, key: str, *, now: float, window: float, limit: int, record: bool) -> float | None:
+        if record and is_postgresql(self._db.engine):
+            # Parallel turns of one account, in any process, check and add one after the other.
+            self._db.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+        mine = recent_events.c.key == key
+        self._db.execute(delete(recent_events).where(mine, recent_events.c.at <= now - window))
+        times = list(
+            self._db.execute(select(recent_events.c.at).where(mine).order_by(recent_events.c.at)).scalars()
+        )
+        wait = seconds_until_under(times, now=now, window=window, limit=limit)
+        if wait is None and record:
+            self.add(key, now=now)
+        return wait
+
+    def add(self, key: str, *, now: float) -> None:
+        self._db.execute(insert(recent_events), [{"key": key, "at": now}])
+
+    def clear(self, key: str) -> None:
+        self._db.execute(delete(recent_events).where(recent_events.c.key == key))
+
+
+def _all(rows: Any) -> list[Any]:
+    return [row._asdict() for row in rows]
