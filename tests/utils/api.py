@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 from collections.abc import Callable
@@ -97,3 +98,9 @@ async def refuse_password_hash(response: httpx.Response) -> None:
     """An httpx response hook: fail whichever test receives a body that mentions `password_hash`."""
     body = await response.aread()
     assert b"password_hash" not in body, f"{response.request.method} {response.request.url} leaked it"
+
+
+def change_settings(app: Any, **changes: Any) -> None:
+    """Give a running test app other settings (validated values, e.g. a list of domains)."""
+    context = app.state.context
+    app.state.context = dataclasses.replace(context, settings=context.settings.model_copy(update=changes))
