@@ -42,6 +42,11 @@ def _address_key(address: str) -> str:
     return f"login-address:{address}"
 
 
+def _now() -> float:
+    # One clock for every window (tests move it).
+    return time.time()
+
+
 def _retry_after(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))
 
@@ -51,7 +56,7 @@ def check_login_allowed(database: Database, rules: LoginRules, email: str, addre
 
     Checked before the password, whether the email has an account or not: nothing is revealed.
     """
-    now = time.time()
+    now = _now()
     with database.unit_of_work(write=False) as unit:
         waits = [
             unit.events.take(key, now=now, window=rules.window_seconds, limit=limit, record=False)
@@ -69,7 +74,7 @@ def check_login_allowed(database: Database, rules: LoginRules, email: str, addre
 
 def login_failed(database: Database, email: str, address: str) -> None:
     """Count a wrong password against the email and the address."""
-    now = time.time()
+    now = _now()
     with database.unit_of_work() as unit:
         unit.events.add(_email_key(email), now=now)
         unit.events.add(_address_key(address), now=now)
@@ -96,7 +101,7 @@ def take_chat_turn(database: Database, user_id: str, per_minute: int) -> None:
         return
     with database.unit_of_work() as unit:
         wait = unit.events.take(
-            f"chat:{user_id}", now=time.time(), window=_CHAT_WINDOW, limit=per_minute, record=True
+            f"chat:{user_id}", now=_now(), window=_CHAT_WINDOW, limit=per_minute, record=True
         )
     if wait is not None:
         raise ChatRateExceeded(
