@@ -88,9 +88,22 @@ def set_role(database: Database, email: str, role: Role) -> UserRecord | None:
 
 
 def populate(database: Database) -> dict[str, UserRecord]:
-    """Two accounts (one admin), three threads, a few turns each."""
+    """Two accounts (one admin, one with credits), three threads, a few turns each, an audited action."""
     alice, bob = make_user("alice@example.com"), make_user("bob@example.com", role="admin")
+    alice.update(credits=1234, last_login_at=utc_now(), token_generation=2)
     add_users(database, alice, bob)
+    with database.unit_of_work() as uow:
+        uow.audit.append(
+            {
+                "at": utc_now(),
+                "actor_id": bob["id"],
+                "actor_email": bob["email"],
+                "action": "credits",
+                "target_id": alice["id"],
+                "target_email": alice["email"],
+                "detail": "credits unlimited -> 1234",
+            }
+        )
     first = chat(database, alice["id"], "bonjour")
     chat(database, alice["id"], "ça va ? ünïcödé", first["id"])
     chat(database, alice["id"], "second thread")
