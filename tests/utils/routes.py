@@ -93,6 +93,15 @@ _VALID_BODIES: dict[str, Callable[[Account], dict[str, Any]]] = {
     "POST /conversations": lambda who: {"title": "A title"},
     "PATCH /conversations/{conversation_id}": lambda who: {"title": "Renamed"},
     "POST /ai/chat": lambda who: {"message": "Hello"},
+    "POST /auth/me/password": lambda who: {"current_password": who.password, "new_password": "another one"},
+    "PATCH /users/{user_id}": lambda who: {"credits": 10, "is_active": False},
+    "POST /users/{user_id}/password": lambda who: {"new_password": "set by the teacher"},
+}
+
+
+# Routes that read their body themselves (no body model): a valid raw body and its type.
+RAW_BODIES: dict[str, tuple[str, Callable[[], bytes]]] = {
+    "POST /users/import": ("text/csv", lambda: f"email,name\nnew-{secrets.token_hex(4)}@example.com,New\n".encode()),
 }
 
 
@@ -120,6 +129,11 @@ async def call(
         body = {**body, **{name: value for name, value in ids.items() if name not in endpoint.path_params}}
     if endpoint.form:
         return await client.request(endpoint.method, path, data=body, headers=headers)
+    if endpoint.name in RAW_BODIES and body is None:
+        content_type, make = RAW_BODIES[endpoint.name]
+        return await client.request(
+            endpoint.method, path, content=make(), headers={**headers, "Content-Type": content_type}
+        )
     return await client.request(endpoint.method, path, json=body, headers=headers)
 
 
