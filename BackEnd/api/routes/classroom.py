@@ -26,7 +26,7 @@ def read_audit(_: AdminUser, database: DatabaseDep, limit: Limit = 50, offset: O
 
 @router.post(
     "/import",
-    responses=responses(*BODY_ERRORS),
+    responses=responses(422, *BODY_ERRORS),
     openapi_extra={
         "requestBody": {
             "content": {
