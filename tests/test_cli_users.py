@@ -13,7 +13,7 @@ from tests.utils.api import make_settings
 from tests.utils.records import populate, populate_folder
 from tests.utils.server import run_cli, running_server
 
-CLASS_LIST = "\ufeffemail,name,password\r\nann@lycee.fr,Ann,given password\r\nbob@lycee.fr,\"Martin, Bob\",\r\nbad,Bad,\r\n"
+CLASS_LIST = '\ufeffemail,name,password\r\nann@lycee.fr,Ann,given password\r\nbob@lycee.fr,"Martin, Bob",\r\nbad,Bad,\r\n'
 
 
 def _audit(database_url: str | None, data_dir: Path) -> list[tuple[str, str | None, str | None]]:
@@ -44,7 +44,10 @@ def test_import_list_and_promotions_on_every_backend_are_audited(
     assert "skipped line 4 (bad)" in imported.stderr and "created 2 account(s), skipped 1" in imported.stderr
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     rows = list(csv.DictReader(out.read_text(encoding="utf-8").splitlines()))
-    assert [(row["email"], row["name"]) for row in rows] == [("ann@lycee.fr", "Ann"), ("bob@lycee.fr", "Martin, Bob")]
+    assert [(row["email"], row["name"]) for row in rows] == [
+        ("ann@lycee.fr", "Ann"),
+        ("bob@lycee.fr", "Martin, Bob"),
+    ]
     assert rows[0]["password"] == "(as given in the file)" and len(rows[1]["password"]) >= 20
     assert run_cli("promote", "ann@lycee.fr", data_dir=data_dir, **env).returncode == 0
 
@@ -77,7 +80,9 @@ def test_import_while_the_tinydb_server_runs_is_seen_at_once(tmp_path: Path, dat
         assert login.status_code == 200, login.text
         # The server's own write afterwards keeps the imported account and its audit event.
         created = httpx.post(
-            f"{server.url}/auth/register", json={"email": "dan@lycee.fr", "password": "long enough"}, trust_env=False
+            f"{server.url}/auth/register",
+            json={"email": "dan@lycee.fr", "password": "long enough"},
+            trust_env=False,
         )
         assert created.status_code == 201
     assert ("import", None, "carl@lycee.fr") in _audit(None, data_dir)

@@ -31,7 +31,8 @@ def two_servers(postgres: SQLDatabase, tmp_path: Path) -> Iterator[tuple[str, st
             "CHAT_RATE_PER_MINUTE": "3",
         }
         servers = [
-            stack.enter_context(running_server(tmp_path / name, tmp_path / f"{name}.log", **env)) for name in "ab"
+            stack.enter_context(running_server(tmp_path / name, tmp_path / f"{name}.log", **env))
+            for name in "ab"
         ]
         yield servers[0].url, servers[1].url
 
@@ -76,7 +77,9 @@ def test_revocation_and_deactivation_hold_in_every_process(
     assert _me(b, first).status_code == 200
     with _client(a) as http:
         changed = http.post(
-            "/auth/me/password", json={"current_password": PASSWORD, "new_password": "another one"}, headers=first
+            "/auth/me/password",
+            json={"current_password": PASSWORD, "new_password": "another one"},
+            headers=first,
         )
     fresh = _headers(changed)
     assert _me(b, first).status_code == 401

@@ -41,7 +41,12 @@ async def test_closed_sign_up_is_403_with_the_sentence(client: httpx.AsyncClient
 
 async def test_only_listed_domains_may_register_exactly(client: httpx.AsyncClient, app: FastAPI) -> None:
     change_settings(app, allowed_email_domains=["ecole.fr", "lycee.fr"])
-    for email, status in (("ann@lycee.fr", 201), ("bob@ECOLE.fr", 201), ("eve@sub.lycee.fr", 422), ("x@gmail.com", 422)):
+    for email, status in (
+        ("ann@lycee.fr", 201),
+        ("bob@ECOLE.fr", 201),
+        ("eve@sub.lycee.fr", 422),
+        ("x@gmail.com", 422),
+    ):
         response = await client.post("/auth/register", json={"email": email, "password": "long enough"})
         assert response.status_code == status, (email, response.text)
         if status == 422:
@@ -83,7 +88,9 @@ async def test_unknown_emails_are_throttled_exactly_like_known_ones(
     assert answers[alice.email][0] == [401] * 5 + [429]
 
 
-async def test_a_success_resets_the_email_count(client: httpx.AsyncClient, alice: Account, clock: Clock) -> None:
+async def test_a_success_resets_the_email_count(
+    client: httpx.AsyncClient, alice: Account, clock: Clock
+) -> None:
     for _ in range(4):
         await _login(client, alice.email, WRONG)
     assert (await _login(client, alice.email, alice.password)).status_code == 200
@@ -92,7 +99,9 @@ async def test_a_success_resets_the_email_count(client: httpx.AsyncClient, alice
     assert (await _login(client, alice.email, alice.password)).status_code == 200
 
 
-async def test_the_token_route_shares_the_counts(client: httpx.AsyncClient, alice: Account, clock: Clock) -> None:
+async def test_the_token_route_shares_the_counts(
+    client: httpx.AsyncClient, alice: Account, clock: Clock
+) -> None:
     for _ in range(3):
         await _login(client, alice.email, WRONG)
     for _ in range(2):
@@ -117,11 +126,18 @@ async def test_an_address_with_too_many_failures_is_throttled(
 
 # -- chat rate -----------------------------------------------------------------------------
 async def test_over_the_chat_rate_is_429_before_the_model_is_asked(
-    client: httpx.AsyncClient, app: FastAPI, upstream: FakeUpstream, alice: Account, bob: Account, clock: Clock
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    upstream: FakeUpstream,
+    alice: Account,
+    bob: Account,
+    clock: Clock,
 ) -> None:
     change_settings(app, chat_rate_per_minute=2)
     for text in ("one", "two"):
-        assert (await client.post("/ai/chat", json={"message": text}, headers=alice.headers)).status_code == 200
+        assert (
+            await client.post("/ai/chat", json={"message": text}, headers=alice.headers)
+        ).status_code == 200
     asked = len(upstream.requests)
 
     refused = await client.post("/ai/chat", json={"message": "three"}, headers=alice.headers)
@@ -138,7 +154,9 @@ async def test_a_refused_turn_does_not_count_against_the_rate(
     client: httpx.AsyncClient, app: FastAPI, alice: Account, clock: Clock
 ) -> None:
     change_settings(app, chat_rate_per_minute=1)
-    missing = await client.post("/ai/chat", json={"message": "x", "conversation_id": "conv_nope"}, headers=alice.headers)
+    missing = await client.post(
+        "/ai/chat", json={"message": "x", "conversation_id": "conv_nope"}, headers=alice.headers
+    )
     assert missing.status_code == 404
     assert (await client.post("/ai/chat", json={"message": "x"}, headers=alice.headers)).status_code == 200
 
@@ -152,7 +170,13 @@ def _answer_with_usage(tokens: int) -> object:
             json={
                 "id": "gen-1",
                 "model": "test/model",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop",
+                    }
+                ],
                 "usage": {"prompt_tokens": tokens - 5, "completion_tokens": 5, "total_tokens": tokens},
             },
         )
@@ -170,7 +194,9 @@ async def test_credits_reaching_zero_mid_class_stop_the_chat_before_the_model(
     assert (await client.post("/ai/chat", json={"message": "one"}, headers=alice.headers)).status_code == 200
     assert (await client.get("/auth/me", headers=alice.headers)).json()["credits"] == 10
     assert (await client.post("/ai/chat", json={"message": "two"}, headers=alice.headers)).status_code == 200
-    assert (await client.get("/auth/me", headers=alice.headers)).json()["credits"] == -10  # the turn in flight
+    assert (await client.get("/auth/me", headers=alice.headers)).json()[
+        "credits"
+    ] == -10  # the turn in flight
     asked = len(upstream.requests)
 
     refused = await client.post("/ai/chat", json={"message": "three"}, headers=alice.headers)
@@ -188,7 +214,9 @@ async def test_unlimited_accounts_never_run_out(
 ) -> None:
     upstream.handler = _answer_with_usage(10**6)  # type: ignore[assignment]
     for text in ("one", "two"):
-        assert (await client.post("/ai/chat", json={"message": text}, headers=alice.headers)).status_code == 200
+        assert (
+            await client.post("/ai/chat", json={"message": text}, headers=alice.headers)
+        ).status_code == 200
     assert (await client.get("/auth/me", headers=alice.headers)).json()["credits"] is None
 
 

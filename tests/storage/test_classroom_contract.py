@@ -56,9 +56,9 @@ def test_page_filters_by_text_and_activity_oldest_first(db: Database) -> None:
             users[1]["id"]
         ]
         for literal in ("100%", "l_x"):  # LIKE's wildcards match only themselves
-            assert [u["id"] for u in uow.accounts.page(query=literal, active=None, limit=9, offset=0).items] == [
-                users[2]["id"]
-            ]
+            assert [
+                u["id"] for u in uow.accounts.page(query=literal, active=None, limit=9, offset=0).items
+            ] == [users[2]["id"]]
         assert uow.accounts.page(query="%", active=None, limit=9, offset=0).total == 1
 
 
@@ -120,9 +120,19 @@ def test_recent_events_take_add_and_clear(db: Database) -> None:
 
 def test_a_version_1_dump_restores_with_the_defaults(db: Database, tmp_path: Path) -> None:
     user = make_user("old@example.com")
-    legacy = {field: value for field, value in user.items() if field not in ("is_active", "last_login_at", "credits", "token_generation")}
+    legacy = {
+        field: value
+        for field, value in user.items()
+        if field not in ("is_active", "last_login_at", "credits", "token_generation")
+    }
     path = tmp_path / "v1.json"
-    document = {"format": "assistantia-dump", "version": 1, "users": [legacy], "conversations": [], "messages": []}
+    document = {
+        "format": "assistantia-dump",
+        "version": 1,
+        "users": [legacy],
+        "conversations": [],
+        "messages": [],
+    }
     path.write_text(json.dumps(document), encoding="utf-8")
 
     db.import_dump(read_dump(path))

@@ -101,7 +101,10 @@ _VALID_BODIES: dict[str, Callable[[Account], dict[str, Any]]] = {
 
 # Routes that read their body themselves (no body model): a valid raw body and its type.
 RAW_BODIES: dict[str, tuple[str, Callable[[], bytes]]] = {
-    "POST /users/import": ("text/csv", lambda: f"email,name\nnew-{secrets.token_hex(4)}@example.com,New\n".encode()),
+    "POST /users/import": (
+        "text/csv",
+        lambda: f"email,name\nnew-{secrets.token_hex(4)}@example.com,New\n".encode(),
+    ),
 }
 
 

@@ -11,7 +11,9 @@ from tests.utils.records import stored_state
 NEW_PASSWORD = "a brand new one"
 
 
-async def test_me_shows_the_classroom_fields_and_the_last_login(client: httpx.AsyncClient, alice: Account) -> None:
+async def test_me_shows_the_classroom_fields_and_the_last_login(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
     me = (await client.get("/auth/me", headers=alice.headers)).json()
     assert me["is_active"] is True
     assert me["credits"] is None
@@ -24,7 +26,9 @@ async def test_me_shows_the_classroom_fields_and_the_last_login(client: httpx.As
 
 
 async def test_a_new_account_has_no_last_login(client: httpx.AsyncClient) -> None:
-    created = await client.post("/auth/register", json={"email": "new@example.com", "password": "long enough"})
+    created = await client.post(
+        "/auth/register", json={"email": "new@example.com", "password": "long enough"}
+    )
     assert created.json()["last_login_at"] is None
 
 
@@ -69,7 +73,9 @@ async def test_a_wrong_current_password_is_403_and_changes_nothing(
 
 async def test_a_too_short_new_password_is_422(client: httpx.AsyncClient, alice: Account) -> None:
     response = await client.post(
-        "/auth/me/password", json={"current_password": alice.password, "new_password": "short"}, headers=alice.headers
+        "/auth/me/password",
+        json={"current_password": alice.password, "new_password": "short"},
+        headers=alice.headers,
     )
     assert response.status_code == 422
 

@@ -23,7 +23,9 @@ async def test_list_pages_with_total_and_filters(client: httpx.AsyncClient, admi
     first = (await client.get("/users?limit=2&offset=0", headers=admin.headers)).json()
     second = (await client.get("/users?limit=2&offset=2", headers=admin.headers)).json()
     assert first["total"] == second["total"] == 5
-    assert [item["id"] for item in first["items"] + second["items"]] == [admin.id] + [s.id for s in students[:3]]
+    assert [item["id"] for item in first["items"] + second["items"]] == [admin.id] + [
+        s.id for s in students[:3]
+    ]
 
     lycee = (await client.get("/users?q=LYCEE", headers=admin.headers)).json()
     assert lycee["total"] == 4
@@ -38,9 +40,13 @@ async def test_list_pages_with_total_and_filters(client: httpx.AsyncClient, admi
     assert percent["total"] == 0
 
 
-async def test_list_items_carry_the_figures(client: httpx.AsyncClient, admin: Account, alice: Account) -> None:
+async def test_list_items_carry_the_figures(
+    client: httpx.AsyncClient, admin: Account, alice: Account
+) -> None:
     for text in ("one", "two"):
-        assert (await client.post("/ai/chat", json={"message": text}, headers=alice.headers)).status_code == 200
+        assert (
+            await client.post("/ai/chat", json={"message": text}, headers=alice.headers)
+        ).status_code == 200
     items = (await client.get("/users", headers=admin.headers)).json()["items"]
     mine = next(item for item in items if item["id"] == alice.id)
     assert mine["conversations"] == 2
@@ -77,7 +83,13 @@ async def test_patch_sets_name_and_credits_and_refuses_role(
     assert (me["name"], me["credits"]) == ("Alice L.", 500)
 
     assert (await _patch(client, admin, alice.id, {"credits": None})).json()["credits"] is None
-    for refused in ({"role": "admin"}, {"credits": -1}, {"is_active": "maybe"}, {"name": "a\nb"}, {"email": "x@y.fr"}):
+    for refused in (
+        {"role": "admin"},
+        {"credits": -1},
+        {"is_active": "maybe"},
+        {"name": "a\nb"},
+        {"email": "x@y.fr"},
+    ):
         assert (await _patch(client, admin, alice.id, refused)).status_code == 422, refused
     assert (await client.get("/auth/me", headers=alice.headers)).json()["role"] == "user"
 
@@ -135,5 +147,7 @@ async def test_password_reset_sets_it_and_revokes_tokens(
         f"/users/usr_{'0' * 32}/password", json={"new_password": "long enough"}, headers=admin.headers
     )
     assert unknown.status_code == 404
-    short = await client.post(f"/users/{alice.id}/password", json={"new_password": "short"}, headers=admin.headers)
+    short = await client.post(
+        f"/users/{alice.id}/password", json={"new_password": "short"}, headers=admin.headers
+    )
     assert short.status_code == 422

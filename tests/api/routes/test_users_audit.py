@@ -20,7 +20,9 @@ async def test_every_admin_action_is_recorded_newest_first_without_secrets(
     headers = admin.headers
     await client.patch(f"/users/{alice.id}", json={"is_active": False}, headers=headers)
     await client.patch(f"/users/{alice.id}", json={"is_active": True, "credits": 700}, headers=headers)
-    await client.post(f"/users/{alice.id}/password", json={"new_password": "secret reset pw"}, headers=headers)
+    await client.post(
+        f"/users/{alice.id}/password", json={"new_password": "secret reset pw"}, headers=headers
+    )
     imported = await client.post(
         "/users/import", content=b"email\nnew@lycee.fr\n", headers={**headers, "Content-Type": "text/csv"}
     )
@@ -72,8 +74,12 @@ async def test_admins_read_a_students_conversations_as_the_student_sees_them(
     history = await client.get(f"/users/{alice.id}/history/{conversation_id}", headers=admin.headers)
     assert history.json() == (await client.get(f"/history/{conversation_id}", headers=alice.headers)).json()
 
-    assert (await client.get(f"/users/{alice.id}/history/conv_nope", headers=admin.headers)).status_code == 404
-    assert (await client.get(f"/users/usr_{'0' * 32}/conversations", headers=admin.headers)).status_code == 404
+    assert (
+        await client.get(f"/users/{alice.id}/history/conv_nope", headers=admin.headers)
+    ).status_code == 404
+    assert (
+        await client.get(f"/users/usr_{'0' * 32}/conversations", headers=admin.headers)
+    ).status_code == 404
     trail = await _audit(client, admin)
     assert [(item["action"], item["target_id"]) for item in trail["items"]] == [
         ("read_history", alice.id),

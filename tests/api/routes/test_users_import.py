@@ -43,7 +43,9 @@ async def test_import_creates_rows_generates_passwords_and_they_log_in(
     assert {item["role"] for item in listed["items"]} == {"user"}
 
 
-async def test_bom_quoting_crlf_column_order_and_blank_lines(client: httpx.AsyncClient, admin: Account) -> None:
+async def test_bom_quoting_crlf_column_order_and_blank_lines(
+    client: httpx.AsyncClient, admin: Account
+) -> None:
     csv_text = '\ufeffName,EMAIL\r\n"Dupont, Ann",ann@lycee.fr\r\n\r\n"Line ""two""\nname",bob@lycee.fr\r\n'
     body = (await _import(client, admin, csv_text)).json()
     assert body["skipped"] == [{"line": 4, "email": "bob@lycee.fr", "reason": body["skipped"][0]["reason"]}]
@@ -84,18 +86,25 @@ async def test_rows_of_other_domains_are_skipped_when_domains_are_restricted(
     csv_text = "email,name\nann@lycee.fr,Ann\nbob@sub.lycee.fr,Bob\ncarl@gmail.com,Carl\n"
     body = (await _import(client, admin, csv_text)).json()
     assert [item["email"] for item in body["created"]] == ["ann@lycee.fr"]
-    assert [(item["line"], item["email"]) for item in body["skipped"]] == [(3, "bob@sub.lycee.fr"), (4, "carl@gmail.com")]
+    assert [(item["line"], item["email"]) for item in body["skipped"]] == [
+        (3, "bob@sub.lycee.fr"),
+        (4, "carl@gmail.com"),
+    ]
     assert all("ALLOWED_EMAIL_DOMAINS" in item["reason"] for item in body["skipped"])
 
 
-async def test_new_accounts_get_default_credits(client: httpx.AsyncClient, app: FastAPI, admin: Account) -> None:
+async def test_new_accounts_get_default_credits(
+    client: httpx.AsyncClient, app: FastAPI, admin: Account
+) -> None:
     change_settings(app, default_credits=1000)
     await _import(client, admin, "email\nann@lycee.fr\n")
     listed = (await client.get("/users?q=ann@lycee.fr", headers=admin.headers)).json()
     assert listed["items"][0]["credits"] == 1000
 
 
-async def test_over_2000_rows_creates_nothing(client: httpx.AsyncClient, app: FastAPI, admin: Account) -> None:
+async def test_over_2000_rows_creates_nothing(
+    client: httpx.AsyncClient, app: FastAPI, admin: Account
+) -> None:
     before = stored_state(app.state.context.database)
     rows = "".join(f"student{n}@lycee.fr,Student {n}\n" for n in range(2001))
     response = await _import(client, admin, "email,name\n" + rows)
@@ -110,7 +119,7 @@ async def test_over_2000_rows_creates_nothing(client: httpx.AsyncClient, app: Fa
         b"",
         b"name,password\nAnn,secret123\n",  # no email column
         b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",  # not text
-        "email\n\"unterminated\n".encode(),  # broken quoting
+        b'email\n"unterminated\n',  # broken quoting
         b"email\nann@lycee.fr\x00\n",
     ],
 )
