@@ -40,7 +40,9 @@ def _answer(request: httpx.Request) -> httpx.Response:
         200,
         json={
             "id": "gen-1",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+            ],
             "usage": {"prompt_tokens": 40, "completion_tokens": 10, "total_tokens": 50},
         },
     )
@@ -83,11 +85,18 @@ async def _p50(call: Callable[[], Awaitable[httpx.Response]], samples: int) -> f
     return statistics.median(times) * 1000
 
 
-async def _serve(folder: Path, database_url: str | None, rate: int, body: Callable[[httpx.AsyncClient], Awaitable[list[tuple[str, float]]]]) -> list[tuple[str, float]]:
+async def _serve(
+    folder: Path,
+    database_url: str | None,
+    rate: int,
+    body: Callable[[httpx.AsyncClient], Awaitable[list[tuple[str, float]]]],
+) -> list[tuple[str, float]]:
     settings = make_settings(folder, database_url=database_url, chat_rate_per_minute=rate)
     app = create_app(settings, upstream_transport=httpx.MockTransport(_answer))
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://bench"
+        ) as client:
             return await body(client)
 
 
@@ -100,7 +109,10 @@ async def _measure(folder: Path, database_url: str | None, samples: int) -> list
     finally:
         database.close()
     codec = TokenCodec(make_settings(folder).jwt_secret or "", algorithm="HS256", expires_minutes=60)
-    headers = {name: {"Authorization": f"Bearer {codec.issue(user)}"} for name, user in (("admin", admin), ("student", student), ("limited", limited))}
+    headers = {
+        name: {"Authorization": f"Bearer {codec.issue(user)}"}
+        for name, user in (("admin", admin), ("student", student), ("limited", limited))
+    }
 
     async def admin_list(client: httpx.AsyncClient) -> list[tuple[str, float]]:
         pages = iter(range(10**9))
@@ -115,7 +127,10 @@ async def _measure(folder: Path, database_url: str | None, samples: int) -> list
             return client.get("/users?limit=50&active=false", headers=headers["admin"])
 
         return [
-            (f"GET /users?limit=50 among {ACCOUNTS:,} accounts, {MESSAGES:,} messages", await _p50(page, samples)),
+            (
+                f"GET /users?limit=50 among {ACCOUNTS:,} accounts, {MESSAGES:,} messages",
+                await _p50(page, samples),
+            ),
             ("GET /users?limit=50&q=…", await _p50(search, samples)),
             ("GET /users?limit=50&active=false", await _p50(inactive, samples)),
         ]
@@ -149,7 +164,9 @@ def measure_classroom(database_url: str | None = None, samples: int = 200) -> li
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python bench/classroom.py", description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--database-url", default=None, help="an empty SQL database to fill (default: TinyDB)")
+    parser.add_argument(
+        "--database-url", default=None, help="an empty SQL database to fill (default: TinyDB)"
+    )
     args = parser.parse_args()
     for label, p50 in measure_classroom(args.database_url, args.samples):
         print(f"{p50:8.2f} ms  {label}")

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import DataFolderInUse, DataFolderInvalid, RestoreError, StorageUnavailable
 from .base import Database, Dump, UnitOfWork
+from .credit_files import CreditFiles
 from .files import FileLock
 from .journal import FileTransaction, UnfinishedWork, check_journals, recover
 from .memory_events import MemoryEvents
@@ -39,13 +40,19 @@ class TinyDBDatabase(Database):
         self._owner_lock = FileLock(folder / ".server.lock")
         self._unfinished = UnfinishedWork()
         self._events = MemoryEvents()
+        self.credits = CreditFiles(folder)
 
     @contextmanager
     def unit_of_work(self, owner: str | None = None, *, write: bool = True) -> Iterator[UnitOfWork]:
         self._check_ownership()
         self._unfinished.finish()
         unit = TinyUnitOfWork(
-            self.users, self.threads, FileTransaction(self.folder), self._unfinished, self._events
+            self.users,
+            self.threads,
+            FileTransaction(self.folder),
+            self._unfinished,
+            self._events,
+            self.credits,
         )
         try:
             if owner is not None:
@@ -76,7 +83,7 @@ class TinyDBDatabase(Database):
 
     # -- start-up ------------------------------------------------------------------------
     def _folders(self) -> tuple[Path, ...]:
-        return (self.folder, self.threads.conversations_dir, self.threads.history_dir)
+        return (self.folder, self.threads.conversations_dir, self.threads.history_dir, self.credits.folder)
 
     def _prepare_folder(self) -> None:
         for folder in self._folders():
@@ -141,7 +148,8 @@ class TinyDBDatabase(Database):
 
     # -- whole database ------------------------------------------------------------------
     def export_dump(self) -> Dump:
-        dump = Dump(users=self.users.all(), conversations=[], messages=[], audit=self.users.audit())
+        users = [self.credits.effective(user, {}) for user in self.users.all()]
+        dump = Dump(users=users, conversations=[], messages=[], audit=self.users.audit())
         for user in dump.users:
             with self.threads.lock(user["id"]):
                 threads = sorted(
@@ -206,7 +214,9 @@ def accounts_unit(folder: Path) -> Iterator[UnitOfWork]:
     users.load()
     transaction = FileTransaction(folder)
     unfinished = UnfinishedWork()
-    unit = TinyUnitOfWork(users, ThreadFiles(folder), transaction, unfinished, MemoryEvents())
+    unit = TinyUnitOfWork(
+        users, ThreadFiles(folder), transaction, unfinished, MemoryEvents(), CreditFiles(folder)
+    )
     try:
         with transaction.activate():
             yield unit

@@ -8,21 +8,17 @@ from typing import Any
 from tinydb import Query
 from tinydb.table import Table
 
-from ..emails import email_key
-from ..errors import EmailAlreadyRegistered, NotFoundError
+from ..errors import NotFoundError
 from ..records import (
-    AuditRecord,
     ConversationRecord,
     MessageRecord,
-    Role,
-    UserRecord,
     stamp_after,
-    with_account_defaults,
 )
 from .base import Accounts, AuditTrail, Page, RecentEvents, Threads, UnitOfWork
+from .credit_files import CreditFiles
 from .journal import FileTransaction, UnfinishedWork
 from .thread_files import ThreadFiles
-from .user_pages import matching_page
+from .tinydb_accounts import TinyAccounts, TinyAudit
 from .users_file import UsersFile
 
 __all__ = ["TinyUnitOfWork"]
@@ -43,6 +39,7 @@ class TinyUnitOfWork(UnitOfWork):
         transaction: FileTransaction,
         unfinished: UnfinishedWork,
         events: RecentEvents,
+        credits: CreditFiles,
     ) -> None:
         self.users = users
         self.files = threads
@@ -53,7 +50,9 @@ class TinyUnitOfWork(UnitOfWork):
         self.forgotten: dict[str, list[str]] = {}  # user id: threads whose files are gone after commit
         self.moved: dict[str, str] = {}  # thread id: the time of the last message this unit added
         self.deleted_accounts: list[str] = []
-        self._accounts = TinyAccounts(self)
+        self.credits = credits
+        self.spent: dict[str, int] = {}  # user id: the spent total this unit staged
+        self._accounts = TinyAccounts(self)  # the accounts side lives in tinydb_accounts.py
         self._threads = TinyThreads(self)
         self._audit = TinyAudit(self)
         self._events = events
@@ -108,6 +107,7 @@ class TinyUnitOfWork(UnitOfWork):
                 if self.accounts_changed:
                     self.users.committed()
                 self.files.last_message.update(self.moved)
+                self.credits.committed(self.spent, self.deleted_accounts)
                 for user_id, conversation_ids in self.forgotten.items():
                     self.files.forget(user_id, conversation_ids)
                 committed = True
@@ -124,95 +124,6 @@ class TinyUnitOfWork(UnitOfWork):
         self.transaction.rollback()
         if self.accounts_changed:
             self.users.abandoned()
-
-
-class TinyAccounts(Accounts):
-    """Accounts in users.json; lookups inside a unit that changed them see the change."""
-
-    def __init__(self, unit: TinyUnitOfWork) -> None:
-        self._unit = unit
-
-    def _staged(self) -> list[UserRecord] | None:
-        return self._unit.users.staged_records() if self._unit.accounts_changed else None
-
-    def get(self, user_id: str) -> UserRecord | None:
-        staged = self._staged()
-        if staged is None:
-            return self._unit.users.get(user_id)
-        return next((user for user in staged if user["id"] == user_id), None)
-
-    def get_by_email(self, email: str) -> UserRecord | None:
-        staged = self._staged()
-        if staged is None:
-            return self._unit.users.get_by_email(email)
-        key = email_key(email)
-        return next((user for user in staged if email_key(user["email"]) == key), None)
-
-    def all(self) -> list[UserRecord]:
-        staged = self._staged()
-        return self._unit.users.all() if staged is None else staged
-
-    def add(self, user: UserRecord) -> None:
-        table = self._unit.users_table()
-        if self.get_by_email(user["email"]) is not None:
-            raise EmailAlreadyRegistered("An account with this email already exists.")
-        table.insert(dict(with_account_defaults(dict(user))))
-
-    def set_role(self, email: str, role: Role) -> UserRecord | None:
-        table = self._unit.users_table()
-        found = self.get_by_email(email)
-        if found is None:
-            return None
-        table.update({"role": role}, _BY_ID == found["id"])
-        return {**found, "role": role}
-
-    def delete(self, user_id: str) -> bool:
-        self._unit.lock_user(user_id)
-        table = self._unit.users_table()
-        if self.get(user_id) is None:
-            return False
-        self._unit.threads.delete_all(user_id)
-        self._unit.transaction.delete(self._unit.files.conversations_dir / f"{user_id}.json")
-        table.remove(_BY_ID == user_id)
-        self._unit.deleted_accounts.append(user_id)
-        return True
-
-    def page(self, *, query: str, active: bool | None, limit: int, offset: int) -> Page[UserRecord]:
-        return matching_page(self.all(), query=query, active=active, limit=limit, offset=offset)
-
-    def update(self, user_id: str, changes: dict[str, object]) -> UserRecord | None:
-        table = self._unit.users_table()
-        found = self.get(user_id)
-        if found is None:
-            return None
-        table.update(dict(changes), _BY_ID == user_id)
-        return with_account_defaults({**found, **changes})
-
-    def spend_credits(self, user_id: str, amount: int) -> None:
-        # Unlimited accounts never rewrite the accounts file on a turn.
-        stored = self._unit.users.get(user_id)
-        if stored is None or stored["credits"] is None:
-            return
-        table = self._unit.users_table()
-        found = self.get(user_id)  # again under the write lock: another turn may have spent some
-        if found is not None and found["credits"] is not None:
-            table.update({"credits": found["credits"] - amount}, _BY_ID == user_id)
-
-
-class TinyAudit(AuditTrail):
-    """The audit table of users.json, written under the accounts file's locks."""
-
-    def __init__(self, unit: TinyUnitOfWork) -> None:
-        self._unit = unit
-
-    def append(self, event: AuditRecord) -> None:
-        self._unit.users_table()
-        self._unit.users.audit_table().insert(dict(event))
-
-    def page(self, *, limit: int, offset: int) -> Page[AuditRecord]:
-        events = self._unit.users.staged_audit() if self._unit.accounts_changed else self._unit.users.audit()
-        newest_first = events[::-1]
-        return Page(items=newest_first[offset : offset + limit], total=len(events))
 
 
 class TinyThreads(Threads):

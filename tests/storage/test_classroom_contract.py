@@ -142,3 +142,36 @@ def test_a_version_1_dump_restores_with_the_defaults(db: Database, tmp_path: Pat
     assert dump.audit == []
     write_dump(tmp_path / "v2.json", dump)
     assert json.loads((tmp_path / "v2.json").read_text(encoding="utf-8"))["version"] == 2
+
+
+def test_tinydb_keeps_spent_credits_in_the_accounts_own_file(data_dir: Path) -> None:
+    from BackEnd.storage import TinyDBDatabase
+
+    limited = make_user("ann@example.com")
+    limited["credits"] = 100
+    database = TinyDBDatabase.open(data_dir)
+    try:
+        add_users(database, limited)
+        users_json = (data_dir / "users.json").read_bytes()
+        with database.unit_of_work(limited["id"]) as uow:
+            uow.accounts.spend_credits(limited["id"], 30)
+        assert (data_dir / "users.json").read_bytes() == users_json  # a turn never rewrites it
+        assert (data_dir / "credits" / f"{limited['id']}.json").is_file()
+    finally:
+        database.close()
+
+    database = TinyDBDatabase.open(data_dir)  # a restart reads what was spent
+    try:
+        with database.unit_of_work(write=False) as uow:
+            assert uow.accounts.get(limited["id"])["credits"] == 70  # type: ignore[index]
+        with database.unit_of_work(limited["id"]) as uow:
+            uow.accounts.update(limited["id"], {"credits": 500})  # set anew: nothing spent since
+        with database.unit_of_work(write=False) as uow:
+            assert uow.accounts.get(limited["id"])["credits"] == 500  # type: ignore[index]
+        assert database.export_dump().users[0]["credits"] == 500
+        with database.unit_of_work(limited["id"]) as uow:
+            uow.accounts.spend_credits(limited["id"], 1)
+            uow.accounts.delete(limited["id"])
+        assert not (data_dir / "credits" / f"{limited['id']}.json").exists()
+    finally:
+        database.close()
