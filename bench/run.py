@@ -22,6 +22,7 @@ from sqlalchemy import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
+from bench.classroom import measure_classroom
 from bench.databases import describe, scratch_database
 from bench.datasets import PASSWORD, make_data_set
 from bench.report import PLOT_NAME, plot, table
@@ -86,10 +87,16 @@ def main() -> int:
                         with_dump=largest,
                     )
                 print(f"{size:,} messages: chat turn p50 {figures[size]['chat_p50']:.2f} ms", flush=True)
+            with scratch_database(args.database_url, workdir, 0) as database_url:  # issue 12
+                classroom = measure_classroom(database_url, samples.reads)
     finally:
         upstream.stop()
     elapsed = time.perf_counter() - started
-    rendered = table(figures, baseline, BURST_LATENCY)
+    rendered = (
+        table(figures, baseline, BURST_LATENCY)
+        + "\n\nClassroom (p50, in-process): "
+        + "; ".join(f"{label} {p50:.2f} ms" for label, p50 in classroom)
+    )
     print(rendered)
     args.out.mkdir(parents=True, exist_ok=True)
     plot(figures, baseline, args.out / PLOT_NAME)
