@@ -106,7 +106,8 @@ def _prepare_turn(
     # The memory the model gets, once the account may chat (active, credits left) and the
     # thread (or a new one) is known to have room; the chat rate counts only turns that pass.
     earlier: list[MessageRecord] = []
-    with database.unit_of_work(user_id, write=False) as unit:
+    # Counting the turn against the rate writes: in this same unit, so it costs no second one.
+    with database.unit_of_work(user_id, write=rate_per_minute > 0) as unit:
         check_may_chat(unit.accounts.get(user_id))
         if conversation_id is None:
             limits.check_new_conversation(unit, user_id)
@@ -116,7 +117,7 @@ def _prepare_turn(
                 raise NotFoundError(_NOT_FOUND)
             limits.check_new_messages(found.total, 2)
             earlier = found.items
-    take_chat_turn(database, user_id, rate_per_minute)
+        take_chat_turn(unit, user_id, rate_per_minute)
     return earlier
 
 

@@ -95,14 +95,11 @@ def check_may_chat(user: UserRecord | None) -> None:
         raise CreditsExhausted(NO_CREDITS)
 
 
-def take_chat_turn(database: Database, user_id: str, per_minute: int) -> None:
+def take_chat_turn(unit: UnitOfWork, user_id: str, per_minute: int) -> None:
     """Count one message against CHAT_RATE_PER_MINUTE; ChatRateExceeded (nothing counted) over it."""
     if per_minute <= 0:
         return
-    with database.unit_of_work() as unit:
-        wait = unit.events.take(
-            f"chat:{user_id}", now=_now(), window=_CHAT_WINDOW, limit=per_minute, record=True
-        )
+    wait = unit.events.take(f"chat:{user_id}", now=_now(), window=_CHAT_WINDOW, limit=per_minute, record=True)
     if wait is not None:
         raise ChatRateExceeded(
             f"You sent {per_minute} messages in the last minute; wait a moment.",
