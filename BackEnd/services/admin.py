@@ -46,10 +46,10 @@ def account_figures(unit: UnitOfWork, user_ids: list[str]) -> dict[str, AccountF
     """The figures of many accounts at once.
 
     # MERGE: conversations and messages come from s11org's batched stats read, total_tokens
-    # from s9data's usage ledger (both `... for user_ids -> dict`). Interim: the conversation
-    # count alone (an indexed count per account), messages and tokens 0.
+    # from s9data's usage ledger (both `... for user_ids -> dict`, one query per page). Interim:
+    # zeros, so the list costs what the merged reads will add and nothing per account.
     """
-    return {user_id: AccountFigures(conversations=unit.threads.count(user_id)) for user_id in user_ids}
+    return {user_id: AccountFigures() for user_id in user_ids}
 
 
 def list_accounts(

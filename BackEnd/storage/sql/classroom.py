@@ -9,7 +9,6 @@ from sqlalchemy import Connection, delete, func, insert, select, text
 from ...records import AuditRecord
 from ..base import AuditTrail, Page, RecentEvents
 from ..memory_events import seconds_until_under
-from .engine import is_postgresql
 from .schema import audit_events, recent_events
 
 __all__ = ["AUDIT_COLUMNS", "SQLAudit", "SQLEvents"]
@@ -41,15 +40,17 @@ class SQLEvents(RecentEvents):
         self._db = db
 
     def take(self, key: str, *, now: float, window: float, limit: int, record: bool) -> float | None:
-        if record and is_postgresql(self._db.engine):
+        if record and self._db.dialect.name == "postgresql":
             # Parallel turns of one account, in any process, check and add one after the other.
             self._db.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
         mine = recent_events.c.key == key
-        self._db.execute(delete(recent_events).where(mine, recent_events.c.at <= now - window))
-        times = list(
+        every = list(
             self._db.execute(select(recent_events.c.at).where(mine).order_by(recent_events.c.at)).scalars()
         )
-        wait = seconds_until_under(times, now=now, window=window, limit=limit)
+        recent = [at for at in every if at > now - window]
+        if len(recent) < len(every):  # forget what left the window (only when something did)
+            self._db.execute(delete(recent_events).where(mine, recent_events.c.at <= now - window))
+        wait = seconds_until_under(recent, now=now, window=window, limit=limit)
         if wait is None and record:
             self.add(key, now=now)
         return wait
