@@ -138,8 +138,9 @@ async def _measure(folder: Path, database_url: str | None, samples: int) -> list
     rows = await _serve(folder, database_url, 0, admin_list)
     off: list[float] = []
     on: list[float] = []
+    rate_only: list[float] = []
     for _ in range(4):  # alternating blocks
-        for rate, who, into in ((0, "student", off), (10**4, "limited", on)):
+        for rate, who, into in ((0, "student", off), (10**4, "limited", on), (10**4, "student", rate_only)):
 
             async def chats(client: httpx.AsyncClient, who: str = who) -> list[tuple[str, float]]:
                 def chat() -> Awaitable[httpx.Response]:
@@ -152,6 +153,8 @@ async def _measure(folder: Path, database_url: str | None, samples: int) -> list
     off_p50, on_p50 = statistics.median(off), statistics.median(on)
     rows.append(("POST /ai/chat, limits off (no chat rate, unlimited credits)", off_p50))
     rows.append((f"POST /ai/chat, limits on [{on_p50 / off_p50:.2f}× off]", on_p50))
+    rate_p50 = statistics.median(rate_only)
+    rows.append((f"POST /ai/chat, chat rate on, unlimited credits [{rate_p50 / off_p50:.2f}× off]", rate_p50))
     return rows
 
 

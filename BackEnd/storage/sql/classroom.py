@@ -14,6 +14,9 @@ from .schema import audit_events, recent_events
 __all__ = ["AUDIT_COLUMNS", "SQLAudit", "SQLEvents"]
 
 AUDIT_COLUMNS = tuple(column for column in audit_events.c if column.name != "seq")
+_LOCK_QUICKLY = text(
+    "SELECT set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(hashtext(:key))"
+)
 
 
 class SQLAudit(AuditTrail):
@@ -42,7 +45,10 @@ class SQLEvents(RecentEvents):
     def take(self, key: str, *, now: float, window: float, limit: int, record: bool) -> float | None:
         if record and self._db.dialect.name == "postgresql":
             # Parallel turns of one account, in any process, check and add one after the other.
-            self._db.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+            # A throttle's count is no one's data: its commit need not wait for the disk (a
+            # crash of the database server forgets at most the last moment's counts), which
+            # spares every chat turn a WAL flush (about 3 ms here).
+            self._db.execute(_LOCK_QUICKLY, {"key": key})
         mine = recent_events.c.key == key
         every = list(
             self._db.execute(select(recent_events.c.at).where(mine).order_by(recent_events.c.at)).scalars()
