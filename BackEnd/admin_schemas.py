@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from .schemas import NewPassword, OneLine, Text, UserPublic, _strip
 
@@ -42,9 +42,15 @@ class AccountPage(BaseModel):
 
 
 class AccountUpdate(BaseModel):
-    """What an administrator may change; any other field (such as `role`) is refused with 422."""
+    """What an administrator may change. `role` is refused (422): promotion stays a command-line
+    matter, and a silent success would mislead; any other field is ignored, as everywhere."""
 
-    model_config = ConfigDict(extra="forbid")
+    @model_validator(mode="before")
+    @classmethod
+    def _no_role(cls, data: object) -> object:
+        if isinstance(data, dict) and "role" in data:
+            raise ValueError("role cannot be changed here; use `python main.py promote` or `demote`")
+        return data
 
     name: Annotated[OneLine, BeforeValidator(_strip), Field(min_length=1, max_length=100)] | None = None
     is_active: bool | None = None

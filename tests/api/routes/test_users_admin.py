@@ -89,9 +89,12 @@ async def test_patch_sets_name_and_credits_and_refuses_role(
         {"credits": -1},
         {"is_active": "maybe"},
         {"name": "a\nb"},
-        {"email": "x@y.fr"},
+        {"role": "user"},
     ):
         assert (await _patch(client, admin, alice.id, refused)).status_code == 422, refused
+    ignored = await _patch(client, admin, alice.id, {"email": "x@y.fr", "token_generation": 7})
+    assert ignored.status_code == 200 and ignored.json()["email"] == alice.email
+    assert (await client.get("/auth/me", headers=alice.headers)).status_code == 200
     assert (await client.get("/auth/me", headers=alice.headers)).json()["role"] == "user"
 
 
