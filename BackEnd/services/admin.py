@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ActionRefused, NotFoundError, PermissionDenied
-from ..records import ConversationRecord, MessageRecord, UserRecord
+from ..records import AuditRecord, ConversationRecord, MessageRecord, UserRecord
 from ..storage import Database, Page, UnitOfWork
 from .audit import audit_event
 
@@ -89,8 +89,8 @@ def update_account(
     return updated
 
 
-def _change_events(actor: UserRecord, before: UserRecord, changes: dict[str, object]) -> list:  # type: ignore[type-arg]
-    events = []
+def _change_events(actor: UserRecord, before: UserRecord, changes: dict[str, object]) -> list[AuditRecord]:
+    events: list[AuditRecord] = []
     if "is_active" in changes:
         events.append(audit_event(actor, "reactivate" if changes["is_active"] else "deactivate", before))
     if "credits" in changes:
