@@ -1,4 +1,4 @@
-"""`python main.py [serve|migrate|promote|demote|dump|restore]`: the server and its admin commands."""
+"""`python main.py [serve|migrate|promote|demote|users|dump|restore]`: the server and its admin commands."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from .cli_users import add_users_parser, run_users_command
 from .config import Settings
 from .emails import email_key
 from .errors import AssistantIAError
 from .records import Role
 from .security import load_or_create_secret
+from .services.audit import audit_event
 from .storage import change_role, migrate_schema, open_database
 from .storage.dump import read_dump, write_dump
 
@@ -65,7 +67,10 @@ def _migrate(settings: Settings, _: argparse.Namespace) -> int:
 
 def _set_role(role: Role) -> Callable[[Settings, argparse.Namespace], int]:
     def command(settings: Settings, args: argparse.Namespace) -> int:
-        user = change_role(settings, email_key(args.email), role)
+        action = "promote" if role == "admin" else "demote"
+        user = change_role(
+            settings, email_key(args.email), role, audit_event(None, action, None, "command line")
+        )
         if user is None:
             print(f"error: no account has the email {args.email!r}", file=sys.stderr)
             return 1
@@ -108,6 +113,7 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "migrate": _migrate,
     "promote": _set_role("admin"),
     "demote": _set_role("user"),
+    "users": run_users_command,
     "dump": _dump,
     "restore": _restore,
 }
@@ -122,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="bring the SQL database's schema up to date (start-up does it too)")
     for name, verb in (("promote", "make an account admin"), ("demote", "make an admin a plain user")):
         commands.add_parser(name, help=verb).add_argument("email")
+    add_users_parser(commands)
     commands.add_parser("dump", help="write the whole database to one JSON file").add_argument(
         "file", type=Path
     )

@@ -80,6 +80,19 @@ class Settings(BaseSettings):
     allowed_models: Annotated[list[str], NoDecode] = []
     # How long GET /ai/models keeps the upstream's list of models before asking again.
     models_cache_seconds: int = Field(default=600, ge=0, le=86_400)
+    # -- classroom (issue 12): who may sign up, login throttling, chat rate, credits ---------
+    allow_signup: bool = True
+    # Exact domains ("ecole.fr,lycee.fr"); empty: any. Subdomains match only when listed.
+    allowed_email_domains: Annotated[list[str], NoDecode] = []
+    login_max_failures: int = Field(default=5, ge=1, le=1_000)
+    login_max_failures_per_address: int = Field(default=50, ge=1, le=100_000)
+    login_window_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600)
+    # Messages per user per minute over every chat route; 0 turns the limit off.
+    chat_rate_per_minute: int = Field(default=20, ge=0, le=10_000)
+    # Credits (tokens) given to new accounts; None (empty) means unlimited.
+    default_credits: int | None = Field(default=None, ge=0, le=10**15)
+    # Whether admins may read a user's conversations (GET /users/{id}/conversations, /history).
+    admin_chat_access: bool = True
 
     # -- identity and input hygiene ------------------------------------------------------
     # `CORS_ORIGINS=*` is refused unless this says it is meant (see _no_wildcard_by_mistake).
@@ -104,7 +117,16 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("jwt_secret", "openrouter_api_key", "database_url", mode="before")
+    @field_validator("allowed_email_domains", mode="before")
+    @classmethod
+    def _split_domains(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list):
+            return [str(domain).strip().lower().lstrip("@") for domain in value if str(domain).strip()]
+        return value
+
+    @field_validator("jwt_secret", "openrouter_api_key", "database_url", "default_credits", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # `JWT_SECRET=` in a .env file means "not set", not "the empty key".

@@ -9,8 +9,17 @@ AssistantIAError
 ├── InvalidChoice               a well-formed value the server's settings refuse (a model off ALLOWED_MODELS)
 ├── InvalidCredentials
 ├── AuthenticationError         missing, invalid or expired token, or a vanished account
+│   └── AccountDisabled         a deactivated account's token (401)
 ├── PermissionDenied
-├── TooManyChatsInFlight        the account already has USER_CONCURRENT_CHATS model calls running
+│   └── LoginRefused            a correct password for a deactivated account (403)
+├── ActionRefused               an admin action that would harm the class (409): self-deactivation
+├── InvalidRequest              input a schema cannot check (422): a CSV, an email domain
+├── RequestTooLarge             a CSV over the row limit (413)
+├── CreditsExhausted            the account has no credits left (402)
+├── RetryLater                  a limit over time; carries Retry-After (429)
+│   ├── TooManyChatsInFlight    the account already has USER_CONCURRENT_CHATS model calls running
+│   ├── TooManyLoginFailures    LOGIN_MAX_FAILURES for this email or address
+│   └── ChatRateExceeded        CHAT_RATE_PER_MINUTE
 ├── StorageError
 │   ├── DataFileCorrupt          a data file is not valid JSON or not the expected shape
 │   ├── DataFolderInUse          another process owns the data folder
@@ -32,7 +41,16 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "AccountDisabled",
+    "ActionRefused",
     "AssistantIAError",
+    "ChatRateExceeded",
+    "CreditsExhausted",
+    "InvalidRequest",
+    "LoginRefused",
+    "RequestTooLarge",
+    "RetryLater",
+    "TooManyLoginFailures",
     "AuthenticationError",
     "DataFileCorrupt",
     "DataFolderInUse",
@@ -104,12 +122,48 @@ class PermissionDenied(AssistantIAError):
     """The caller is authenticated but not allowed to do this."""
 
 
-class TooManyChatsInFlight(AssistantIAError):
-    """The account already waits for as many answers as it may; refused before the model is asked."""
+class AccountDisabled(AuthenticationError):
+    """The account was deactivated by an administrator."""
+
+
+class LoginRefused(PermissionDenied):
+    """The password is right but the account is deactivated."""
+
+
+class ActionRefused(AssistantIAError):
+    """An administrator's action that would leave the class without its admin."""
+
+
+class InvalidRequest(AssistantIAError):
+    """Input that breaks a rule the request schema cannot check."""
+
+
+class RequestTooLarge(AssistantIAError):
+    """The request holds more items than the server takes at once; nothing was done."""
+
+
+class CreditsExhausted(AssistantIAError):
+    """The account's credits are spent; refused before the model is asked."""
+
+
+class RetryLater(AssistantIAError):
+    """A limit over time is reached; `retry_after` (seconds, as text) says when to try again."""
 
     def __init__(self, message: str, retry_after: str) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class TooManyChatsInFlight(RetryLater):
+    """The account already waits for as many answers as it may; refused before the model is asked."""
+
+
+class TooManyLoginFailures(RetryLater):
+    """Too many wrong passwords for this email or from this address within LOGIN_WINDOW_SECONDS."""
+
+
+class ChatRateExceeded(RetryLater):
+    """The account sent CHAT_RATE_PER_MINUTE messages within the last minute."""
 
 
 class StorageError(AssistantIAError):

@@ -17,6 +17,8 @@ __all__ = [
     "OPTIONAL_FIELDS",
     "RECORD_FIELDS",
     "Preferences",
+    "ACCOUNT_DEFAULTS",
+    "AuditRecord",
     "ConversationRecord",
     "MessageRecord",
     "MessageRole",
@@ -37,6 +39,7 @@ __all__ = [
     "stamp_after",
     "utc_now",
     "with_defaults",
+    "with_account_defaults",
 ]
 
 Role = Literal["user", "admin"]
@@ -53,6 +56,12 @@ class UserRecord(TypedDict):
     role: Role
     password_hash: str
     created_at: str
+    # -- classroom fields (issue 12); older files and dumps read back with ACCOUNT_DEFAULTS
+    is_active: bool
+    last_login_at: str | None
+    credits: int | None  # None: unlimited
+    # Tokens carry the generation they were issued in; bumping it refuses every older one.
+    token_generation: int
     # -- model preferences (issue 9): absent until the account sets some (PATCH /auth/me)
     preferences: NotRequired[Preferences | None]
 
@@ -63,6 +72,32 @@ class Preferences(TypedDict):
     model: str | None
     temperature: float | None
     system_prompt: str | None
+
+
+# What an account stored before issue 12 reads back with.
+ACCOUNT_DEFAULTS: dict[str, object] = {
+    "is_active": True,
+    "last_login_at": None,
+    "credits": None,
+    "token_generation": 0,
+}
+
+
+def with_account_defaults(doc: dict[str, object]) -> UserRecord:
+    """A stored account with the fields it may lack (older data) set to their defaults."""
+    return {**ACCOUNT_DEFAULTS, **doc}  # type: ignore[typeddict-item]
+
+
+class AuditRecord(TypedDict):
+    """One administrative action; `actor_*` are None for the command line. Never a secret."""
+
+    at: str
+    actor_id: str | None
+    actor_email: str | None
+    action: str
+    target_id: str | None
+    target_email: str | None
+    detail: str
 
 
 class ConversationRecord(TypedDict):
@@ -293,6 +328,10 @@ def record_problem(kind: RecordKind, doc: object) -> str | None:
             return f"has no valid {field!r}"
         if allowed is not None and value not in allowed:
             return f"has {field} {value!r}; expected one of {sorted(allowed)}"
+    if kind == "user":
+        problem = _account_field_problem(doc)
+        if problem is not None:
+            return problem
     if not is_valid_id(_ID_PREFIXES[kind], doc["id"]):
         return f"has a malformed id {doc['id']!r}"
     if kind == "conversation":
@@ -350,3 +389,19 @@ def stored_conversation(doc: Mapping[str, Any]) -> dict[str, Any]:
     stored = {field: doc.get(field, ORGANISING_DEFAULTS.get(field)) for field in STORED_CONVERSATION_FIELDS}
     stored["tags"] = list(stored["tags"] or [])
     return stored
+
+
+def _account_field_problem(doc: dict[str, object]) -> str | None:
+    """The classroom fields are optional (older data), but checked when present."""
+    if not isinstance(doc.get("is_active", True), bool):
+        return "has no valid 'is_active'"
+    last_login = doc.get("last_login_at")
+    if last_login is not None and not is_valid_stamp(last_login):
+        return "has no valid 'last_login_at'"
+    for field, nullable in (("credits", True), ("token_generation", False)):
+        value = doc.get(field, None if nullable else 0)
+        if value is None and nullable:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"has no valid {field!r}"
+    return None

@@ -132,6 +132,10 @@ class UserPublic(BaseModel):
     name: str | None
     role: Literal["user", "admin"]
     created_at: str
+    # -- classroom fields (issue 12)
+    is_active: bool
+    last_login_at: str | None
+    credits: int | None = Field(description="Tokens left; null means unlimited.")
 
 
 class UserList(BaseModel):

@@ -70,15 +70,22 @@ class TokenCodec:
         self._algorithm = algorithm
         self.lifetime_seconds = expires_minutes * 60
 
-    def issue(self, user_id: str) -> str:
-        """A signed token for this user, expiring after the configured lifetime."""
+    def issue(self, user_id: str, generation: int = 0) -> str:
+        """A signed token for this user, expiring after the configured lifetime.
+
+        `generation` is the account's token generation: bumping the stored one (password
+        change, log out everywhere, deactivation) refuses every token issued before.
+        """
         now = int(time.time())
-        claims = {"sub": user_id, "iat": now, "exp": now + self.lifetime_seconds}
+        claims = {"sub": user_id, "iat": now, "exp": now + self.lifetime_seconds, "gen": generation}
         token: str = jwt.encode(claims, self._secret, algorithm=self._algorithm)
         return token
 
-    def subject(self, token: str) -> str:
-        """The user id inside a valid token; AuthenticationError for anything else."""
+    def subject(self, token: str) -> tuple[str, int]:
+        """The user id and token generation inside a valid token; AuthenticationError for anything else.
+
+        A token made before generations existed counts as generation 0.
+        """
         try:
             claims = jwt.decode(
                 token,
@@ -89,9 +96,12 @@ class TokenCodec:
         except JWTError as exc:
             raise AuthenticationError("Invalid or expired token.") from exc
         subject: str = claims.get("sub")
+        generation = claims.get("gen", 0)
         if not is_valid_id("usr", subject) or not self._lifetime_is_ours(claims):
             raise AuthenticationError("Invalid or expired token.")
-        return subject
+        if isinstance(generation, bool) or not isinstance(generation, int):
+            raise AuthenticationError("Invalid or expired token.")
+        return subject, generation
 
     def _lifetime_is_ours(self, claims: dict[str, object]) -> bool:
         """Whether the token lives no longer than we issue them, counted from a past `iat`.

@@ -22,7 +22,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from BackEnd.app import create_app
-from BackEnd.records import conversation_record, message_record, new_id, utc_now
+from BackEnd.records import conversation_record, message_record, new_id, utc_now, with_account_defaults
 from BackEnd.storage import TinyDBDatabase
 from tests.utils.api import FakeUpstream, make_settings
 
@@ -36,14 +36,16 @@ def _fill(folder: Path, messages: int, size: int) -> tuple[str, str]:
         user_id = new_id("usr")
         with database.unit_of_work() as unit:
             unit.accounts.add(
-                {
-                    "id": user_id,
-                    "email": "long@example.com",
-                    "name": "long",
-                    "role": "user",
-                    "password_hash": "x",
-                    "created_at": utc_now(),
-                }
+                with_account_defaults(
+                    {
+                        "id": user_id,
+                        "email": "long@example.com",
+                        "name": "long",
+                        "role": "user",
+                        "password_hash": "x",
+                        "created_at": utc_now(),
+                    }
+                )
             )
         conversation = conversation_record(user_id, "long")
         text = ("Un long exercice de mathématiques. " * (size // 35 + 1))[:size]

@@ -23,6 +23,7 @@ from sqlalchemy import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from bench import search_bench
+from bench.classroom import measure_classroom
 from bench.databases import describe, scratch_database
 from bench.datasets import PASSWORD, make_data_set
 from bench.organising import ORGANISING_ROWS
@@ -97,12 +98,17 @@ def main() -> int:
                     if largest:
                         streaming = measure_streaming(data, workdir, upstream, database_url=database_url)
                 print(f"{size:,} messages: chat turn p50 {figures[size]['chat_p50']:.2f} ms", flush=True)
+            with scratch_database(args.database_url, workdir, 0) as database_url:  # issue 12
+                classroom = measure_classroom(database_url, samples.reads)
     finally:
         upstream.stop()
     elapsed = time.perf_counter() - started
     ROWS.extend(USAGE_ROWS)
     rendered = table(figures, baseline, BURST_LATENCY)
     rendered += f"\n\nStreamed answers, {sizes[-1]:,} messages:\n\n" + streaming_table({"figure": streaming})
+    rendered += "\n\nClassroom (p50, in-process): " + "; ".join(
+        f"{label} {p50:.2f} ms" for label, p50 in classroom
+    )
     print(rendered)
     args.out.mkdir(parents=True, exist_ok=True)
     plot(figures, baseline, args.out / PLOT_NAME)

@@ -121,6 +121,7 @@ class ChatSocket:
             memory=context.settings.chat_memory_messages,
             limits=context.limits,
             options=options_for_request(context.settings, user, message),
+            rate_per_minute=context.settings.chat_rate_per_minute,
         )
 
     async def _relay(self, request_id: object, turn: chat_stream.StreamTurn) -> None:

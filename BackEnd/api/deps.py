@@ -24,6 +24,7 @@ from ..storage import Database
 __all__ = [
     "AdminUser",
     "AppContext",
+    "ClientAddress",
     "ContextDep",
     "CurrentUser",
     "DatabaseDep",
@@ -107,3 +108,11 @@ async def get_usage_days(
 
 
 UsageDays = Annotated[tuple[str, str], Depends(get_usage_days)]
+
+
+async def get_client_address(request: Request) -> str:
+    """The address the request comes from, as the server sees it (what login throttling counts)."""
+    return request.client.host if request.client else "unknown"
+
+
+ClientAddress = Annotated[str, Depends(get_client_address)]

@@ -12,18 +12,22 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from ..errors import (
+    ActionRefused,
     AssistantIAError,
     AuthenticationError,
+    CreditsExhausted,
     DatabaseUnavailable,
     EmailAlreadyRegistered,
     InvalidChoice,
     InvalidCredentials,
     InvalidInput,
+    InvalidRequest,
     LimitReached,
     NotFoundError,
     PermissionDenied,
+    RequestTooLarge,
+    RetryLater,
     StorageError,
-    TooManyChatsInFlight,
     UnreadableBody,
     UpstreamBadResponse,
     UpstreamNotConfigured,
@@ -52,7 +56,11 @@ _STATUS_BY_ERROR: list[tuple[type[AssistantIAError], int]] = [
     (InvalidCredentials, 401),
     (AuthenticationError, 401),
     (PermissionDenied, 403),
-    (TooManyChatsInFlight, 429),
+    (ActionRefused, 409),
+    (InvalidRequest, 422),
+    (RequestTooLarge, 413),
+    (CreditsExhausted, 402),
+    (RetryLater, 429),
     (UpstreamNotConfigured, 503),
     (UpstreamTimeout, 504),
     (UpstreamRateLimited, 429),
@@ -63,12 +71,14 @@ _STATUS_BY_ERROR: list[tuple[type[AssistantIAError], int]] = [
 _DESCRIPTIONS = {
     400: "The body is not valid JSON, or is nested too deeply to parse",
     401: "Missing, invalid or expired token, or wrong credentials",
-    403: "Reserved for administrators",
+    402: "No credits left on the account (see PATCH /users/{id})",
+    403: "Reserved for administrators, sign-up closed, or a deactivated account's login",
     404: "No such object for this user",
-    409: "Already exists, or a per-user limit is reached",
-    413: "The request body is over the 1 MiB limit (25 MiB for an import)",
-    422: "The request is well-formed but its content cannot be used",
-    429: "The account already has USER_CONCURRENT_CHATS chats waiting for an answer, "
+    409: "Already exists, a per-user limit is reached, or an admin acting on their own account",
+    413: "The request body is over the 1 MiB limit (25 MiB for an import), or a CSV over 2,000 rows",
+    422: "The request is well-formed but its content cannot be used (a malformed CSV, a domain not allowed…)",
+    429: "The account already has USER_CONCURRENT_CHATS chats waiting for an answer, sent "
+    "CHAT_RATE_PER_MINUTE messages this minute, too many failed logins, "
     "or the AI service is rate limiting; see Retry-After",
     502: "The AI service failed or sent an unusable answer",
     503: "The AI service is not configured, or storage is unavailable",
@@ -132,7 +142,7 @@ async def _handle_domain_error(request: Request, exc: Exception) -> JSONResponse
     headers: dict[str, str] = {}
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, (UpstreamRateLimited, TooManyChatsInFlight)) and exc.retry_after:
+    if isinstance(exc, (UpstreamRateLimited, RetryLater)) and exc.retry_after:
         headers["Retry-After"] = exc.retry_after
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 

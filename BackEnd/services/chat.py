@@ -12,6 +12,7 @@ from ..llm import ChatModel
 from ..records import ConversationRecord, MessageRecord, conversation_record, message_record, new_id
 from ..storage import Database
 from .chat_slots import ChatSlots
+from .classroom_limits import check_may_chat, take_chat_turn
 from .conversations import ThreadLimits
 
 __all__ = ["ChatTurn", "PreparedTurn", "begin_turn", "finish_turn", "send_message", "title_from_message"]
@@ -83,6 +84,7 @@ async def begin_turn(
     system_prompt: str,
     memory: int,
     limits: ThreadLimits,
+    rate_per_minute: int = 0,
 ) -> PreparedTurn:
     """Everything a chat route does before the model is asked; raises what it would answer instead.
 
@@ -94,7 +96,13 @@ async def begin_turn(
         new_conversation = conversation_record(user_id, title_from_message(message))
         conversation_id = new_conversation["id"]
     earlier = await anyio.to_thread.run_sync(
-        _prepare_turn, database, limits, user_id, None if new_conversation else conversation_id, memory - 1
+        _prepare_turn,
+        database,
+        limits,
+        user_id,
+        None if new_conversation else conversation_id,
+        memory - 1,
+        rate_per_minute,
     )
     context = [{"role": "system", "content": system_prompt}]
     context += [{"role": past["role"], "content": past["content"]} for past in earlier]
@@ -140,6 +148,7 @@ async def send_message(
     memory: int,
     limits: ThreadLimits,
     options: ChatOptions | None = None,
+    rate_per_minute: int = 0,
 ) -> ChatTurn:
     """Answer `message` within one thread; nothing is stored unless the model answered.
 
@@ -153,6 +162,7 @@ async def send_message(
         system_prompt=system_prompt,
         memory=memory,
         limits=limits,
+        rate_per_minute=rate_per_minute,
     )
     async with slots.reserve(user_id):
         completion = await model.complete(turn.context, options)
@@ -160,18 +170,29 @@ async def send_message(
 
 
 def _prepare_turn(
-    database: Database, limits: ThreadLimits, user_id: str, conversation_id: str | None, memory: int
+    database: Database,
+    limits: ThreadLimits,
+    user_id: str,
+    conversation_id: str | None,
+    memory: int,
+    rate_per_minute: int = 0,
 ) -> list[MessageRecord]:
-    # The memory the model gets, once the thread (or a new one) is known to have room.
-    with database.unit_of_work(user_id, write=False) as unit:
+    # The memory the model gets, once the account may chat (active, credits left) and the
+    # thread (or a new one) is known to have room; the chat rate counts only turns that pass.
+    earlier: list[MessageRecord] = []
+    # Counting the turn against the rate writes: in this same unit, so it costs no second one.
+    with database.unit_of_work(user_id, write=rate_per_minute > 0) as unit:
+        check_may_chat(unit.accounts.get(user_id))
         if conversation_id is None:
             limits.check_new_conversation(unit, user_id)
-            return []
-        found = unit.threads.recent(user_id, conversation_id, memory)
-        if found is None:
-            raise NotFoundError(_NOT_FOUND)
-        limits.check_new_messages(found.total, 2)
-        return found.items
+        else:
+            found = unit.threads.recent(user_id, conversation_id, memory)
+            if found is None:
+                raise NotFoundError(_NOT_FOUND)
+            limits.check_new_messages(found.total, 2)
+            earlier = found.items
+        take_chat_turn(unit, user_id, rate_per_minute)
+    return earlier
 
 
 def _store_turn(
@@ -200,3 +221,7 @@ def _store_turn(
             unit.usage.record(
                 user_id, conversation_id, stored["updated_at"][:10], completion.model, completion.usage
             )
+            if completion.usage is not None and completion.usage.total_tokens > 0:
+                unit.accounts.spend_credits(
+                    user_id, completion.usage.total_tokens
+                )  # with the turn, or not at all

@@ -63,6 +63,7 @@ async def start_stream(
     memory: int,
     limits: ThreadLimits,
     options: ChatOptions | None = None,
+    rate_per_minute: int = 0,
 ) -> StreamTurn:
     """Check the turn as `/ai/chat` does (raising what it would answer), then start its generation.
 
@@ -77,6 +78,7 @@ async def start_stream(
         system_prompt=system_prompt,
         memory=memory,
         limits=limits,
+        rate_per_minute=rate_per_minute,
     )
     model.check_configured()
     slot = AsyncExitStack()

@@ -6,7 +6,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Literal
 from urllib.parse import quote
 
 from ..records import ConversationRecord, MessageRecord
@@ -40,7 +40,7 @@ def when(stamp: str) -> str:
 
 def speaker(message: MessageRecord) -> str:
     """The role label, with the answering model when known."""
-    model = cast(dict[str, Any], message).get("model")  # MERGE: s9data's field
+    model = message.get("model")
     label = ROLE_LABELS.get(message["role"], message["role"])
     return f"{label} ({model})" if model else label
 

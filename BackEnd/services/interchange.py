@@ -49,6 +49,7 @@ class ImportedMessage:
     content: str
     created_at: str
     model: str | None = None
+    finish_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,9 @@ def message_to_json(message: MessageRecord) -> dict[str, Any]:
         "role": message["role"],
         "content": message["content"],
         "created_at": message["created_at"],
-        "model": stored.get("model"),  # MERGE: s9data's model, finish_reason and usage
+        "model": stored.get("model"),
+        "finish_reason": stored.get("finish_reason"),
+        "usage": stored.get("usage"),  # exported for the record; an import does not count it as spent here
     }
 
 
@@ -138,7 +141,15 @@ def message_from_json(doc: object, where: str) -> ImportedMessage:
         content=cast(str, text_field(doc, "content", where)),
         created_at=_stamp(doc, "created_at", where),
         model=text_field(doc, "model", where, optional=True),
+        finish_reason=_finish_reason(doc, where),
     )
+
+
+def _finish_reason(doc: dict[str, Any], where: str) -> str | None:
+    reason = text_field(doc, "finish_reason", where, optional=True)
+    if reason is not None and not (1 <= len(reason) <= 40 and reason.isprintable()):
+        raise InvalidInput(f"{where}.finish_reason: expected a short label such as 'stop', or null")
+    return reason
 
 
 def conversation_from_json(doc: object, where: str) -> ImportedThread:
@@ -217,7 +228,11 @@ def records_for(user_id: str, thread: ImportedThread) -> tuple[ConversationRecor
             "role": message.role,
             "content": message.content,
             "created_at": message.created_at,
-            # MERGE: s9data's "model": message.model (and finish_reason/usage when exported)
+            "model": message.model,
+            "finish_reason": message.finish_reason,
+            # What another server (or ChatGPT) spent is not this server's spending: the usage
+            # figures and credits count only answers given here.
+            "usage": None,
         }
         for message in thread.messages
     ]

@@ -27,7 +27,7 @@ def search(database: Database, user_id: str, text: str, *, limit: int, offset: i
             "role": hit.role,
             "snippet": snippet(hit.text, query),
             "created_at": hit.created_at,
-            "archived": hit.conversation.get("archived", False),  # MERGE: s11org's field
+            "archived": hit.conversation["archived"],
         }
         for hit in page.items
     ]

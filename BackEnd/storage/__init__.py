@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from ..config import Settings
 from ..errors import NotFoundError
-from ..records import Role, UserRecord
+from ..records import AuditRecord, Role, UserRecord
 from .base import (
     ALL_THREADS,
     IN_NO_FOLDER,
     Accounts,
     AccountTotals,
+    AuditTrail,
     Database,
     Dump,
     Page,
+    RecentEvents,
     Stats,
     ThreadQuery,
     Threads,
     UnitOfWork,
     UserStats,
 )
-from .tinydb_backend import TinyDBDatabase
-from .users_file import UsersFile
+from .tinydb_backend import TinyDBDatabase, accounts_unit
 
 if TYPE_CHECKING:
     from .sql import DatabaseTimeouts
@@ -35,13 +38,16 @@ __all__ = [
     "Stats",
     "ThreadQuery",
     "UserStats",
+    "AuditTrail",
     "Database",
     "Dump",
     "Page",
+    "RecentEvents",
     "Threads",
     "TinyDBDatabase",
     "UnitOfWork",
     "change_role",
+    "command_line_unit",
     "migrate_schema",
     "open_database",
 ]
@@ -77,22 +83,35 @@ def _database_timeouts(settings: Settings) -> DatabaseTimeouts:
     )
 
 
-def change_role(settings: Settings, email: str, role: Role) -> UserRecord | None:
-    """Set an account's role from the command line, even while the server runs.
+@contextmanager
+def command_line_unit(settings: Settings) -> Iterator[UnitOfWork]:
+    """A unit of work over the accounts and the audit trail for a command, even while the server runs.
 
     With TinyDB this is the users.json hand edit done safely: it takes the same lock as the
     server's own writes to that file, and the server picks the change up on its next request.
+    Its `threads` are only usable on SQL.
     """
     if settings.database_url:
         database = open_database(settings)
         try:
             with database.unit_of_work() as unit:
-                return unit.accounts.set_role(email, role)
+                yield unit
         finally:
             database.close()
+        return
     users_path = settings.bdd_dir / "users.json"
     if not users_path.is_file():
         raise NotFoundError(f"there are no accounts yet: {users_path} does not exist")
-    users = UsersFile(users_path)
-    users.load()
-    return users.set_role(email, role)
+    with accounts_unit(settings.bdd_dir) as unit:
+        yield unit
+
+
+def change_role(
+    settings: Settings, email: str, role: Role, event: AuditRecord | None = None
+) -> UserRecord | None:
+    """Set an account's role from the command line, even while the server runs; `event` joins the audit."""
+    with command_line_unit(settings) as unit:
+        user = unit.accounts.set_role(email, role)
+        if user is not None and event is not None:
+            unit.audit.append({**event, "target_id": user["id"], "target_email": user["email"]})
+        return user

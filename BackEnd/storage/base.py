@@ -4,7 +4,9 @@ Database ── unit_of_work(owner) ──> UnitOfWork ── .accounts: Account
                                               ├── .threads:  Threads (conversations and messages)
                                               ├── .stats:    Stats (per-account figures kept up to date)
                                               ├── .search:   SearchIndex (titles and messages, by word)
-                                              └── .usage:    UsageLedger (tokens spent per day and model)
+                                              ├── .usage:    UsageLedger (tokens spent per day and model)
+                                              ├── .audit:    AuditTrail (administrative actions)
+                                              └── .events:   RecentEvents (login failures, chat turns)
 
 A unit of work commits every change made through it at once, or none of them: an SQL
 transaction, or on TinyDB the owner's lock and one commit point (see `journal.py`). A new
@@ -23,6 +25,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from ..completion import Usage
 from ..records import (
+    AuditRecord,
     ConversationRecord,
     MessageRecord,
     MessageRole,
@@ -38,10 +41,12 @@ __all__ = [
     "ALL_THREADS",
     "AccountTotals",
     "Accounts",
+    "AuditTrail",
     "Database",
     "Dump",
     "IN_NO_FOLDER",
     "Page",
+    "RecentEvents",
     "SearchHit",
     "SearchIndex",
     "Stats",
@@ -75,6 +80,7 @@ class Dump:
     messages: list[MessageRecord]
     # The usage ledger: what deleted threads spent is in no message, so it travels as it is.
     usage: list[UsageRecord] = field(default_factory=list)
+    audit: list[AuditRecord] = field(default_factory=list)  # oldest first
 
     def bring_times_up(self) -> int:
         """Move each thread's `updated_at` up to its last message where it is older; how many moved.
@@ -151,6 +157,19 @@ class Accounts(ABC):
     ) -> UserRecord | None:
         """Change the name and/or the preferences given (None leaves one as it is); None if absent."""
 
+    # -- classroom (issue 12) ------------------------------------------------------------
+    @abstractmethod
+    def page(self, *, query: str, active: bool | None, limit: int, offset: int) -> Page[UserRecord]:
+        """Accounts oldest first whose email or name contains `query` (any case), of this activity."""
+
+    @abstractmethod
+    def update(self, user_id: str, changes: dict[str, object]) -> UserRecord | None:
+        """Set some fields of an account (never `id`, `email` or `role`); None if absent."""
+
+    @abstractmethod
+    def spend_credits(self, user_id: str, amount: int) -> None:
+        """Subtract `amount` from a limited account's credits, atomically; unlimited ones are left alone."""
+
 
 def profile_changes(name: str | None, preferences: Preferences | None) -> dict[str, Any]:
     """The fields `Accounts.update_profile` writes: those given, as stored."""
@@ -160,6 +179,41 @@ def profile_changes(name: str | None, preferences: Preferences | None) -> dict[s
     if preferences is not None:
         changes["preferences"] = dict(preferences)
     return changes
+
+
+class AuditTrail(ABC):
+    """The administrative actions, append-only."""
+
+    @abstractmethod
+    def append(self, event: AuditRecord) -> None:
+        """Record one action, committed with the unit's other changes."""
+
+    @abstractmethod
+    def page(self, *, limit: int, offset: int) -> Page[AuditRecord]:
+        """The actions newest first."""
+
+
+class RecentEvents(ABC):
+    """Timestamped events under a key (a login failure, a chat turn), for limits over a time window.
+
+    Times are seconds since the epoch. State shared by every server process using the database.
+    """
+
+    @abstractmethod
+    def take(self, key: str, *, now: float, window: float, limit: int, record: bool) -> float | None:
+        """Seconds until `key` is under `limit` events in `window` again, or None if it is now.
+
+        With `record`, an event is added at `now` when the key is under the limit (check and add
+        at once, so parallel callers cannot all slip in). Older events are forgotten.
+        """
+
+    @abstractmethod
+    def add(self, key: str, *, now: float) -> None:
+        """Record one event."""
+
+    @abstractmethod
+    def clear(self, key: str) -> None:
+        """Forget every event of a key."""
 
 
 class Threads(ABC):
@@ -404,6 +458,16 @@ class UnitOfWork(ABC):
     @abstractmethod
     def usage(self) -> UsageLedger:
         """The usage ledger."""
+
+    @property
+    @abstractmethod
+    def audit(self) -> AuditTrail:
+        """The administrative actions."""
+
+    @property
+    @abstractmethod
+    def events(self) -> RecentEvents:
+        """Recent login failures and chat turns, for throttling."""
 
 
 class Database(ABC):

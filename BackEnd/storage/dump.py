@@ -1,9 +1,10 @@
-"""The dump file: `{"format": "assistantia-dump", "version": 2, users, conversations, messages, usage}`.
+"""The dump file: `{"format": "assistantia-dump", "version": 2, users, conversations, messages, usage, audit}`.
 
 Version 2 adds the conversations' organising fields (is_favorite, archived, folder, tags), the
-answers' model, finish_reason and usage, the accounts' preferences and the usage ledger. A
-version 1 file still restores: its records take the new fields' defaults and its ledger starts
-empty, as a migrated database's does.
+answers' model, finish_reason and usage, the accounts' preferences and classroom fields (is_active, last_login_at, credits,
+token_generation), the usage ledger and the audit trail. A
+version 1 file still restores: its records take the new fields' defaults and its ledger and audit
+trail start empty, as a migrated database's does.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from ..emails import normalise_email
 from ..errors import RestoreError
 from ..records import (
+    ACCOUNT_DEFAULTS,
     RECORD_FIELDS,
     RecordKind,
     is_storable_text,
@@ -22,6 +24,7 @@ from ..records import (
     record_problem,
     stored_conversation,
     utc_now,
+    with_account_defaults,
 )
 from .base import Dump
 from .files import write_durably
@@ -47,6 +50,7 @@ def write_dump(path: Path, dump: Dump) -> None:
         "conversations": dump.conversations,
         "messages": dump.messages,
         "usage": dump.usage,
+        "audit": dump.audit,
     }
     write_durably(path, json.dumps(document, ensure_ascii=False).encode("utf-8"))
 
@@ -75,11 +79,13 @@ def read_dump(path: Path) -> Dump:
     lists = {name: _records(document, name, check_text) for name in _KINDS}
     _check_references(lists)
     usage = _usage_lines(document.get("usage", []), {user["id"] for user in lists["users"]})
+    audit = _audit(document.get("audit", []))
     return Dump(
         users=lists["users"],  # type: ignore[arg-type]
         conversations=lists["conversations"],  # type: ignore[arg-type]
         messages=lists["messages"],  # type: ignore[arg-type]
         usage=usage,  # type: ignore[arg-type]
+        audit=audit,  # type: ignore[arg-type]
     )
 
 
@@ -132,8 +138,34 @@ def _records(document: dict[str, Any], name: str, check_text: bool) -> list[dict
         seen.add(record["id"])
         if kind == "conversation":
             checked.append(stored_conversation(record))
+        elif kind == "user":
+            account: dict[str, Any] = dict(with_account_defaults(record))
+            checked.append({field: account.get(field) for field in (*RECORD_FIELDS[kind], *ACCOUNT_DEFAULTS)})
         else:
             checked.append({field: record.get(field) for field in RECORD_FIELDS[kind]})
+    return checked
+
+
+_AUDIT_TEXT = ("at", "action", "detail")
+_AUDIT_OPTIONAL_TEXT = ("actor_id", "actor_email", "target_id", "target_email")
+
+
+def _audit(events: object) -> list[dict[str, Any]]:
+    """The dump's audit trail, checked: text fields, storable, a valid time."""
+    if not isinstance(events, list):
+        raise RestoreError("the dump's 'audit' is not a list")
+    checked = []
+    for index, event in enumerate(events):
+        if not isinstance(event, dict):
+            raise RestoreError(f"audit[{index}] is not an object")
+        for field in (*_AUDIT_TEXT, *_AUDIT_OPTIONAL_TEXT):
+            value = event.get(field)
+            allowed_none = field in _AUDIT_OPTIONAL_TEXT and value is None
+            if not allowed_none and not (isinstance(value, str) and is_storable_text(value)):
+                raise RestoreError(f"audit[{index}] has no valid {field!r}")
+        if not is_valid_stamp(event["at"]):
+            raise RestoreError(f"audit[{index}] has a malformed at {event['at']!r}")
+        checked.append({field: event.get(field) for field in (*_AUDIT_TEXT, *_AUDIT_OPTIONAL_TEXT)})
     return checked
 
 

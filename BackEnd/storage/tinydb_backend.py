@@ -12,8 +12,10 @@ from typing import Any
 from ..errors import DataFolderInUse, DataFolderInvalid, RestoreError, StorageUnavailable
 from ..records import stored_conversation, with_defaults
 from .base import Database, Dump, UnitOfWork, UsageTotals
+from .credit_files import CreditFiles
 from .files import FileLock
 from .journal import FileTransaction, UnfinishedWork, check_journals, recover
+from .memory_events import MemoryEvents
 from .record_file import RecordFile
 from .summaries import summarise
 from .thread_files import ThreadFiles
@@ -22,7 +24,7 @@ from .tinydb_units import TinyUnitOfWork
 from .usage_files import Lines, UsageIndex, answer_figures, as_records, owners_on_disk, write_lines
 from .users_file import UsersFile
 
-__all__ = ["TinyDBDatabase"]
+__all__ = ["TinyDBDatabase", "accounts_unit"]
 
 logger = logging.getLogger(__name__)
 # Bytes of search index kept in memory (about 450 bytes per indexed message, more for varied text); a
@@ -46,6 +48,8 @@ class TinyDBDatabase(Database):
         self._owner_lock = FileLock(folder / ".server.lock")
         self._unfinished = UnfinishedWork()
         self.search_cache = SearchCache(SEARCH_INDEX_CACHE_BYTES)
+        self._events = MemoryEvents()
+        self.credits = CreditFiles(folder)
 
     @contextmanager
     def unit_of_work(self, owner: str | None = None, *, write: bool = True) -> Iterator[UnitOfWork]:
@@ -58,6 +62,8 @@ class TinyDBDatabase(Database):
             FileTransaction(self.folder),
             self._unfinished,
             self.search_cache,
+            self._events,
+            self.credits,
         )
         try:
             if owner is not None:
@@ -88,7 +94,13 @@ class TinyDBDatabase(Database):
 
     # -- start-up ------------------------------------------------------------------------
     def _folders(self) -> tuple[Path, ...]:
-        return (self.folder, self.threads.conversations_dir, self.threads.history_dir, self.usage.folder)
+        return (
+            self.folder,
+            self.threads.conversations_dir,
+            self.threads.history_dir,
+            self.usage.folder,
+            self.credits.folder,
+        )
 
     def _prepare_folder(self) -> None:
         for folder in self._folders():
@@ -156,8 +168,8 @@ class TinyDBDatabase(Database):
 
     # -- whole database ------------------------------------------------------------------
     def export_dump(self) -> Dump:
-        users = [with_defaults("user", user) for user in self.users.all()]  # type: ignore[arg-type]
-        dump = Dump(users=users, conversations=[], messages=[])  # type: ignore[arg-type]
+        users = [with_defaults("user", self.credits.effective(user, {})) for user in self.users.all()]  # type: ignore[arg-type]
+        dump = Dump(users=users, conversations=[], messages=[], audit=self.users.audit())  # type: ignore[arg-type]
         for user in dump.users:
             with self.threads.lock(user["id"]):
                 dump.usage.extend(as_records(user["id"], self.usage.user_lines(user["id"])))
@@ -197,6 +209,7 @@ class TinyDBDatabase(Database):
                     table.insert_multiple(
                         _without(dict(user), "preferences", only_none=True) for user in dump.users
                     )
+                    self.users.audit_table().insert_multiple(dict(event) for event in dump.audit)
                 unfinished = transaction.commit()
             except BaseException:
                 transaction.rollback()
@@ -257,3 +270,36 @@ def _group(records: Iterable[Any], key: str) -> dict[str, list[dict[str, Any]]]:
     for record in records:
         groups.setdefault(record[key], []).append(dict(record))
     return groups
+
+
+@contextmanager
+def accounts_unit(folder: Path) -> Iterator[UnitOfWork]:
+    """A unit of work over the accounts file alone, for commands run beside a running server.
+
+    Like a hand edit of users.json: it takes the file's lock, which the server's own writes
+    take too, and the server reads the change on its next request. Its `threads` must not be
+    used (the server owns those files).
+    """
+    users = UsersFile(folder / "users.json")
+    users.load()
+    transaction = FileTransaction(folder)
+    unfinished = UnfinishedWork()
+    # Accounts only: the thread-side indexes of this short-lived process start empty and stay unused.
+    unit = TinyUnitOfWork(
+        users,
+        ThreadFiles(folder),
+        UsageIndex(folder),
+        transaction,
+        unfinished,
+        SearchCache(SEARCH_INDEX_CACHE_BYTES),
+        MemoryEvents(),
+        CreditFiles(folder),
+    )
+    try:
+        with transaction.activate():
+            yield unit
+    except BaseException:
+        unit.finish(commit=False)
+        raise
+    unit.finish(commit=True)
+    unfinished.finish()  # no later request of this process would finish it: do it now

@@ -9,34 +9,33 @@ from typing import Any
 from tinydb import Query
 from tinydb.table import Table
 
-from ..emails import email_key
-from ..errors import EmailAlreadyRegistered, NotFoundError
+from ..errors import NotFoundError
 from ..records import (
     ConversationRecord,
     MessageRecord,
-    Preferences,
-    Role,
-    UserRecord,
     stamp_after,
     stored_conversation,
 )
 from .base import (
     ALL_THREADS,
     Accounts,
+    AuditTrail,
     Page,
+    RecentEvents,
     SearchIndex,
     Stats,
     ThreadQuery,
     Threads,
     UnitOfWork,
     UsageLedger,
-    profile_changes,
 )
+from .credit_files import CreditFiles
 from .journal import FileTransaction, UnfinishedWork
 from .summaries import EMPTY, ThreadSummary
 from .thread_files import ThreadFiles
 from .thread_query import select_threads
 from .tiny_search import SearchCache, SearchChanges, message_entry, title_entry
+from .tinydb_accounts import TinyAccounts, TinyAudit
 from .tinydb_organise import TinyOrganising
 from .tinydb_search import TinySearch
 from .tinydb_stats import TinyStats
@@ -63,6 +62,8 @@ class TinyUnitOfWork(UnitOfWork):
         transaction: FileTransaction,
         unfinished: UnfinishedWork,
         search_cache: SearchCache,
+        events: RecentEvents,
+        credits: CreditFiles,
     ) -> None:
         self.users = users
         self.files = threads
@@ -76,7 +77,7 @@ class TinyUnitOfWork(UnitOfWork):
         self.deleted_accounts: list[str] = []
         # Thread id: its summary once this unit commits (None: the thread is gone).
         self.summaries: dict[str, ThreadSummary | None] = {}
-        self._accounts = TinyAccounts(self)
+        self._accounts = TinyAccounts(self)  # the accounts side lives in tinydb_accounts.py
         self._threads = TinyThreads(self)
         self._stats = TinyStats(self)
         self.search_cache = search_cache
@@ -84,6 +85,10 @@ class TinyUnitOfWork(UnitOfWork):
         self.search_built: set[str] = set()  # users whose index this unit read (or built)
         self._search = TinySearch(self)
         self.ledger = TinyUsageLedger(self)
+        self.credits = credits
+        self.spent: dict[str, int] = {}  # user id: the spent total this unit staged
+        self._audit = TinyAudit(self)
+        self._events = events
         self.accounts_changed = False
         self._table: Table | None = None
 
@@ -112,6 +117,14 @@ class TinyUnitOfWork(UnitOfWork):
     @property
     def usage(self) -> UsageLedger:
         return self.ledger
+
+    @property
+    def audit(self) -> AuditTrail:
+        return self._audit
+
+    @property
+    def events(self) -> RecentEvents:
+        return self._events
 
     def lock_user(self, user_id: str) -> None:
         """Take the user's thread lock for the rest of the unit."""
@@ -151,6 +164,7 @@ class TinyUnitOfWork(UnitOfWork):
                     else:
                         self.files.summaries[conversation_id] = summary
                 self.search_cache.apply(self.search_changes)
+                self.credits.committed(self.spent, self.deleted_accounts)
                 for user_id, conversation_ids in self.forgotten.items():
                     self.files.forget(user_id, conversation_ids)
                 self.usage_index.apply(self.ledger.changes)
@@ -170,71 +184,6 @@ class TinyUnitOfWork(UnitOfWork):
         self.transaction.rollback()
         if self.accounts_changed:
             self.users.abandoned()
-
-
-class TinyAccounts(Accounts):
-    """Accounts in users.json; lookups inside a unit that changed them see the change."""
-
-    def __init__(self, unit: TinyUnitOfWork) -> None:
-        self._unit = unit
-
-    def _staged(self) -> list[UserRecord] | None:
-        return self._unit.users.staged_records() if self._unit.accounts_changed else None
-
-    def get(self, user_id: str) -> UserRecord | None:
-        staged = self._staged()
-        if staged is None:
-            return self._unit.users.get(user_id)
-        return next((user for user in staged if user["id"] == user_id), None)
-
-    def get_by_email(self, email: str) -> UserRecord | None:
-        staged = self._staged()
-        if staged is None:
-            return self._unit.users.get_by_email(email)
-        key = email_key(email)
-        return next((user for user in staged if email_key(user["email"]) == key), None)
-
-    def all(self) -> list[UserRecord]:
-        staged = self._staged()
-        return self._unit.users.all() if staged is None else staged
-
-    def add(self, user: UserRecord) -> None:
-        table = self._unit.users_table()
-        if self.get_by_email(user["email"]) is not None:
-            raise EmailAlreadyRegistered("An account with this email already exists.")
-        table.insert(dict(user))
-
-    def set_role(self, email: str, role: Role) -> UserRecord | None:
-        table = self._unit.users_table()
-        found = self.get_by_email(email)
-        if found is None:
-            return None
-        table.update({"role": role}, _BY_ID == found["id"])
-        return {**found, "role": role}
-
-    def delete(self, user_id: str) -> bool:
-        self._unit.lock_user(user_id)
-        table = self._unit.users_table()
-        if self.get(user_id) is None:
-            return False
-        self._unit.threads.delete_all(user_id)
-        self._unit.transaction.delete(self._unit.files.conversations_dir / f"{user_id}.json")
-        self._unit.ledger.forget(user_id)
-        table.remove(_BY_ID == user_id)
-        self._unit.deleted_accounts.append(user_id)
-        return True
-
-    def update_profile(
-        self, user_id: str, *, name: str | None = None, preferences: Preferences | None = None
-    ) -> UserRecord | None:
-        table = self._unit.users_table()
-        found = self.get(user_id)
-        if found is None:
-            return None
-        changes = profile_changes(name, preferences)
-        if changes:
-            table.update(changes, _BY_ID == user_id)
-        return {**found, **changes}  # type: ignore[return-value]
 
 
 class TinyThreads(TinyOrganising, Threads):

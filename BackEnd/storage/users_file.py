@@ -15,7 +15,7 @@ from tinydb.table import Table
 
 from ..emails import email_key
 from ..errors import DataFileCorrupt, StorageUnavailable
-from ..records import Role, UserRecord, record_problem
+from ..records import AuditRecord, Role, UserRecord, record_problem, with_account_defaults
 from .files import FileLock
 from .tinydb_storage import DurableJSONStorage
 
@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _TABLE = "users"
+# The audit trail lives beside the accounts: the server and the command line both append to it
+# under the file's lock, and an action commits with the account change it records.
+_AUDIT = "audit"
 # A writer gives up after this long: a suspended `promote` must not hang sign-ups forever.
 WRITE_LOCK_SECONDS = 3.0
 _BUSY = "The accounts file is locked by another program; try again shortly."
@@ -56,6 +59,8 @@ class UsersFile:
         self._storage: DurableJSONStorage | None = None
         self._by_id: dict[str, UserRecord] = {}
         self._by_email: dict[str, UserRecord] = {}
+        self._audit: list[AuditRecord] = []
+        self._db: TinyDB | None = None
         self._broken_edit: DataFileCorrupt | None = None
 
     def exists(self) -> bool:
@@ -76,7 +81,7 @@ class UsersFile:
             # accounts": answering 401 to everyone, or writing a fresh file, would lose them.
             raise StorageUnavailable(f"the accounts file {self.path} is missing")
         self._index(tables)
-        self._storage, self._table = storage, db.table(_TABLE)
+        self._storage, self._table, self._db = storage, db.table(_TABLE), db
         self._broken_edit = None
 
     def _index(self, tables: dict[str, Any] | None) -> None:
@@ -85,13 +90,15 @@ class UsersFile:
         by_email: dict[str, UserRecord] = {}
         for key, doc in (tables or {}).get(_TABLE, {}).items():
             _check_user(self.path, key, doc)
-            record: UserRecord = dict(doc)  # type: ignore[assignment]
+            record = with_account_defaults(doc)
             email = email_key(record["email"])  # a hand edit may spell it another way
             if record["id"] in by_id or email in by_email:
                 raise DataFileCorrupt(self.path, f"user #{key} repeats an id or an email")
             by_id[record["id"]] = record
             by_email[email] = record
-        self._by_id, self._by_email = by_id, by_email
+        audit = (tables or {}).get(_AUDIT, {})
+        events: list[AuditRecord] = [audit[key] for key in sorted(audit, key=int)]
+        self._by_id, self._by_email, self._audit = by_id, by_email, events
 
     def _refresh(self) -> None:
         if self._storage is not None and not self._storage.changed_on_disk():
@@ -161,6 +168,19 @@ class UsersFile:
         """The accounts as the current writer has changed them (call inside `writing`)."""
         assert self._table is not None
         return [dict(doc) for doc in self._table.all()]  # type: ignore[misc]
+
+    def audit_table(self) -> Table:
+        """The audit trail's table, to change inside `writing`."""
+        assert self._db is not None
+        return self._db.table(_AUDIT)
+
+    def staged_audit(self) -> list[AuditRecord]:
+        """The audit trail as the current writer has changed it, oldest first (call inside `writing`)."""
+        return [dict(doc) for doc in self.audit_table().all()]  # type: ignore[misc]
+
+    def audit(self) -> list[AuditRecord]:
+        """The audit trail, oldest first."""
+        return self._read(lambda: list(self._audit))
 
     def _read(self, lookup: Callable[[], T]) -> T:
         # Every request reads here: take the mutex only when the file changed. The indexes

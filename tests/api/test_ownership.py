@@ -55,6 +55,12 @@ async def test_route_table_is_the_documented_api_and_every_id_has_a_factory(
         "DELETE /users/{user_id}",
         "GET /users/usage",
         "GET /users/{user_id}/usage",
+        "GET /users/audit",
+        "POST /users/import",
+        "PATCH /users/{user_id}",
+        "POST /users/{user_id}/password",
+        "GET /users/{user_id}/conversations",
+        "GET /users/{user_id}/history/{conversation_id}",
     }
     ids = {name for endpoint in ID_ROUTES for name in endpoint.id_params}
     assert ids == set(OBJECT_FACTORIES) == set(UNKNOWN_IDS), "every object id needs a factory"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 from collections.abc import Callable
@@ -71,6 +72,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "openrouter_api_key": TEST_API_KEY,
         "bcrypt_rounds": 4,
         "chat_memory_messages": 8,
+        "chat_rate_per_minute": 0,  # tests that turn it on say so (tests/api/test_classroom_limits.py)
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -103,3 +105,9 @@ async def refuse_password_hash(response: httpx.Response) -> None:
     """An httpx response hook: fail whichever test receives a body that mentions `password_hash`."""
     body = await response.aread()
     assert b"password_hash" not in body, f"{response.request.method} {response.request.url} leaked it"
+
+
+def change_settings(app: Any, **changes: Any) -> None:
+    """Give a running test app other settings (validated values, e.g. a list of domains)."""
+    context = app.state.context
+    app.state.context = dataclasses.replace(context, settings=context.settings.model_copy(update=changes))

@@ -34,6 +34,10 @@ def make_user(email: str, role: str = "user") -> UserRecord:
         "role": role,  # type: ignore[typeddict-item]
         "password_hash": _HASH,
         "created_at": utc_now(),
+        "is_active": True,
+        "last_login_at": None,
+        "credits": None,
+        "token_generation": 0,
     }
 
 
@@ -84,9 +88,22 @@ def set_role(database: Database, email: str, role: Role) -> UserRecord | None:
 
 
 def populate(database: Database) -> dict[str, UserRecord]:
-    """Two accounts (one admin), three threads, a few turns each."""
+    """Two accounts (one admin, one with credits), three threads, a few turns each, an audited action."""
     alice, bob = make_user("alice@example.com"), make_user("bob@example.com", role="admin")
+    alice.update(credits=1234, last_login_at=utc_now(), token_generation=2)
     add_users(database, alice, bob)
+    with database.unit_of_work() as uow:
+        uow.audit.append(
+            {
+                "at": utc_now(),
+                "actor_id": bob["id"],
+                "actor_email": bob["email"],
+                "action": "credits",
+                "target_id": alice["id"],
+                "target_email": alice["email"],
+                "detail": "credits unlimited -> 1234",
+            }
+        )
     first = chat(database, alice["id"], "bonjour")
     chat(database, alice["id"], "ça va ? ünïcödé", first["id"])
     chat(database, alice["id"], "second thread")
@@ -121,12 +138,24 @@ def file_digests(path: Path) -> dict[str, str]:
     }
 
 
-def stored_text(database: Database) -> str:
-    """Everything a backend holds as one searchable text: each TinyDB file's name and bytes, or the dump."""
+def stored_text(database: Database, *, audit: bool = True) -> str:
+    """Everything a backend holds as one searchable text: each TinyDB file's name and bytes, or the dump.
+
+    `audit=False` leaves out the audit trail (which names the accounts it acted on, deleted ones too).
+    """
     if isinstance(database, TinyDBDatabase):
         files = sorted(path for path in database.folder.rglob("*") if path.is_file())
-        return "\n".join(f"{path}\n{path.read_text(encoding='utf-8')}" for path in files)
-    return json.dumps(dataclasses.asdict(database.export_dump()), ensure_ascii=False)
+        texts = []
+        for path in files:
+            content = path.read_text(encoding="utf-8")
+            if not audit and path.name == "users.json":
+                content = json.dumps({**json.loads(content), "audit": {}})
+            texts.append(f"{path}\n{content}")
+        return "\n".join(texts)
+    dump = database.export_dump()
+    if not audit:
+        dump.audit = []
+    return json.dumps(dataclasses.asdict(dump), ensure_ascii=False)
 
 
 def stored_state(database: Database) -> object:

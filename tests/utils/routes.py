@@ -123,6 +123,18 @@ _VALID_BODIES: dict[str, Callable[[Account], dict[str, Any]]] = {
         ],
     },
     "PATCH /auth/me": lambda who: {"name": "Renamed", "preferences": {"temperature": 0.5}},
+    "POST /auth/me/password": lambda who: {"current_password": who.password, "new_password": "another one"},
+    "PATCH /users/{user_id}": lambda who: {"credits": 10, "is_active": False},
+    "POST /users/{user_id}/password": lambda who: {"new_password": "set by the teacher"},
+}
+
+
+# Routes that read their body themselves (no body model): a valid raw body and its type.
+RAW_BODIES: dict[str, tuple[str, Callable[[], bytes]]] = {
+    "POST /users/import": (
+        "text/csv",
+        lambda: f"email,name\nnew-{secrets.token_hex(4)}@example.com,New\n".encode(),
+    ),
 }
 
 
@@ -155,6 +167,15 @@ async def call(
     params = _VALID_QUERIES.get(endpoint.name)
     if endpoint.form:
         return await client.request(endpoint.method, path, data=body, headers=headers, params=params)
+    if endpoint.name in RAW_BODIES and body is None:
+        content_type, make = RAW_BODIES[endpoint.name]
+        return await client.request(
+            endpoint.method,
+            path,
+            content=make(),
+            headers={**headers, "Content-Type": content_type},
+            params=params,
+        )
     return await client.request(endpoint.method, path, json=body, headers=headers, params=params)
 
 

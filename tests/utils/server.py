@@ -40,6 +40,8 @@ def cli_env(data_dir: Path, **overrides: str | None) -> dict[str, str]:
         {
             "BDD_DIR": str(data_dir),
             "BCRYPT_ROUNDS": "4",
+            # As in make_settings: tests that exercise the chat rate set it.
+            "CHAT_RATE_PER_MINUTE": "0",
             "JWT_SECRET": CLI_JWT_SECRET,
             "HOST": "127.0.0.1",
             "PYTHONUNBUFFERED": "1",

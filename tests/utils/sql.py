@@ -71,6 +71,8 @@ def empty_tables(engine: Engine) -> None:
     """
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM users"))
+        connection.execute(text("DELETE FROM audit_events"))
+        connection.execute(text("DELETE FROM recent_events"))
 
 
 def empty_database_url(backend: str, folder: Path, request: pytest.FixtureRequest) -> str | None:

@@ -7,6 +7,7 @@ from . import (
     chat,
     chat_socket,
     chat_stream,
+    classroom,
     conversations,
     history,
     labels,
@@ -19,10 +20,12 @@ from . import (
 __all__ = ["api_router"]
 
 api_router = APIRouter()
+# classroom before users: `/users/import` and `/users/audit` are not user ids.
 # transfer before conversations: `/conversations/export` is not a conversation id.
 for module in (
     root,
     auth,
+    classroom,
     users,
     transfer,
     conversations,

@@ -3,42 +3,53 @@
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
+from ...admin_schemas import OwnPasswordChange
 from ...model_schemas import Profile, ProfileUpdate, UsageReport
 from ...organising_schemas import UserStatsPublic
 from ...records import UserRecord
 from ...schemas import LoginRequest, RegisterRequest, Token, UserPublic
 from ...services import auth, organising, usage
 from ...services.chat_options import preferences_of
-from ..deps import AppContext, ContextDep, CurrentUser, DatabaseDep, UsageDays
+from ...services.classroom_limits import LoginRules
+from ..deps import AppContext, ClientAddress, ContextDep, CurrentUser, DatabaseDep, UsageDays
 from ..errors import BODY_ERRORS, responses
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, responses=responses(409, 503, *BODY_ERRORS))
+@router.post(
+    "/register", status_code=status.HTTP_201_CREATED, responses=responses(403, 409, 503, *BODY_ERRORS)
+)
 async def register(body: RegisterRequest, context: ContextDep) -> UserPublic:
-    """Create an account (always with the `user` role)."""
+    """Create an account (always with the `user` role); ALLOW_SIGNUP and ALLOWED_EMAIL_DOMAINS decide who may."""
+    settings = context.settings
+    auth.check_signup(settings.allow_signup, settings.allowed_email_domains, body.email)
     user = await auth.register(
-        context.database, context.hasher, email=body.email, password=body.password, name=body.name
+        context.database,
+        context.hasher,
+        email=body.email,
+        password=body.password,
+        name=body.name,
+        credits=settings.default_credits,
     )
     return UserPublic.model_validate(user)
 
 
-@router.post("/login", responses=responses(401, 503, *BODY_ERRORS))
-async def login(body: LoginRequest, context: ContextDep) -> Token:
+@router.post("/login", responses=responses(401, 403, 429, 503, *BODY_ERRORS))
+async def login(body: LoginRequest, context: ContextDep, address: ClientAddress) -> Token:
     """Exchange an email and a password for an access token."""
-    return await _issue_token(context, body.email, body.password)
+    return await _issue_token(context, body.email, body.password, address)
 
 
-@router.post("/token", responses=responses(401, 503, *BODY_ERRORS))
+@router.post("/token", responses=responses(401, 403, 429, 503, *BODY_ERRORS))
 async def login_for_swagger(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], context: ContextDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], context: ContextDep, address: ClientAddress
 ) -> Token:
     """The OAuth2 password flow behind Swagger's Authorize button (`username` is the email)."""
-    return await _issue_token(context, form.username, form.password)
+    return await _issue_token(context, form.username, form.password, address)
 
 
 @router.get("/me", responses=responses(401, 503))
@@ -78,6 +89,37 @@ def read_my_stats(user: CurrentUser, database: DatabaseDep) -> UserStatsPublic:
     )
 
 
-async def _issue_token(context: AppContext, email: str, password: str) -> Token:
-    user = await auth.authenticate(context.database, context.hasher, email=email, password=password)
-    return Token(access_token=context.tokens.issue(user["id"]), expires_in=context.tokens.lifetime_seconds)
+@router.post("/me/password", responses=responses(401, 403, 503, *BODY_ERRORS))
+async def change_password(body: OwnPasswordChange, user: CurrentUser, context: ContextDep) -> Token:
+    """Change the caller's password: every older token stops working; the answer carries a fresh one."""
+    updated = await auth.change_own_password(
+        context.database, context.hasher, user, current=body.current_password, new=body.new_password
+    )
+    return _token(context, updated)
+
+
+@router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT, responses=responses(401, 503))
+def logout_everywhere(user: CurrentUser, database: DatabaseDep) -> Response:
+    """Refuse every token issued so far for the caller (a lost laptop)."""
+    auth.bump_token_generation(database, user["id"])
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _issue_token(context: AppContext, email: str, password: str, address: str) -> Token:
+    settings = context.settings
+    rules = LoginRules(
+        per_email=settings.login_max_failures,
+        per_address=settings.login_max_failures_per_address,
+        window_seconds=settings.login_window_seconds,
+    )
+    user = await auth.authenticate(
+        context.database, context.hasher, email=email, password=password, address=address, rules=rules
+    )
+    return _token(context, user)
+
+
+def _token(context: AppContext, user: UserRecord) -> Token:
+    return Token(
+        access_token=context.tokens.issue(user["id"], user["token_generation"]),
+        expires_in=context.tokens.lifetime_seconds,
+    )

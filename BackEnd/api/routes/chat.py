@@ -12,7 +12,7 @@ from ..errors import BODY_ERRORS, responses
 router = APIRouter(prefix="/ai", tags=["chat"], responses=responses(401, 503))
 
 
-@router.post("/chat", responses=responses(404, 409, 429, 502, 504, *BODY_ERRORS))
+@router.post("/chat", responses=responses(402, 404, 409, 429, 502, 504, *BODY_ERRORS))
 async def send_chat_message(body: ChatRequest, user: CurrentUser, context: ContextDep) -> ChatReply:
     """Send a message and get the model's answer; both are stored only if it answered.
 
@@ -31,6 +31,7 @@ async def send_chat_message(body: ChatRequest, user: CurrentUser, context: Conte
         memory=context.settings.chat_memory_messages,
         limits=context.limits,
         options=options,
+        rate_per_minute=context.settings.chat_rate_per_minute,
     )
     return ChatReply.model_validate(turn, from_attributes=True)
 

@@ -73,6 +73,7 @@ async def stream_chat_message(
         memory=context.settings.chat_memory_messages,
         limits=context.limits,
         options=options_for_request(context.settings, user, body),
+        rate_per_minute=context.settings.chat_rate_per_minute,
     )
     # fastapi.sse's response and encoder, fed directly rather than through a generator endpoint:
     # its per-event validation and keep-alive timer measured two thirds of the CPU of a delta.

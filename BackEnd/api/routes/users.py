@@ -1,22 +1,36 @@
-"""Account administration, and deleting one's own account."""
+"""Account administration (admins only), and deleting one's own account."""
 
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Query, Response, status
 
+from ...admin_schemas import AccountItem, AccountPage, AccountUpdate, PasswordReset
 from ...model_schemas import UsageList, UsageReport
-from ...schemas import UserList, UserPublic
-from ...services import auth, usage
-from ..deps import AdminUser, CurrentUser, DatabaseDep, UsageDays
-from ..errors import responses
+from ...schemas import UserPublic
+from ...services import admin, auth, usage
+from ..deps import AdminUser, ContextDep, CurrentUser, DatabaseDep, UsageDays
+from ..errors import BODY_ERRORS, responses
+from .conversations import Limit, Offset
 
 router = APIRouter(prefix="/users", tags=["users"], responses=responses(401, 503))
 
+Search = Annotated[str, Query(max_length=320, description="Email or name contains this (any case).")]
+
 
 @router.get("", responses=responses(403))
-def read_users(_: AdminUser, database: DatabaseDep) -> UserList:
-    """Every account (administrators only)."""
-    return UserList(items=[UserPublic.model_validate(user) for user in auth.list_users(database)])
+def read_users(
+    _: AdminUser,
+    database: DatabaseDep,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    q: Search = "",
+    active: bool | None = None,
+) -> AccountPage:
+    """A page of accounts, oldest first, with their figures (administrators only)."""
+    page = admin.list_accounts(database, query=q, active=active, limit=limit, offset=offset)
+    items = [AccountItem.model_validate({**row.account, **vars(row.figures)}) for row in page.items]
+    return AccountPage(items=items, limit=limit, offset=offset, total=page.total)
 
 
 @router.get(
@@ -55,8 +69,33 @@ def delete_me(user: CurrentUser, database: DatabaseDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(403, 404))
-def delete_user(user_id: str, _: AdminUser, database: DatabaseDep) -> Response:
-    """Delete any account with all its data (administrators only)."""
-    auth.delete_user(database, user_id)
+@router.patch("/{user_id}", responses=responses(403, 404, 409, *BODY_ERRORS))
+def update_user(user_id: str, body: AccountUpdate, actor: AdminUser, database: DatabaseDep) -> UserPublic:
+    """Change a user's name, activity or credits (`role` is refused: promotion stays a CLI matter)."""
+    # Only the fields sent; a null name or activity means "unchanged", null credits "unlimited".
+    changes = {
+        field: getattr(body, field)
+        for field in body.model_fields_set
+        if field == "credits" or getattr(body, field) is not None
+    }
+    updated = admin.update_account(database, actor, user_id, changes)
+    return UserPublic.model_validate(updated)
+
+
+@router.post(
+    "/{user_id}/password", status_code=status.HTTP_204_NO_CONTENT, responses=responses(403, 404, *BODY_ERRORS)
+)
+async def reset_password(
+    user_id: str, body: PasswordReset, actor: AdminUser, context: ContextDep
+) -> Response:
+    """Set a user's password (a forgotten one); their tokens stop working."""
+    password_hash = await context.hasher.hash(body.new_password)
+    await anyio.to_thread.run_sync(admin.reset_password, context.database, actor, user_id, password_hash)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(403, 404, 409))
+def delete_user(user_id: str, actor: AdminUser, database: DatabaseDep) -> Response:
+    """Delete another account with all its data (administrators only; never their own here)."""
+    admin.delete_account(database, actor, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

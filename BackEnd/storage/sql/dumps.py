@@ -12,6 +12,7 @@ from ..base import Dump
 from ..summaries import ThreadSummary, summarise
 from .organise import conversation_row
 from .schema import (
+    audit_events,
     conversation_tags,
     conversations,
     messages,
@@ -26,6 +27,7 @@ from .search import entries_for
 __all__ = ["MESSAGE_COLUMNS", "export_all", "import_all", "is_empty", "user_from_row"]
 
 MESSAGE_COLUMNS = tuple(column for column in messages.c if column.name != "seq")
+_AUDIT_COLUMNS = tuple(column for column in audit_events.c if column.name != "seq")
 # Rows per INSERT batch when restoring: large enough to be fast, small enough for any driver.
 _RESTORE_BATCH = 5_000
 
@@ -57,7 +59,8 @@ def export_all(db: Connection) -> Dump:
     ledger = select(usage_days).order_by(usage_days.c.user_id, usage_days.c.day, usage_days.c.model)
     for row in db.execute(ledger):
         lines.setdefault(row.user_id, []).append(row._asdict())
-    dump = Dump(users=accounts, conversations=[], messages=[])  # type: ignore[arg-type]
+    audit = [row._asdict() for row in db.execute(select(*_AUDIT_COLUMNS).order_by(audit_events.c.seq))]
+    dump = Dump(users=accounts, conversations=[], messages=[], audit=audit)  # type: ignore[arg-type]
     for account in accounts:
         dump.usage.extend(lines.get(account["id"], []))
         for thread in by_owner.get(account["id"], []):
@@ -114,6 +117,7 @@ def import_all(db: Connection, dump: Dump) -> int:
         (user_message_days, days),
         (search_entries, entries),
         (usage_days, dump.usage),
+        (audit_events, dump.audit),
     )
     for table, records in tables:
         for start in range(0, len(records), _RESTORE_BATCH):

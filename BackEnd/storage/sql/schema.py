@@ -18,16 +18,20 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.types import JSON
 
 __all__ = [
     "STAMP",
+    "audit_events",
     "conversation_tags",
     "conversations",
     "messages",
     "metadata",
+    "recent_events",
     "search_entries",
     "user_message_days",
     "usage_days",
@@ -54,6 +58,11 @@ users = Table(
     Column("password_hash", Text, nullable=False),
     Column("created_at", STAMP, nullable=False),
     Column("preferences", _JSON, nullable=True),  # issue 9 (revision 0003)
+    # -- classroom fields (issue 12, migration 0006)
+    Column("is_active", Boolean, nullable=False, server_default=true()),
+    Column("last_login_at", STAMP, nullable=True),
+    Column("credits", BigInteger, nullable=True),
+    Column("token_generation", Integer, nullable=False, server_default=text("0")),
     UniqueConstraint("email", name="uq_users_email"),
 )
 
@@ -205,4 +214,28 @@ usage_days = Table(
     PrimaryKeyConstraint("user_id", "day", "model", name="pk_usage_days"),
     # The admin's report reads every account's rows over a range of days.
     Index("ix_usage_days_day", "day"),
+)
+
+# Administrative actions; no foreign key: an action outlives the accounts it names.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", STAMP, nullable=False),
+    Column("actor_id", _ID, nullable=True),
+    Column("actor_email", Text, nullable=True),
+    Column("action", String(40), nullable=False),
+    Column("target_id", _ID, nullable=True),
+    Column("target_email", Text, nullable=True),
+    Column("detail", Text, nullable=False),
+)
+
+# Login failures and chat turns, by key, in seconds since the epoch: the throttles' shared state.
+recent_events = Table(
+    "recent_events",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("key", Text, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_recent_events_key_at", "key", "at"),
 )

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from ...errors import EmailAlreadyRegistered
-from ...records import ConversationRecord, MessageRecord, Preferences, Role, UserRecord, stamp_after
+from ...records import (
+    ACCOUNT_DEFAULTS,
+    ConversationRecord,
+    MessageRecord,
+    Preferences,
+    Role,
+    UserRecord,
+    stamp_after,
+)
 from ..base import (
     ALL_THREADS,
     Accounts,
+    AuditTrail,
     Page,
+    RecentEvents,
     SearchIndex,
     Stats,
     ThreadQuery,
@@ -22,6 +32,7 @@ from ..base import (
     profile_changes,
 )
 from . import search
+from .classroom import SQLAudit, SQLEvents
 from .dumps import MESSAGE_COLUMNS, user_from_row
 from .engine import integrity_violation
 from .organise import (
@@ -41,6 +52,8 @@ __all__ = ["SQLUnitOfWork"]
 
 _USER = tuple(users.c)
 _CONVERSATION = CONVERSATION_COLUMNS
+# Fields an account update may set: never its id, email or role.
+_UPDATABLE = frozenset({"name", "password_hash", "is_active", "last_login_at", "credits", "token_generation"})
 
 
 class SQLUnitOfWork(UnitOfWork):
@@ -52,6 +65,8 @@ class SQLUnitOfWork(UnitOfWork):
         self._threads = SQLThreads(db, self._stats)
         self._search = search.SQLSearch(db)
         self._usage = SQLUsageLedger(db)
+        self._audit = SQLAudit(db)
+        self._events = SQLEvents(db)
 
     @property
     def accounts(self) -> Accounts:
@@ -72,6 +87,14 @@ class SQLUnitOfWork(UnitOfWork):
     @property
     def usage(self) -> UsageLedger:
         return self._usage
+
+    @property
+    def audit(self) -> AuditTrail:
+        return self._audit
+
+    @property
+    def events(self) -> RecentEvents:
+        return self._events
 
 
 class SQLAccounts(Accounts):
@@ -94,7 +117,7 @@ class SQLAccounts(Accounts):
         # A savepoint, so a taken email leaves the rest of the unit usable.
         try:
             with self._db.begin_nested():
-                self._db.execute(insert(users), [dict(user)])
+                self._db.execute(insert(users), [{**ACCOUNT_DEFAULTS, **user}])
         except IntegrityError as exc:
             if integrity_violation(exc).columns != {"users.email"}:
                 raise  # a repeated id is a fault, not the caller's: the unit of work maps it
@@ -115,6 +138,39 @@ class SQLAccounts(Accounts):
         if changes:
             self._db.execute(update(users).where(users.c.id == user_id).values(**changes))
         return self.get(user_id)
+
+    def page(self, *, query: str, active: bool | None, limit: int, offset: int) -> Page[UserRecord]:
+        conditions: list[ColumnElement[bool]] = []
+        if query:
+            needle = query.lower()
+            conditions.append(
+                or_(
+                    func.lower(users.c.email).contains(needle, autoescape=True),
+                    func.lower(func.coalesce(users.c.name, "")).contains(needle, autoescape=True),
+                )
+            )
+        if active is not None:
+            conditions.append(users.c.is_active == active)
+        where = conditions or [true()]
+        total = self._db.execute(select(func.count()).select_from(users).where(*where)).scalar_one()
+        rows = self._db.execute(
+            select(*_USER).where(*where).order_by(users.c.created_at, users.c.id).limit(limit).offset(offset)
+        )
+        return Page(items=[user_from_row(row) for row in rows], total=total)
+
+    def update(self, user_id: str, changes: dict[str, object]) -> UserRecord | None:
+        assert _UPDATABLE.issuperset(changes), "an account's id, email and role are not updated here"
+        if changes:
+            self._db.execute(update(users).where(users.c.id == user_id).values(**changes))
+        return _user_where(self._db, users.c.id == user_id)
+
+    def spend_credits(self, user_id: str, amount: int) -> None:
+        # One statement: parallel turns of one account each subtract their own amount.
+        self._db.execute(
+            update(users)
+            .where(users.c.id == user_id, users.c.credits.is_not(None))
+            .values(credits=users.c.credits - amount)
+        )
 
 
 class SQLThreads(SQLOrganising, Threads):

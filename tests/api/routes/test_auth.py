@@ -26,7 +26,7 @@ async def test_register_returns_public_user_only(client: httpx.AsyncClient) -> N
     )
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"id", "email", "name", "role", "created_at"}
+    assert set(body) == {"id", "email", "name", "role", "created_at", "is_active", "last_login_at", "credits"}
     assert body["id"].startswith("usr_") and len(body["id"]) > 4
     assert body["email"] == "carol@example.com"
     assert body["name"] == "Carol"
@@ -222,6 +222,9 @@ async def test_me_returns_caller_without_hash(client: httpx.AsyncClient, alice: 
         "role": "user",
         "created_at": response.json()["created_at"],
         "preferences": {"model": None, "temperature": None, "system_prompt": None},
+        "is_active": True,
+        "last_login_at": response.json()["last_login_at"],
+        "credits": None,
     }
     assert "password_hash" not in response.text and "$2b$" not in response.text
 
