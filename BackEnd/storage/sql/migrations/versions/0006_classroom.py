@@ -12,13 +12,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("is_active", sa.Boolean(), nullable=False, server_default=sa.true()))
-        batch.add_column(sa.Column("last_login_at", sa.String(27), nullable=True))
-        batch.add_column(sa.Column("credits", sa.BigInteger(), nullable=True))
-        batch.add_column(
-            sa.Column("token_generation", sa.Integer(), nullable=False, server_default=sa.text("0"))
-        )
+    # Plain ADD COLUMN, never a batch table copy: on SQLite a copy drops `users`, and the
+    # foreign keys' ON DELETE CASCADE would take every conversation and message with it.
+    op.add_column("users", sa.Column("is_active", sa.Boolean(), nullable=False, server_default=sa.true()))
+    op.add_column("users", sa.Column("last_login_at", sa.String(27), nullable=True))
+    op.add_column("users", sa.Column("credits", sa.BigInteger(), nullable=True))
+    op.add_column(
+        "users", sa.Column("token_generation", sa.Integer(), nullable=False, server_default=sa.text("0"))
+    )
     op.create_table(
         "audit_events",
         sa.Column(
