@@ -120,6 +120,19 @@ def _prepare_sqlite(dbapi_connection: Any, _: object) -> None:
     cursor.close()
 
 
+def _set_busy_timeout(connection: Connection, milliseconds: int) -> int:
+    """Set SQLite's busy timeout on this connection; returns the one it had."""
+    # On the driver's connection, so SQLAlchemy does not begin a transaction first: BEGIN
+    # IMMEDIATE must wait with the new timeout.
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        previous = int(cursor.execute("PRAGMA busy_timeout").fetchone()[0])
+        cursor.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
+    finally:
+        cursor.close()
+    return previous
+
+
 def _begin_immediate(connection: Connection) -> None:
     # A writer takes the write lock at the start: a read-then-write transaction never
     # deadlocks against another process and waits (busy timeout) instead of failing.
@@ -128,8 +141,14 @@ def _begin_immediate(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
+# A migration waits for another server's as long as it takes (PostgreSQL: lock_timeout = 0).
+_SQLITE_PATIENT_WAIT_MS = 3_600_000
+
+
 @contextmanager
-def transaction(engine: Engine, *, write: bool = True, snapshot: bool = False) -> Iterator[Connection]:
+def transaction(
+    engine: Engine, *, write: bool = True, snapshot: bool = False, patient: bool = False
+) -> Iterator[Connection]:
     """One transaction, committed on success; a database that cannot serve raises StorageUnavailable.
 
     Unreachable, locked past the timeouts or read-only: DatabaseUnavailable. Refusing the
@@ -138,15 +157,23 @@ def transaction(engine: Engine, *, write: bool = True, snapshot: bool = False) -
     (see `integrity_violation`).
     `write=False` declares that it only reads, so on SQLite it does not queue for the write lock.
     `snapshot=True` makes every statement see the same state (SQLite's transactions always do).
+    `patient=True` (a migration) waits for SQLite's write lock for as long as it takes.
     """
     try:
         with engine.connect() as connection:
+            usual_wait = None
+            if patient and not is_postgresql(engine):
+                usual_wait = _set_busy_timeout(connection, _SQLITE_PATIENT_WAIT_MS)
             if not write:
                 connection.execution_options(**{_READ_ONLY: True})
             if snapshot and is_postgresql(engine):
                 connection.execution_options(isolation_level="REPEATABLE READ")
-            with connection.begin():
-                yield connection
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                if usual_wait is not None:  # the pooled connection serves requests next
+                    _set_busy_timeout(connection, usual_wait)
     # InternalError: e.g. PostgreSQL in read-only mode after a fail-over; it may come back.
     except (OperationalError, InterfaceError, InternalError, PoolTimeout) as exc:
         where = database_location(engine.url)

@@ -64,7 +64,7 @@ def upgrade(engine: Engine) -> str | None:
     (PostgreSQL's advisory lock, SQLite's write lock) and find the work done. A revision this
     code does not know (a newer version migrated the database) raises DatabaseSchemaUnknown.
     """
-    with transaction(engine) as connection:
+    with transaction(engine, patient=True) as connection:
         if is_postgresql(engine):
             # A migration must not be cut short by the request timeouts, nor a server starting
             # while another migrates give up: this transaction waits as long as it takes.
