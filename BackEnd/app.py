@@ -28,7 +28,7 @@ from .services.model_catalogue import ModelCatalogue
 from .storage import Database, open_database
 from .upstream_http import build_upstream_client
 
-__all__ = ["MAX_BODY_BYTES", "MAX_IMPORT_BYTES", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "MAX_CHAT_BYTES", "MAX_IMPORT_BYTES", "create_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 # An import carries a whole history (ChatGPT's conversations.json of a year of use).
 MAX_IMPORT_BYTES = 25 * 1024 * 1024
+# A chat message may carry 4 images of 5 MB, base64 (issue 10): every other route keeps 1 MiB.
+MAX_CHAT_BYTES = 25 * 1024 * 1024
+CHAT_PATHS = ("/ai/chat", "/ai/chat/stream")
 
 
 def create_app(
@@ -102,7 +105,11 @@ def create_app(
         allow_headers=["Authorization", "Content-Type"],
         expose_headers=["Retry-After"],
     )
-    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES, larger={IMPORT_PATH: MAX_IMPORT_BYTES})
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=MAX_BODY_BYTES,
+        larger={IMPORT_PATH: MAX_IMPORT_BYTES, **dict.fromkeys(CHAT_PATHS, MAX_CHAT_BYTES)},
+    )
     install_error_handlers(app)
     app.include_router(api_router)
     return app

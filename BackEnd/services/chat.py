@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 
@@ -11,9 +13,11 @@ from ..errors import NotFoundError
 from ..llm import ChatModel
 from ..records import ConversationRecord, MessageRecord, conversation_record, message_record, new_id
 from ..storage import Database
+from ..storage.file_store import StoredFile
 from .chat_slots import ChatSlots
 from .classroom_limits import check_may_chat, take_chat_turn
 from .conversations import ThreadLimits
+from .images import NO_IMAGES, IncomingImages, files_of, load_images, model_content, read_images
 
 __all__ = ["ChatTurn", "PreparedTurn", "begin_turn", "finish_turn", "send_message", "title_from_message"]
 
@@ -72,7 +76,9 @@ class PreparedTurn:
     new_conversation: ConversationRecord | None
     question: MessageRecord
     assistant_message_id: str
-    context: list[dict[str, str]]
+    context: list[dict[str, Any]]
+    # -- images (issue 10): the data images to store as files with the question
+    images: IncomingImages = field(default=NO_IMAGES)
 
 
 async def begin_turn(
@@ -85,17 +91,20 @@ async def begin_turn(
     memory: int,
     limits: ThreadLimits,
     rate_per_minute: int = 0,
+    images: Sequence[str] | None = None,
 ) -> PreparedTurn:
     """Everything a chat route does before the model is asked; raises what it would answer instead.
 
     The model sees the system prompt, then at most `memory` messages of this thread only, the
-    new one last. A full thread or account, or a thread that is not the caller's, is refused here.
+    new one last, each with its images. A full thread or account, or a thread that is not the
+    caller's, is refused here.
     """
+    incoming = read_images(images)  # a refused image costs no database work
     new_conversation: ConversationRecord | None = None
     if conversation_id is None:
         new_conversation = conversation_record(user_id, title_from_message(message))
         conversation_id = new_conversation["id"]
-    earlier = await anyio.to_thread.run_sync(
+    earlier, loaded = await anyio.to_thread.run_sync(
         _prepare_turn,
         database,
         limits,
@@ -104,11 +113,16 @@ async def begin_turn(
         memory - 1,
         rate_per_minute,
     )
-    context = [{"role": "system", "content": system_prompt}]
-    context += [{"role": past["role"], "content": past["content"]} for past in earlier]
-    context.append({"role": "user", "content": message})
-    question = message_record(user_id, conversation_id, "user", message)
-    return PreparedTurn(user_id, conversation_id, new_conversation, question, new_id("msg"), context)
+    context: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}]
+    context += [
+        {"role": past["role"], "content": model_content(past["content"], files_of(past, loaded))}
+        for past in earlier
+    ]
+    context.append({"role": "user", "content": model_content(message, incoming.urls)})
+    question = message_record(user_id, conversation_id, "user", message, images=incoming.refs)
+    return PreparedTurn(
+        user_id, conversation_id, new_conversation, question, new_id("msg"), context, incoming
+    )
 
 
 async def finish_turn(
@@ -132,6 +146,7 @@ async def finish_turn(
         [turn.question, reply],
         turn.new_conversation,
         completion,
+        turn.images.files(turn.user_id, turn.conversation_id, turn.question["id"]),
     )
     return ChatTurn(completion, turn.conversation_id, turn.question["id"], reply["id"])
 
@@ -149,6 +164,7 @@ async def send_message(
     limits: ThreadLimits,
     options: ChatOptions | None = None,
     rate_per_minute: int = 0,
+    images: Sequence[str] | None = None,
 ) -> ChatTurn:
     """Answer `message` within one thread; nothing is stored unless the model answered.
 
@@ -163,6 +179,7 @@ async def send_message(
         memory=memory,
         limits=limits,
         rate_per_minute=rate_per_minute,
+        images=images,
     )
     async with slots.reserve(user_id):
         completion = await model.complete(turn.context, options)
@@ -176,10 +193,11 @@ def _prepare_turn(
     conversation_id: str | None,
     memory: int,
     rate_per_minute: int = 0,
-) -> list[MessageRecord]:
+) -> tuple[list[MessageRecord], dict[str, str]]:
     # The memory the model gets, once the account may chat (active, credits left) and the
     # thread (or a new one) is known to have room; the chat rate counts only turns that pass.
     earlier: list[MessageRecord] = []
+    loaded: dict[str, str] = {}
     # Counting the turn against the rate writes: in this same unit, so it costs no second one.
     with database.unit_of_work(user_id, write=rate_per_minute > 0) as unit:
         check_may_chat(unit.accounts.get(user_id))
@@ -191,8 +209,9 @@ def _prepare_turn(
                 raise NotFoundError(_NOT_FOUND)
             limits.check_new_messages(found.total, 2)
             earlier = found.items
+            loaded = load_images(unit.stored_files, user_id, earlier)
         take_chat_turn(unit, user_id, rate_per_minute)
-    return earlier
+    return earlier, loaded
 
 
 def _store_turn(
@@ -203,6 +222,7 @@ def _store_turn(
     messages: list[MessageRecord],
     new_conversation: ConversationRecord | None,
     completion: Completion | None = None,
+    files: Sequence[StoredFile] = (),
 ) -> None:
     # One unit of work: a new thread appears with its first turn or not at all, and the usage
     # ledger counts the answer in the same commit. The caps are checked again: parallel turns
@@ -217,6 +237,8 @@ def _store_turn(
         stored = unit.threads.append(user_id, conversation_id, messages)
         if stored is None:
             raise NotFoundError(_NOT_FOUND)
+        for file in files:  # the question's images, committed with it or not at all
+            unit.stored_files.add(file)
         if completion is not None:  # counted on the UTC day the answer is stamped with
             unit.usage.record(
                 user_id, conversation_id, stored["updated_at"][:10], completion.model, completion.usage

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -64,6 +65,7 @@ async def start_stream(
     limits: ThreadLimits,
     options: ChatOptions | None = None,
     rate_per_minute: int = 0,
+    images: Sequence[str] | None = None,
 ) -> StreamTurn:
     """Check the turn as `/ai/chat` does (raising what it would answer), then start its generation.
 
@@ -79,6 +81,7 @@ async def start_stream(
         memory=memory,
         limits=limits,
         rate_per_minute=rate_per_minute,
+        images=images,
     )
     model.check_configured()
     slot = AsyncExitStack()

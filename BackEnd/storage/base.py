@@ -35,6 +35,7 @@ from ..records import (
     UserRecord,
 )
 from ..search_text import SearchQuery
+from .file_store import FileStore, StoredFile
 from .signals import LocalSignals, SignalChannel
 
 __all__ = [
@@ -81,6 +82,8 @@ class Dump:
     # The usage ledger: what deleted threads spent is in no message, so it travels as it is.
     usage: list[UsageRecord] = field(default_factory=list)
     audit: list[AuditRecord] = field(default_factory=list)  # oldest first
+    # Stored files (issue 10), each with its bytes: dumped base64 (storage/dump.py).
+    files: list[StoredFile] = field(default_factory=list)
 
     def bring_times_up(self) -> int:
         """Move each thread's `updated_at` up to its last message where it is older; how many moved.
@@ -468,6 +471,12 @@ class UnitOfWork(ABC):
     @abstractmethod
     def events(self) -> RecentEvents:
         """Recent login failures and chat turns, for throttling."""
+
+    # -- images of messages (issue 10 part 3)
+    @property
+    @abstractmethod
+    def stored_files(self) -> FileStore:
+        """The stored files (message images)."""
 
 
 class Database(ABC):

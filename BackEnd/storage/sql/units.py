@@ -31,10 +31,12 @@ from ..base import (
     UsageLedger,
     profile_changes,
 )
+from ..file_store import FileStore
 from . import search
 from .classroom import SQLAudit, SQLEvents
 from .dumps import MESSAGE_COLUMNS, user_from_row
 from .engine import integrity_violation
+from .files import SQLFiles
 from .organise import (
     CONVERSATION_COLUMNS,
     SQLOrganising,
@@ -67,6 +69,7 @@ class SQLUnitOfWork(UnitOfWork):
         self._usage = SQLUsageLedger(db)
         self._audit = SQLAudit(db)
         self._events = SQLEvents(db)
+        self._files = SQLFiles(db)
 
     @property
     def accounts(self) -> Accounts:
@@ -95,6 +98,10 @@ class SQLUnitOfWork(UnitOfWork):
     @property
     def events(self) -> RecentEvents:
         return self._events
+
+    @property
+    def stored_files(self) -> FileStore:
+        return self._files
 
 
 class SQLAccounts(Accounts):
