@@ -71,7 +71,9 @@ async def test_declared_length_over_the_cap_is_refused_before_reading(
     client: httpx.AsyncClient, alice: Account, upstream: FakeUpstream, path: str, cap: int
 ) -> None:
     body = b'{"message": "' + b"a" * (cap + 1) + b'"}'
-    response = await client.post(path, content=body, headers={**alice.headers, "Content-Type": "application/json"})
+    response = await client.post(
+        path, content=body, headers={**alice.headers, "Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     assert response.json() == {"detail": f"Request body too large: the limit is {cap} bytes."}
     assert upstream.requests == []

@@ -43,11 +43,19 @@ class FakeUpstream:
         if request.method == "GET" and request.url.path.endswith("/models"):
             return httpx.Response(200, json={"data": FAKE_MODELS})
         messages = json.loads(request.content)["messages"]
-        return completion(f"echo: {messages[-1]['content']}")
+        return completion(f"echo: {message_text(messages[-1])}")
 
     @property
     def bodies(self) -> list[dict[str, Any]]:
         return [json.loads(request.content) for request in self.requests]
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """A sent message's text, also when it is content parts (a message with images)."""
+    content = message["content"]
+    if isinstance(content, str):
+        return content
+    return " ".join(part["text"] for part in content if part["type"] == "text")
 
 
 def completion(text: str) -> httpx.Response:
