@@ -15,7 +15,7 @@ from fastapi_offline import FastAPIOffline
 from . import __version__
 from .api.deps import AppContext
 from .api.errors import install_error_handlers
-from .api.limits import BodySizeLimit
+from .api.limits import MAX_CHAT_BYTES, BodySizeLimit
 from .api.routes import api_router
 from .api.routes.transfer import IMPORT_PATH
 from .config import Settings
@@ -36,8 +36,6 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 # An import carries a whole history (ChatGPT's conversations.json of a year of use).
 MAX_IMPORT_BYTES = 25 * 1024 * 1024
-# A chat message may carry 4 images of 5 MB, base64 (issue 10): every other route keeps 1 MiB.
-MAX_CHAT_BYTES = 25 * 1024 * 1024
 CHAT_PATHS = ("/ai/chat", "/ai/chat/stream")
 
 

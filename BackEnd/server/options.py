@@ -6,6 +6,7 @@ import functools
 import logging
 from typing import Any
 
+from ..api.limits import MAX_CHAT_BYTES
 from ..config import Settings
 from .limits import ConnectionLimits
 from .protocol import GuardedHttpToolsProtocol
@@ -34,5 +35,5 @@ def server_options(settings: Settings, limits: ConnectionLimits) -> dict[str, An
         "http": functools.partial(GuardedHttpToolsProtocol, limits=limits),
         # WebSocket messages are chat bodies: the cap of an HTTP chat body, images included (issue 10).
         "ws": "websockets-sansio",
-        "ws_max_size": 25 * 1024 * 1024,
+        "ws_max_size": MAX_CHAT_BYTES,
     }

@@ -175,3 +175,39 @@ async def test_the_stream_takes_images_too(client, app, upstream, alice):
         "image/webp", WEBP
     )
     assert stored_file_count(database_of(app)) == 1
+
+
+async def test_the_websocket_chat_takes_images_and_a_refused_one_is_an_error_event(
+    client, app, upstream, alice
+):
+    from tests.api.routes.test_chat_socket import signed_in
+    from tests.utils.sockets import socket
+    from tests.utils.streams import StreamScript
+
+    upstream.handler = StreamScript().response
+    async with socket(app) as ws:
+        await signed_in(ws, alice)
+        await ws.send(
+            {"type": "chat", "request_id": "bad", "message": "x", "images": [data_url("image/png", GIF)]}
+        )
+        refused = await ws.receive()
+        await ws.send(
+            {"type": "chat", "request_id": "ok", "message": "x", "images": [data_url("image/gif", GIF)]}
+        )
+        events = await ws.until("done")
+
+    assert refused["type"] == "error" and refused["status"] == 422 and refused["request_id"] == "bad"
+    assert "images[0]" in json.dumps(refused["detail"])
+    (question, _) = await history(client, alice, events[0]["conversation_id"])
+    assert question["images"][0]["content_type"] == "image/gif"  # type: ignore[index]
+    assert stored_file_count(database_of(app)) == 1
+
+
+def test_the_server_takes_websocket_messages_as_large_as_a_chat_body(tmp_path) -> None:
+    from BackEnd.app import MAX_CHAT_BYTES
+    from BackEnd.server.limits import ConnectionLimits
+    from BackEnd.server.options import server_options
+    from tests.utils.api import make_settings
+
+    options = server_options(make_settings(tmp_path), ConnectionLimits(16384, 10.0, 5.0, 100))
+    assert options["ws_max_size"] == MAX_CHAT_BYTES == 25 * 1024 * 1024
