@@ -25,6 +25,7 @@ from .services.chat_slots import LocalChatSlots
 from .services.conversations import ThreadLimits
 from .services.generations import Generations
 from .services.model_catalogue import ModelCatalogue
+from .services.titles import TitleWriter
 from .storage import Database, open_database
 from .upstream_http import build_upstream_client
 
@@ -64,6 +65,7 @@ def create_app(
                 # Exited first: running answers are written and stored before the client closes.
                 Generations(active.signals) as generations,
             ):
+                chat_model = ChatModel(settings, client)
                 app.state.context = AppContext(
                     settings=settings,
                     database=active,
@@ -71,7 +73,7 @@ def create_app(
                     tokens=TokenCodec(
                         secret, algorithm=settings.jwt_algorithm, expires_minutes=settings.jwt_expires_minutes
                     ),
-                    chat_model=ChatModel(settings, client),
+                    chat_model=chat_model,
                     limits=ThreadLimits(
                         conversations_per_user=settings.max_conversations_per_user,
                         messages_per_conversation=settings.max_messages_per_conversation,
@@ -79,6 +81,9 @@ def create_app(
                     chat_slots=LocalChatSlots(settings.user_concurrent_chats),
                     generations=generations,
                     models=ModelCatalogue(settings, client),
+                    titles=TitleWriter(active, chat_model, generations, settings.title_model or None)
+                    if settings.auto_titles
+                    else None,
                 )
                 yield
         finally:

@@ -123,6 +123,7 @@ class ChatSocket:
             options=options_for_request(context.settings, user, message),
             rate_per_minute=context.settings.chat_rate_per_minute,
             images=message.images,
+            titles=context.titles,
         )
 
     async def _relay(self, request_id: object, turn: chat_stream.StreamTurn) -> None:

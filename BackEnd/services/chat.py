@@ -16,8 +16,9 @@ from ..storage import Database
 from ..storage.file_store import StoredFile
 from .chat_slots import ChatSlots
 from .classroom_limits import check_may_chat, take_chat_turn
-from .conversations import ThreadLimits
+from .conversations import DEFAULT_TITLE, ThreadLimits
 from .images import NO_IMAGES, IncomingImages, files_of, load_images, model_content, read_images
+from .titles import TitleWriter
 
 __all__ = ["ChatTurn", "PreparedTurn", "begin_turn", "finish_turn", "send_message", "title_from_message"]
 
@@ -79,6 +80,8 @@ class PreparedTurn:
     context: list[dict[str, Any]]
     # -- images (issue 10): the data images to store as files with the question
     images: IncomingImages = field(default=NO_IMAGES)
+    # -- automatic titles (issue 10): who names the thread after its first turn (None: nobody)
+    titles: TitleWriter | None = None
 
 
 async def begin_turn(
@@ -92,6 +95,7 @@ async def begin_turn(
     limits: ThreadLimits,
     rate_per_minute: int = 0,
     images: Sequence[str] | None = None,
+    titles: TitleWriter | None = None,
 ) -> PreparedTurn:
     """Everything a chat route does before the model is asked; raises what it would answer instead.
 
@@ -121,7 +125,7 @@ async def begin_turn(
     context.append({"role": "user", "content": model_content(message, incoming.urls)})
     question = message_record(user_id, conversation_id, "user", message, images=incoming.refs)
     return PreparedTurn(
-        user_id, conversation_id, new_conversation, question, new_id("msg"), context, incoming
+        user_id, conversation_id, new_conversation, question, new_id("msg"), context, incoming, titles
     )
 
 
@@ -137,7 +141,7 @@ async def finish_turn(
         completion=completion,
         message_id=turn.assistant_message_id,
     )
-    await anyio.to_thread.run_sync(
+    stored = await anyio.to_thread.run_sync(
         _store_turn,
         database,
         limits,
@@ -148,6 +152,11 @@ async def finish_turn(
         completion,
         turn.images.files(turn.user_id, turn.conversation_id, turn.question["id"]),
     )
+    if turn.titles is not None and stored["message_count"] == 2 and _title_unchosen(stored["title"], turn):
+        # Started beside the request: the answer goes back (or `done` is sent) without waiting.
+        turn.titles.after_first_turn(
+            turn.user_id, turn.conversation_id, turn.question["content"], stored["title"]
+        )
     return ChatTurn(completion, turn.conversation_id, turn.question["id"], reply["id"])
 
 
@@ -165,6 +174,7 @@ async def send_message(
     options: ChatOptions | None = None,
     rate_per_minute: int = 0,
     images: Sequence[str] | None = None,
+    titles: TitleWriter | None = None,
 ) -> ChatTurn:
     """Answer `message` within one thread; nothing is stored unless the model answered.
 
@@ -180,10 +190,17 @@ async def send_message(
         limits=limits,
         rate_per_minute=rate_per_minute,
         images=images,
+        titles=titles,
     )
     async with slots.reserve(user_id):
         completion = await model.complete(turn.context, options)
     return await finish_turn(database, limits, turn, completion)
+
+
+def _title_unchosen(title: str, turn: PreparedTurn) -> bool:
+    # A title the user did not choose: the one derived from this first message, or the default
+    # of a thread created without one. A rename to anything else is the user's choice.
+    return title in (title_from_message(turn.question["content"]), DEFAULT_TITLE)
 
 
 def _prepare_turn(
@@ -223,7 +240,7 @@ def _store_turn(
     new_conversation: ConversationRecord | None,
     completion: Completion | None = None,
     files: Sequence[StoredFile] = (),
-) -> None:
+) -> ConversationRecord:
     # One unit of work: a new thread appears with its first turn or not at all, and the usage
     # ledger counts the answer in the same commit. The caps are checked again: parallel turns
     # may have filled the room seen before the model was asked.
@@ -247,3 +264,4 @@ def _store_turn(
                 unit.accounts.spend_credits(
                     user_id, completion.usage.total_tokens
                 )  # with the turn, or not at all
+    return stored

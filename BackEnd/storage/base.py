@@ -245,6 +245,14 @@ class Threads(ABC):
         """Set a conversation's title and stamp `updated_at` now; None if the user has no such one."""
 
     @abstractmethod
+    def retitle(self, user_id: str, conversation_id: str, title: str, *, if_title: str) -> bool:
+        """Set an automatic title if the thread's title is still `if_title` (not renamed meanwhile).
+
+        Checked and set at once; `updated_at` does not move (the user did nothing). False when
+        the thread is gone or its title changed.
+        """
+
+    @abstractmethod
     def delete(self, user_id: str, conversation_id: str) -> bool:
         """Delete a conversation and its messages; False if the user has no such one."""
 
@@ -416,6 +424,13 @@ class UsageLedger(ABC):
 
         Call it in the unit that appends the answer, with the answer's own model, usage and day
         (its `created_at`): TinyDB counts live threads from their stored answers at start-up.
+        """
+
+    @abstractmethod
+    def record_unstored(self, user_id: str, day: str, model: str, usage: Usage | None) -> None:
+        """Count a model call whose answer no message keeps (an automatic title), for good.
+
+        Unlike `record`, nothing has to be stored with it for the count to survive a restart.
         """
 
     @abstractmethod

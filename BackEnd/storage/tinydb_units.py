@@ -260,6 +260,15 @@ class TinyThreads(TinyOrganising, Threads):
         self._unit.search_changes.add(user_id, lambda index: index.add(*entry))
         return {**conversation, **changes}  # type: ignore[return-value]
 
+    def retitle(self, user_id: str, conversation_id: str, title: str, *, if_title: str) -> bool:
+        conversation = self._find(user_id, conversation_id)  # under the owner's lock: no rename slips in
+        if conversation is None or conversation["title"] != if_title:
+            return False
+        self._files.conversations(user_id).update(conversation_id, {"title": title})
+        entry = title_entry({**conversation, "title": title})
+        self._unit.search_changes.add(user_id, lambda index: index.add(*entry))
+        return True
+
     def delete(self, user_id: str, conversation_id: str) -> bool:
         if self._find(user_id, conversation_id) is None:
             return False

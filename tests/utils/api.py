@@ -81,6 +81,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "bcrypt_rounds": 4,
         "chat_memory_messages": 8,
         "chat_rate_per_minute": 0,  # tests that turn it on say so (tests/api/test_classroom_limits.py)
+        "auto_titles": False,  # an extra upstream call per new thread: tests/api/routes/test_titles.py turns it on
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

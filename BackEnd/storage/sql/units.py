@@ -246,6 +246,18 @@ class SQLThreads(SQLOrganising, Threads):
         search.rename_title(self._db, conversation, title)
         return self._tagged({**conversation, **changes})  # type: ignore[no-any-return]
 
+    def retitle(self, user_id: str, conversation_id: str, title: str, *, if_title: str) -> bool:
+        conversation = self._find(user_id, conversation_id, for_update=True)  # the latest title, locked
+        if conversation is None or conversation["title"] != if_title:
+            return False
+        self._db.execute(
+            update(conversations)
+            .where(conversations.c.id == conversation_id, conversations.c.title == if_title)
+            .values(title=title, title_key=conversation_row({"title": title})["title_key"])
+        )
+        search.rename_title(self._db, conversation, title)
+        return True
+
     def delete(self, user_id: str, conversation_id: str) -> bool:
         if self._find(user_id, conversation_id, for_update=True) is None:
             return False

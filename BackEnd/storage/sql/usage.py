@@ -40,6 +40,9 @@ class SQLUsageLedger(UsageLedger):
         }
         self._db.execute(_UPSERTS[self._db.dialect.name], row)
 
+    def record_unstored(self, user_id: str, day: str, model: str, usage: Usage | None) -> None:
+        self.record(user_id, "", day, model, usage)  # the rows are the ledger: nothing is recounted
+
     def lines(self, user_id: str, first_day: str, last_day: str) -> list[UsageRecord]:
         rows = self._db.execute(
             select(*_LINE)
