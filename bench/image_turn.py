@@ -31,8 +31,8 @@ _DATA_URL = "data:image/png;base64," + base64.b64encode(_IMAGE).decode("ascii")
 LABELS = (
     "text turn",
     "turn with a 1 MB image",
-    "later turn, thread without image",
-    "later turn, thread with image",
+    "next turn, thread without image",
+    "next turn, thread with the image (in the memory window)",
 )
 
 
@@ -54,11 +54,12 @@ async def _measure(settings_dir: Path, database_url: str | None, rounds: int) ->
                 assert response.status_code == 200, response.text
                 return elapsed * 1000, str(response.json()["conversation_id"])
 
-            _, plain = await turn({"message": "a thread without images"})
-            _, pictured = await turn({"message": "a thread with one", "images": [_DATA_URL]})
+            await turn({"message": "warm-up", "images": [_DATA_URL]})
             for _ in range(rounds):
-                times[LABELS[0]].append((await turn({"message": "q" * 600}))[0])
-                times[LABELS[1]].append((await turn({"message": "what is this?", "images": [_DATA_URL]}))[0])
+                elapsed, plain = await turn({"message": "q" * 600})
+                times[LABELS[0]].append(elapsed)
+                elapsed, pictured = await turn({"message": "what is this?", "images": [_DATA_URL]})
+                times[LABELS[1]].append(elapsed)
                 body = {"message": "q" * 600, "conversation_id": plain}
                 times[LABELS[2]].append((await turn(body))[0])
                 body = {"message": "q" * 600, "conversation_id": pictured}
