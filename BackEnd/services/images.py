@@ -18,6 +18,7 @@ __all__ = [
     "MAX_IMAGES",
     "MAX_IMAGE_BYTES",
     "IncomingImages",
+    "copy_images",
     "files_of",
     "load_images",
     "model_content",
@@ -157,3 +158,25 @@ def read_file(database: Database, user_id: str, file_id: str) -> StoredFile:
     if found is None:
         raise NotFoundError(_FILE_NOT_FOUND)
     return found
+
+
+def copy_images(
+    files: FileStore, user_id: str, conversation_id: str, message_id: str, images: list[ImageRef] | None
+) -> tuple[list[ImageRef] | None, list[StoredFile]]:
+    """A copied message's images (a fork): each stored file copied under a new id, so the copy
+    outlives the original thread; add the files after the message."""
+    if not images:
+        return images, []
+    refs: list[ImageRef] = []
+    copies: list[StoredFile] = []
+    for image in images:
+        found = files.get(user_id, image["id"]) if image["id"] is not None else None
+        if found is None:  # a remote image, or a stored one lost: the reference as it was
+            refs.append(image)
+            continue
+        file_id = new_id("file")
+        copies.append(
+            StoredFile(file_id, user_id, conversation_id, message_id, found.content_type, found.data)
+        )
+        refs.append({**image, "id": file_id, "url": f"/files/{file_id}"})
+    return refs, copies

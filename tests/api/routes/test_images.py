@@ -211,3 +211,19 @@ def test_the_server_takes_websocket_messages_as_large_as_a_chat_body(tmp_path) -
 
     options = server_options(make_settings(tmp_path), ConnectionLimits(16384, 10.0, 5.0, 100))
     assert options["ws_max_size"] == MAX_CHAT_BYTES == 25 * 1024 * 1024
+
+
+async def test_a_fork_gets_its_own_copy_of_the_images(client, app, alice):
+    mine = (await chat(client, alice, "image", [data_url("image/png", PNG), REMOTE])).json()
+    fork = await client.post(f"/conversations/{mine['conversation_id']}/fork", json={}, headers=alice.headers)
+    assert fork.status_code == 201, fork.text
+    (copied, _) = await history(client, alice, fork.json()["id"])
+    (original, _) = await history(client, alice, mine["conversation_id"])
+    assert copied["images"][0]["id"] != original["images"][0]["id"]  # type: ignore[index]
+    assert copied["images"][1] == original["images"][1]  # type: ignore[index]
+    assert stored_file_count(database_of(app)) == 2
+
+    await client.delete(f"/conversations/{mine['conversation_id']}", headers=alice.headers)
+    served = await client.get(copied["images"][0]["url"], headers=alice.headers)  # type: ignore[index]
+    assert served.status_code == 200 and served.content == PNG
+    assert stored_file_count(database_of(app)) == 1
