@@ -197,7 +197,7 @@ class TinyDBDatabase(Database):
                     dump.messages.extend(with_defaults("message", message) for message in messages)  # type: ignore[misc]
             self.threads.trim()
         with self.unit_of_work() as unit:  # the image files, read one by one
-            for entry in sorted(self.images.entries.values(), key=lambda entry: (entry.user_id, entry.id)):
+            for entry in self.images.all():
                 found = unit.stored_files.get(entry.user_id, entry.id)
                 if found is not None:
                     dump.files.append(found)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,6 +60,7 @@ class ImageFolder:
     def __init__(self, data_folder: Path) -> None:
         self.folder = data_folder / "files"
         self.entries: dict[str, FileEntry] = {}
+        self._guard = threading.Lock()  # units of different owners commit and read at once
 
     def path(self, entry: FileEntry) -> Path:
         """Where the file lives."""
@@ -84,13 +86,20 @@ class ImageFolder:
 
     def of_thread(self, conversation_id: str) -> list[FileEntry]:
         """The thread's files (a scan: few threads carry images, and deletions are rare)."""
-        return [entry for entry in self.entries.values() if entry.conversation_id == conversation_id]
+        with self._guard:
+            return [entry for entry in self.entries.values() if entry.conversation_id == conversation_id]
+
+    def all(self) -> list[FileEntry]:
+        """Every file, by owner then id (a dump)."""
+        with self._guard:
+            return sorted(self.entries.values(), key=lambda entry: (entry.user_id, entry.id))
 
     def apply(self, changes: FileChanges) -> None:
         """A unit committed: its added files are on disk, its removed ones gone."""
-        for file_id in changes.removed:
-            self.entries.pop(file_id, None)
-        self.entries.update(changes.added)
+        with self._guard:
+            for file_id in changes.removed:
+                self.entries.pop(file_id, None)
+            self.entries.update(changes.added)
 
 
 @dataclass
