@@ -17,7 +17,7 @@ from ..storage.file_store import StoredFile
 from .chat_slots import ChatSlots
 from .classroom_limits import check_may_chat, take_chat_turn
 from .conversations import DEFAULT_TITLE, ThreadLimits
-from .images import NO_IMAGES, IncomingImages, files_of, load_images, model_content, read_images
+from .images import NO_IMAGES, IncomingImages, files_of, load_images, model_content, read_images, remember
 from .titles import TitleWriter
 
 __all__ = ["ChatTurn", "PreparedTurn", "begin_turn", "finish_turn", "send_message", "title_from_message"]
@@ -152,6 +152,7 @@ async def finish_turn(
         completion,
         turn.images.files(turn.user_id, turn.conversation_id, turn.question["id"]),
     )
+    remember(turn.user_id, turn.images)  # stored: the next turns send them without reading them back
     if turn.titles is not None and stored["message_count"] == 2 and _title_unchosen(stored["title"], turn):
         # Started beside the request: the answer goes back (or `done` is sent) without waiting.
         turn.titles.after_first_turn(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +21,8 @@ __all__ = [
     "MAX_IMAGE_BYTES",
     "IncomingImages",
     "copy_images",
+    "data_url",
+    "remember",
     "files_of",
     "load_images",
     "model_content",
@@ -117,17 +121,66 @@ def _looks_like(content_type: str, data: bytes) -> bool:
     return data.startswith(_SIGNATURES[content_type])
 
 
+class _RecentDataUrls:
+    """The data URLs of images sent lately, so the next turns of a thread neither read nor encode
+    them again. Stored files never change (a copy gets a new id), so an entry cannot go stale;
+    bounded in characters, least recently used first out."""
+
+    def __init__(self, max_chars: int) -> None:
+        self._urls: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._chars = 0
+        self._max_chars = max_chars
+        self._guard = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> str | None:
+        with self._guard:
+            url = self._urls.get(key)
+            if url is not None:
+                self._urls.move_to_end(key)
+            return url
+
+    def put(self, key: tuple[str, str], url: str) -> None:
+        with self._guard:
+            if key not in self._urls:
+                self._urls[key] = url
+                self._chars += len(url)
+            while self._chars > self._max_chars:
+                _, dropped = self._urls.popitem(last=False)
+                self._chars -= len(dropped)
+
+
+_RECENT = _RecentDataUrls(max_chars=64 * 1024 * 1024)  # a dozen threads' worth of 5 MB images
+
+
 def load_images(files: FileStore, user_id: str, messages: Sequence[MessageRecord]) -> dict[str, str]:
     """The data URLs of the stored images of `messages` (file id: URL), for the model's memory."""
     urls: dict[str, str] = {}
     for message in messages:
         for image in message.get("images") or ():
-            if image["id"] is not None:
+            if image["id"] is None:
+                continue
+            key = (user_id, image["id"])  # keyed by owner too: only one's own messages name it
+            url = _RECENT.get(key)
+            if url is None:
                 found = files.get(user_id, image["id"])
-                if found is not None:
-                    encoded = base64.b64encode(found.data).decode("ascii")
-                    urls[image["id"]] = f"data:{found.content_type};base64,{encoded}"
+                if found is None:
+                    continue
+                url = data_url(found.content_type, found.data)
+                _RECENT.put(key, url)
+            urls[image["id"]] = url
     return urls
+
+
+def remember(user_id: str, incoming: IncomingImages) -> None:
+    """A stored turn's data images, as the model got them: the thread's next turns reuse them."""
+    for url, ref in zip(incoming.urls, incoming.refs, strict=True):
+        if ref["id"] is not None:
+            _RECENT.put((user_id, ref["id"]), url)
+
+
+def data_url(content_type: str, data: bytes) -> str:
+    """`data:<type>;base64,<data>`."""
+    return f"data:{content_type};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def model_content(text: str, image_urls: Sequence[str]) -> str | list[dict[str, Any]]:
