@@ -112,9 +112,14 @@ async def test_a_refused_turn_leaves_no_file(client, app, upstream, alice):
     assert (await client.get("/conversations", headers=alice.headers)).json()["total"] == 0
 
 
+@pytest.mark.parametrize("cached", [True, False], ids=["cached", "read-back"])
 async def test_later_turns_show_the_model_earlier_images_inside_the_memory_window(
-    client, app, upstream, alice
+    client, app, upstream, alice, monkeypatch, cached
 ):
+    if not cached:  # as after a restart, or in another worker: the image comes from storage
+        from BackEnd.services import images
+
+        monkeypatch.setattr(images, "_RECENT", images._RecentDataUrls(max_chars=0))
     first = (await chat(client, alice, "voici l'exercice", [data_url("image/jpeg", JPEG), REMOTE])).json()
     await chat(client, alice, "et la suite ?", [], first["conversation_id"])
 
