@@ -428,9 +428,10 @@ class UsageLedger(ABC):
 
     @abstractmethod
     def record_unstored(self, user_id: str, day: str, model: str, usage: Usage | None) -> None:
-        """Count a model call whose answer no message keeps (an automatic title), for good.
+        """Count the tokens of a model call whose answer no message keeps (an automatic title).
 
-        Unlike `record`, nothing has to be stored with it for the count to survive a restart.
+        Its line's `messages` does not move (it answered no message). Unlike `record`, nothing
+        has to be stored with it for the count to survive a restart.
         """
 
     @abstractmethod

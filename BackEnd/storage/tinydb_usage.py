@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,7 @@ class TinyUsageLedger(UsageLedger):
         # No message will count it again at start-up: its line goes to the account's archive
         # file (the one deleted threads' lines go to), written with the unit.
         self._unit.lock_user(user_id)
-        figures = usage_figures(usage)
+        figures = dataclasses.replace(usage_figures(usage), messages=0)  # tokens, not a message
         write_lines(self._index.archive(user_id), {(day, model): figures})
         self.changes.added.append((user_id, "", (day, model), figures))
 

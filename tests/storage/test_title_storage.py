@@ -33,7 +33,7 @@ def test_a_title_calls_usage_counts_and_survives_a_restart(db: Database, data_di
         unit.usage.record_unstored(alice["id"], "2026-12-01", "t/titler", Usage(6, 1, 7, None))
     with db.unit_of_work(alice["id"]) as unit:
         (line,) = unit.usage.lines(alice["id"], "2026-12-01", "2026-12-01")
-        assert (line["model"], line["total_tokens"], line["messages"]) == ("t/titler", 7, 1)
+        assert (line["model"], line["total_tokens"], line["messages"]) == ("t/titler", 7, 0)
     if isinstance(db, TinyDBDatabase):  # no message carries it: the archive file must
         db.close()
         reopened = TinyDBDatabase.open(data_dir)

@@ -28,11 +28,14 @@ class SQLUsageLedger(UsageLedger):
         self._db = db
 
     def record(self, user_id: str, conversation_id: str, day: str, model: str, usage: Usage | None) -> None:
+        self._add(user_id, day, model, usage, messages=1)
+
+    def _add(self, user_id: str, day: str, model: str, usage: Usage | None, *, messages: int) -> None:
         row: dict[str, Any] = {
             "user_id": user_id,
             "day": day,
             "model": model,
-            "messages": 1,
+            "messages": messages,
             "prompt_tokens": usage.prompt_tokens if usage else 0,
             "completion_tokens": usage.completion_tokens if usage else 0,
             "total_tokens": usage.total_tokens if usage else 0,
@@ -41,7 +44,7 @@ class SQLUsageLedger(UsageLedger):
         self._db.execute(_UPSERTS[self._db.dialect.name], row)
 
     def record_unstored(self, user_id: str, day: str, model: str, usage: Usage | None) -> None:
-        self.record(user_id, "", day, model, usage)  # the rows are the ledger: nothing is recounted
+        self._add(user_id, day, model, usage, messages=0)  # its tokens count; it is no message
 
     def lines(self, user_id: str, first_day: str, last_day: str) -> list[UsageRecord]:
         rows = self._db.execute(

@@ -12,8 +12,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("messages") as batch:
-        batch.add_column(sa.Column("images", sa.JSON(none_as_null=True), nullable=True))
+    # A plain ADD COLUMN: SQLite's batch mode would copy `messages` into a new table, and dropping
+    # the old one (foreign keys on) would cascade to the rows that refer to it.
+    op.add_column("messages", sa.Column("images", sa.JSON(none_as_null=True), nullable=True))
     op.create_table(
         "stored_files",
         sa.Column("id", sa.String(80), primary_key=True),
