@@ -15,7 +15,7 @@ from fastapi_offline import FastAPIOffline
 from . import __version__
 from .api.deps import AppContext
 from .api.errors import install_error_handlers
-from .api.limits import BodySizeLimit
+from .api.limits import MAX_CHAT_BYTES, BodySizeLimit
 from .api.routes import api_router
 from .api.routes.transfer import IMPORT_PATH
 from .config import Settings
@@ -25,10 +25,11 @@ from .services.chat_slots import LocalChatSlots
 from .services.conversations import ThreadLimits
 from .services.generations import Generations
 from .services.model_catalogue import ModelCatalogue
+from .services.titles import TitleWriter
 from .storage import Database, open_database
 from .upstream_http import build_upstream_client
 
-__all__ = ["MAX_BODY_BYTES", "MAX_IMPORT_BYTES", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "MAX_CHAT_BYTES", "MAX_IMPORT_BYTES", "create_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 # An import carries a whole history (ChatGPT's conversations.json of a year of use).
 MAX_IMPORT_BYTES = 25 * 1024 * 1024
+CHAT_PATHS = ("/ai/chat", "/ai/chat/stream")
 
 
 def create_app(
@@ -63,6 +65,7 @@ def create_app(
                 # Exited first: running answers are written and stored before the client closes.
                 Generations(active.signals) as generations,
             ):
+                chat_model = ChatModel(settings, client)
                 app.state.context = AppContext(
                     settings=settings,
                     database=active,
@@ -70,7 +73,7 @@ def create_app(
                     tokens=TokenCodec(
                         secret, algorithm=settings.jwt_algorithm, expires_minutes=settings.jwt_expires_minutes
                     ),
-                    chat_model=ChatModel(settings, client),
+                    chat_model=chat_model,
                     limits=ThreadLimits(
                         conversations_per_user=settings.max_conversations_per_user,
                         messages_per_conversation=settings.max_messages_per_conversation,
@@ -78,6 +81,9 @@ def create_app(
                     chat_slots=LocalChatSlots(settings.user_concurrent_chats),
                     generations=generations,
                     models=ModelCatalogue(settings, client),
+                    titles=TitleWriter(active, chat_model, generations, settings.title_model or None)
+                    if settings.auto_titles
+                    else None,
                 )
                 yield
         finally:
@@ -102,7 +108,11 @@ def create_app(
         allow_headers=["Authorization", "Content-Type"],
         expose_headers=["Retry-After"],
     )
-    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES, larger={IMPORT_PATH: MAX_IMPORT_BYTES})
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=MAX_BODY_BYTES,
+        larger={IMPORT_PATH: MAX_IMPORT_BYTES, **dict.fromkeys(CHAT_PATHS, MAX_CHAT_BYTES)},
+    )
     install_error_handlers(app)
     app.include_router(api_router)
     return app

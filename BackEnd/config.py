@@ -94,6 +94,13 @@ class Settings(BaseSettings):
     # Whether admins may read a user's conversations (GET /users/{id}/conversations, /history).
     admin_chat_access: bool = True
 
+    # -- automatic titles (issue 10 part 4) ------------------------------------------------
+    # After a thread's first turn, ask the model for a short title (a separate call, after the
+    # answer has gone back); false keeps the title derived from the first message.
+    auto_titles: bool = True
+    # The model asked for titles; empty: OPENROUTER_MODEL.
+    title_model: str | None = None
+
     # -- identity and input hygiene ------------------------------------------------------
     # `CORS_ORIGINS=*` is refused unless this says it is meant (see _no_wildcard_by_mistake).
     cors_allow_any_origin: bool = False

@@ -62,7 +62,7 @@ class ChatModel:
             )
 
     async def complete(
-        self, messages: list[dict[str, str]], options: ChatOptions | None = None
+        self, messages: list[dict[str, Any]], options: ChatOptions | None = None
     ) -> Completion:
         """The model's answer to `messages` (system prompt first, newest message last).
 
@@ -87,7 +87,7 @@ class ChatModel:
         return self._answer_from(response, asked)
 
     async def stream(
-        self, messages: list[dict[str, str]], options: ChatOptions | None = None
+        self, messages: list[dict[str, Any]], options: ChatOptions | None = None
     ) -> AsyncGenerator[str | Completion, None]:
         """The answer to `messages` as it is written: text deltas, then the whole `Completion`.
 

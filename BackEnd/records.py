@@ -19,6 +19,7 @@ __all__ = [
     "Preferences",
     "ACCOUNT_DEFAULTS",
     "AuditRecord",
+    "ImageRef",
     "ConversationRecord",
     "MessageRecord",
     "MessageRole",
@@ -135,6 +136,17 @@ class MessageRecord(TypedDict):
     model: NotRequired[str | None]
     finish_reason: NotRequired[str | None]
     usage: NotRequired[dict[str, Any] | None]
+    # -- images (issue 10 part 3): on user messages; null or absent when the message has none
+    images: NotRequired[list[ImageRef] | None]
+
+
+class ImageRef(TypedDict):
+    """An image of a message: a stored file (`url` /files/{id}) or a remote one (id, type, bytes null)."""
+
+    id: str | None
+    url: str
+    content_type: str | None
+    bytes: int | None
 
 
 class UsageRecord(TypedDict):
@@ -253,6 +265,7 @@ def message_record(
     *,
     completion: Completion | None = None,
     message_id: str | None = None,
+    images: list[ImageRef] | None = None,
 ) -> MessageRecord:
     """A new message of a thread, stamped now; an answer carries its `completion`'s model and usage.
 
@@ -269,6 +282,7 @@ def message_record(
         "model": completion.model if completion is not None else None,
         "finish_reason": completion.finish_reason if completion is not None else None,
         "usage": usage.as_dict() if usage is not None else None,
+        "images": images or None,
     }
 
 
@@ -294,13 +308,14 @@ RECORD_FIELDS: dict[RecordKind, dict[str, tuple[type, ...]]] = {
         "model": (str, type(None)),
         "finish_reason": (str, type(None)),
         "usage": (dict, type(None)),
+        "images": (list, type(None)),
     },
 }
 # Fields records written before they existed lack: they read as None.
 OPTIONAL_FIELDS: dict[RecordKind, tuple[str, ...]] = {
     "user": ("preferences",),
     "conversation": (),
-    "message": ("model", "finish_reason", "usage"),
+    "message": ("model", "finish_reason", "usage", "images"),
 }
 _ALLOWED_VALUES: dict[tuple[RecordKind, str], frozenset[str]] = {
     ("user", "role"): frozenset({"user", "admin"}),
@@ -336,6 +351,10 @@ def record_problem(kind: RecordKind, doc: object) -> str | None:
         return f"has a malformed id {doc['id']!r}"
     if kind == "conversation":
         return organising_problem(doc)
+    if kind == "message" and doc.get("images") is not None:
+        problem = _images_problem(doc["images"])
+        if problem is not None:
+            return problem
     if kind == "message" and doc.get("usage") is not None:
         return _usage_problem(doc["usage"])
     if kind == "user" and doc.get("preferences") is not None:
@@ -362,6 +381,23 @@ def _usage_problem(usage: dict[str, Any]) -> str | None:
         isinstance(cost, bool) or not isinstance(cost, int | float) or not 0 <= cost < 10**9
     ):
         return "has a malformed usage 'cost'"
+    return None
+
+
+_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
+
+
+def _images_problem(images: list[Any]) -> str | None:
+    for image in images:
+        if not (
+            isinstance(image, dict)
+            and set(image) == {"id", "url", "content_type", "bytes"}
+            and isinstance(image["url"], str)
+            and (image["id"] is None or is_valid_id("file", image["id"]))
+            and (image["content_type"] is None or image["content_type"] in _IMAGE_TYPES)
+            and (image["bytes"] is None or _is_count(image["bytes"]))
+        ):
+            return "has a malformed 'images' (expected id, url, content_type, bytes)"
     return None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, field_validator
 
 from .emails import normalise_email
 
@@ -17,6 +17,7 @@ __all__ = [
     "ConversationPublic",
     "HistoryPage",
     "LoginRequest",
+    "ImagePublic",
     "MessagePublic",
     "RegisterRequest",
     "SearchItem",
@@ -95,6 +96,10 @@ MaxTokens = Annotated[int, Field(ge=1, le=32_000)]
 Title = Annotated[
     OneLine, BeforeValidator(_strip), Field(max_length=MAX_TITLE_CHARS), AfterValidator(_not_blank)
 ]
+
+
+# A data URL of a 5 MB image is about 7 MB of base64: the decoded size is checked in services/images.py.
+ImageUrl = Annotated[str, Field(max_length=7_000_100)]
 
 
 class RegisterRequest(BaseModel):
@@ -187,6 +192,15 @@ class UsagePublic(BaseModel):
     cost: float | None = None
 
 
+class ImagePublic(BaseModel):
+    """An image of a message: `url` is /files/{id} for a stored one, the original for a remote one."""
+
+    id: str | None
+    url: str
+    content_type: str | None
+    bytes: int | None
+
+
 class MessagePublic(BaseModel):
     """One message of a thread."""
 
@@ -199,6 +213,13 @@ class MessagePublic(BaseModel):
     model: str | None = None
     finish_reason: str | None = None
     usage: UsagePublic | None = None
+    # -- images (issue 10): on user messages; empty when the message has none
+    images: list[ImagePublic] = []
+
+    @field_validator("images", mode="before")
+    @classmethod
+    def _no_images(cls, value: object) -> object:
+        return [] if value is None else value
 
 
 class HistoryPage(BaseModel):
@@ -225,6 +246,8 @@ class ChatRequest(BaseModel):
     temperature: Temperature | None = None
     top_p: TopP | None = None
     max_tokens: MaxTokens | None = None
+    # -- images (issue 10): https:// or data:image/...;base64, URLs, checked by services/images.py
+    images: Annotated[list[ImageUrl], Field(max_length=4)] | None = None
 
 
 class StopRequest(BaseModel):

@@ -26,6 +26,7 @@ from bench import search_bench
 from bench.classroom import measure_classroom
 from bench.databases import describe, scratch_database
 from bench.datasets import PASSWORD, make_data_set
+from bench.image_turn import measure_image_turns
 from bench.organising import ORGANISING_ROWS
 from bench.report import PLOT_NAME, ROWS, plot, table
 from bench.scenarios import BURST_LATENCY, Samples, measure_baseline, measure_size
@@ -100,6 +101,8 @@ def main() -> int:
                 print(f"{size:,} messages: chat turn p50 {figures[size]['chat_p50']:.2f} ms", flush=True)
             with scratch_database(args.database_url, workdir, 0) as database_url:  # issue 12
                 classroom = measure_classroom(database_url, samples.reads)
+            with scratch_database(args.database_url, workdir, 1) as database_url:  # issue 10
+                images = measure_image_turns(database_url)
     finally:
         upstream.stop()
     elapsed = time.perf_counter() - started
@@ -109,6 +112,7 @@ def main() -> int:
     rendered += "\n\nClassroom (p50, in-process): " + "; ".join(
         f"{label} {p50:.2f} ms" for label, p50 in classroom
     )
+    rendered += "\n\nImages (p50, in-process): " + "; ".join(f"{label} {p50:.2f} ms" for label, p50 in images)
     print(rendered)
     args.out.mkdir(parents=True, exist_ok=True)
     plot(figures, baseline, args.out / PLOT_NAME)

@@ -122,6 +122,8 @@ class ChatSocket:
             limits=context.limits,
             options=options_for_request(context.settings, user, message),
             rate_per_minute=context.settings.chat_rate_per_minute,
+            images=message.images,
+            titles=context.titles,
         )
 
     async def _relay(self, request_id: object, turn: chat_stream.StreamTurn) -> None:

@@ -19,6 +19,7 @@ from ..services.chat_slots import ChatSlots
 from ..services.conversations import ThreadLimits
 from ..services.generations import Generations
 from ..services.model_catalogue import ModelCatalogue
+from ..services.titles import TitleWriter
 from ..storage import Database
 
 __all__ = [
@@ -47,6 +48,7 @@ class AppContext:
     chat_slots: ChatSlots
     generations: Generations
     models: ModelCatalogue
+    titles: TitleWriter | None = None  # None: AUTO_TITLES=false
 
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` in a worker

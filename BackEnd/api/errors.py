@@ -53,6 +53,7 @@ _STATUS_BY_ERROR: list[tuple[type[AssistantIAError], int]] = [
     (LimitReached, 409),
     (UnreadableBody, 400),
     (InvalidInput, 422),
+    (InvalidChoice, 422),  # over HTTP its own handler answers; a socket's error event needs the status
     (InvalidCredentials, 401),
     (AuthenticationError, 401),
     (PermissionDenied, 403),

@@ -7,7 +7,11 @@ from collections.abc import Mapping
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodySizeLimit"]
+__all__ = ["MAX_CHAT_BYTES", "BodySizeLimit"]
+
+# A chat message may carry 4 images of 5 MB, base64 (issue 10): HTTP chat bodies and WebSocket
+# messages alike; every other route keeps its own cap.
+MAX_CHAT_BYTES = 25 * 1024 * 1024
 
 
 class BodySizeLimit:

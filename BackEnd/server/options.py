@@ -6,6 +6,7 @@ import functools
 import logging
 from typing import Any
 
+from ..api.limits import MAX_CHAT_BYTES
 from ..config import Settings
 from .limits import ConnectionLimits
 from .protocol import GuardedHttpToolsProtocol
@@ -32,7 +33,7 @@ def server_options(settings: Settings, limits: ConnectionLimits) -> dict[str, An
         "host": settings.host,
         "port": settings.port,
         "http": functools.partial(GuardedHttpToolsProtocol, limits=limits),
-        # WebSocket messages are chat bodies: the same 1 MiB cap as an HTTP body (uvicorn: 16 MiB).
+        # WebSocket messages are chat bodies: the cap of an HTTP chat body, images included (issue 10).
         "ws": "websockets-sansio",
-        "ws_max_size": 1024 * 1024,
+        "ws_max_size": MAX_CHAT_BYTES,
     }

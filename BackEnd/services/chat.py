@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 
@@ -11,9 +13,12 @@ from ..errors import NotFoundError
 from ..llm import ChatModel
 from ..records import ConversationRecord, MessageRecord, conversation_record, message_record, new_id
 from ..storage import Database
+from ..storage.file_store import StoredFile
 from .chat_slots import ChatSlots
 from .classroom_limits import check_may_chat, take_chat_turn
-from .conversations import ThreadLimits
+from .conversations import DEFAULT_TITLE, ThreadLimits
+from .images import NO_IMAGES, IncomingImages, files_of, load_images, model_content, read_images, remember
+from .titles import TitleWriter
 
 __all__ = ["ChatTurn", "PreparedTurn", "begin_turn", "finish_turn", "send_message", "title_from_message"]
 
@@ -72,7 +77,11 @@ class PreparedTurn:
     new_conversation: ConversationRecord | None
     question: MessageRecord
     assistant_message_id: str
-    context: list[dict[str, str]]
+    context: list[dict[str, Any]]
+    # -- images (issue 10): the data images to store as files with the question
+    images: IncomingImages = field(default=NO_IMAGES)
+    # -- automatic titles (issue 10): who names the thread after its first turn (None: nobody)
+    titles: TitleWriter | None = None
 
 
 async def begin_turn(
@@ -85,17 +94,21 @@ async def begin_turn(
     memory: int,
     limits: ThreadLimits,
     rate_per_minute: int = 0,
+    images: Sequence[str] | None = None,
+    titles: TitleWriter | None = None,
 ) -> PreparedTurn:
     """Everything a chat route does before the model is asked; raises what it would answer instead.
 
     The model sees the system prompt, then at most `memory` messages of this thread only, the
-    new one last. A full thread or account, or a thread that is not the caller's, is refused here.
+    new one last, each with its images. A full thread or account, or a thread that is not the
+    caller's, is refused here.
     """
+    incoming = read_images(images)  # a refused image costs no database work
     new_conversation: ConversationRecord | None = None
     if conversation_id is None:
         new_conversation = conversation_record(user_id, title_from_message(message))
         conversation_id = new_conversation["id"]
-    earlier = await anyio.to_thread.run_sync(
+    earlier, loaded = await anyio.to_thread.run_sync(
         _prepare_turn,
         database,
         limits,
@@ -104,11 +117,16 @@ async def begin_turn(
         memory - 1,
         rate_per_minute,
     )
-    context = [{"role": "system", "content": system_prompt}]
-    context += [{"role": past["role"], "content": past["content"]} for past in earlier]
-    context.append({"role": "user", "content": message})
-    question = message_record(user_id, conversation_id, "user", message)
-    return PreparedTurn(user_id, conversation_id, new_conversation, question, new_id("msg"), context)
+    context: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}]
+    context += [
+        {"role": past["role"], "content": model_content(past["content"], files_of(past, loaded))}
+        for past in earlier
+    ]
+    context.append({"role": "user", "content": model_content(message, incoming.urls)})
+    question = message_record(user_id, conversation_id, "user", message, images=incoming.refs)
+    return PreparedTurn(
+        user_id, conversation_id, new_conversation, question, new_id("msg"), context, incoming, titles
+    )
 
 
 async def finish_turn(
@@ -123,7 +141,7 @@ async def finish_turn(
         completion=completion,
         message_id=turn.assistant_message_id,
     )
-    await anyio.to_thread.run_sync(
+    stored = await anyio.to_thread.run_sync(
         _store_turn,
         database,
         limits,
@@ -132,7 +150,14 @@ async def finish_turn(
         [turn.question, reply],
         turn.new_conversation,
         completion,
+        turn.images.files(turn.user_id, turn.conversation_id, turn.question["id"]),
     )
+    remember(turn.user_id, turn.images)  # stored: the next turns send them without reading them back
+    if turn.titles is not None and stored["message_count"] == 2 and _title_unchosen(stored["title"], turn):
+        # Started beside the request: the answer goes back (or `done` is sent) without waiting.
+        turn.titles.after_first_turn(
+            turn.user_id, turn.conversation_id, turn.question["content"], stored["title"]
+        )
     return ChatTurn(completion, turn.conversation_id, turn.question["id"], reply["id"])
 
 
@@ -149,6 +174,8 @@ async def send_message(
     limits: ThreadLimits,
     options: ChatOptions | None = None,
     rate_per_minute: int = 0,
+    images: Sequence[str] | None = None,
+    titles: TitleWriter | None = None,
 ) -> ChatTurn:
     """Answer `message` within one thread; nothing is stored unless the model answered.
 
@@ -163,10 +190,18 @@ async def send_message(
         memory=memory,
         limits=limits,
         rate_per_minute=rate_per_minute,
+        images=images,
+        titles=titles,
     )
     async with slots.reserve(user_id):
         completion = await model.complete(turn.context, options)
     return await finish_turn(database, limits, turn, completion)
+
+
+def _title_unchosen(title: str, turn: PreparedTurn) -> bool:
+    # A title the user did not choose: the one derived from this first message, or the default
+    # of a thread created without one. A rename to anything else is the user's choice.
+    return title in (title_from_message(turn.question["content"]), DEFAULT_TITLE)
 
 
 def _prepare_turn(
@@ -176,10 +211,11 @@ def _prepare_turn(
     conversation_id: str | None,
     memory: int,
     rate_per_minute: int = 0,
-) -> list[MessageRecord]:
+) -> tuple[list[MessageRecord], dict[str, str]]:
     # The memory the model gets, once the account may chat (active, credits left) and the
     # thread (or a new one) is known to have room; the chat rate counts only turns that pass.
     earlier: list[MessageRecord] = []
+    loaded: dict[str, str] = {}
     # Counting the turn against the rate writes: in this same unit, so it costs no second one.
     with database.unit_of_work(user_id, write=rate_per_minute > 0) as unit:
         check_may_chat(unit.accounts.get(user_id))
@@ -191,8 +227,9 @@ def _prepare_turn(
                 raise NotFoundError(_NOT_FOUND)
             limits.check_new_messages(found.total, 2)
             earlier = found.items
+            loaded = load_images(unit.stored_files, user_id, earlier)
         take_chat_turn(unit, user_id, rate_per_minute)
-    return earlier
+    return earlier, loaded
 
 
 def _store_turn(
@@ -203,7 +240,8 @@ def _store_turn(
     messages: list[MessageRecord],
     new_conversation: ConversationRecord | None,
     completion: Completion | None = None,
-) -> None:
+    files: Sequence[StoredFile] = (),
+) -> ConversationRecord:
     # One unit of work: a new thread appears with its first turn or not at all, and the usage
     # ledger counts the answer in the same commit. The caps are checked again: parallel turns
     # may have filled the room seen before the model was asked.
@@ -217,6 +255,8 @@ def _store_turn(
         stored = unit.threads.append(user_id, conversation_id, messages)
         if stored is None:
             raise NotFoundError(_NOT_FOUND)
+        for file in files:  # the question's images, committed with it or not at all
+            unit.stored_files.add(file)
         if completion is not None:  # counted on the UTC day the answer is stamped with
             unit.usage.record(
                 user_id, conversation_id, stored["updated_at"][:10], completion.model, completion.usage
@@ -225,3 +265,4 @@ def _store_turn(
                 unit.accounts.spend_credits(
                     user_id, completion.usage.total_tokens
                 )  # with the turn, or not at all
+    return stored

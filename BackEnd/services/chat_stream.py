@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -19,6 +20,7 @@ from .chat import PreparedTurn, begin_turn, finish_turn
 from .chat_slots import ChatSlots
 from .conversations import ThreadLimits
 from .generations import Generation, Generations
+from .titles import TitleWriter
 
 __all__ = ["STOPPED", "StreamEvent", "StreamTurn", "start_stream", "stop_thread"]
 
@@ -64,6 +66,8 @@ async def start_stream(
     limits: ThreadLimits,
     options: ChatOptions | None = None,
     rate_per_minute: int = 0,
+    images: Sequence[str] | None = None,
+    titles: TitleWriter | None = None,
 ) -> StreamTurn:
     """Check the turn as `/ai/chat` does (raising what it would answer), then start its generation.
 
@@ -79,6 +83,8 @@ async def start_stream(
         memory=memory,
         limits=limits,
         rate_per_minute=rate_per_minute,
+        images=images,
+        titles=titles,
     )
     model.check_configured()
     slot = AsyncExitStack()

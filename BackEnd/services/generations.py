@@ -67,6 +67,12 @@ class Generations:
         self._running.setdefault(generation.conversation_id, set()).add(generation)
         self._task_group.start_soon(self._run, generation, work)
 
+    def background(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run `work` beside the requests (a thread's automatic title); it must handle its own errors."""
+        if self._task_group is None:
+            raise RuntimeError("Generations is not running")
+        self._task_group.start_soon(_guarded, work)
+
     def running_here(self, user_id: str, conversation_id: str) -> bool:
         """Whether this process writes an answer of this user in this thread right now."""
         return any(found.user_id == user_id for found in self._running.get(conversation_id, ()))
@@ -105,3 +111,10 @@ class Generations:
             self._stop_here(str(signal["user_id"]), str(signal["stop"]))
         except (ValueError, KeyError, TypeError):
             logger.warning("Ignored a malformed signal from another process")
+
+
+async def _guarded(work: Callable[[], Awaitable[None]]) -> None:
+    try:
+        await work()
+    except Exception:  # a failed side task must not bring the app's task group down
+        logger.exception("A background task failed")

@@ -10,7 +10,9 @@ from ..organising import MAX_TAGS
 from ..records import ConversationRecord, MessageRecord, conversation_record, new_id
 from ..schemas import MAX_TITLE_CHARS
 from ..storage import Database, UserStats
+from ..storage.file_store import StoredFile
 from .conversations import ThreadLimits
+from .images import copy_images
 
 __all__ = [
     "FORK_SUFFIX",
@@ -141,10 +143,20 @@ def fork_conversation(
         limits.check_new_conversation(unit, user_id)
         fork = conversation_record(user_id, fork_title(source["title"]))
         unit.threads.add(fork)
-        copies: list[MessageRecord] = [
-            {**message, "id": new_id("msg"), "conversation_id": fork["id"]} for message in messages
-        ]
-        return _found(unit.threads.insert_dated(user_id, fork["id"], copies))
+        copies: list[MessageRecord] = []
+        files: list[StoredFile] = []
+        for message in messages:
+            copy_id = new_id("msg")
+            # -- images (issue 10): the fork gets its own copies of the stored files
+            images, copied = copy_images(
+                unit.stored_files, user_id, fork["id"], copy_id, message.get("images")
+            )
+            copies.append({**message, "id": copy_id, "conversation_id": fork["id"], "images": images})
+            files += copied
+        stored = _found(unit.threads.insert_dated(user_id, fork["id"], copies))
+        for file in files:  # after their messages (the SQL foreign key)
+            unit.stored_files.add(file)
+        return stored
 
 
 def daily_counts(stats: UserStats, today: date) -> list[tuple[str, int]]:

@@ -43,6 +43,7 @@ from .capabilities import (
     UsageTotals,
     UserStats,
 )
+from .file_store import FileStore, StoredFile
 from .page import Page
 from .signals import LocalSignals, SignalChannel
 
@@ -80,6 +81,8 @@ class Dump:
     # The usage ledger: what deleted threads spent is in no message, so it travels as it is.
     usage: list[UsageRecord] = field(default_factory=list)
     audit: list[AuditRecord] = field(default_factory=list)  # oldest first
+    # Stored files (issue 10), each with its bytes: dumped base64 (storage/dump.py).
+    files: list[StoredFile] = field(default_factory=list)
 
     def bring_times_up(self) -> int:
         """Move each thread's `updated_at` up to its last message where it is older; how many moved.
@@ -206,6 +209,14 @@ class Threads(ABC):
         """Set a conversation's title and stamp `updated_at` now; None if the user has no such one."""
 
     @abstractmethod
+    def retitle(self, user_id: str, conversation_id: str, title: str, *, if_title: str) -> bool:
+        """Set an automatic title if the thread's title is still `if_title` (not renamed meanwhile).
+
+        Checked and set at once; `updated_at` does not move (the user did nothing). False when
+        the thread is gone or its title changed.
+        """
+
+    @abstractmethod
     def delete(self, user_id: str, conversation_id: str) -> bool:
         """Delete a conversation and its messages; False if the user has no such one."""
 
@@ -311,6 +322,12 @@ class UnitOfWork(ABC):
     @abstractmethod
     def events(self) -> RecentEvents:
         """Recent login failures and chat turns, for throttling."""
+
+    # -- images of messages (issue 10 part 3)
+    @property
+    @abstractmethod
+    def stored_files(self) -> FileStore:
+        """The stored files (message images)."""
 
 
 class Database(ABC):

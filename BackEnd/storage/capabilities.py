@@ -172,6 +172,14 @@ class UsageLedger(ABC):
         """
 
     @abstractmethod
+    def record_unstored(self, user_id: str, day: str, model: str, usage: Usage | None) -> None:
+        """Count the tokens of a model call whose answer no message keeps (an automatic title).
+
+        Its line's `messages` does not move (it answered no message). Unlike `record`, nothing
+        has to be stored with it for the count to survive a restart.
+        """
+
+    @abstractmethod
     def lines(self, user_id: str, first_day: str, last_day: str) -> list[UsageRecord]:
         """The account's lines from `first_day` to `last_day` (YYYY-MM-DD, inclusive), by day then model."""
 

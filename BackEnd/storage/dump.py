@@ -1,4 +1,6 @@
-"""The dump file: `{"format": "assistantia-dump", "version": 2, users, conversations, messages, usage, audit}`.
+"""The dump file: `{"format": "assistantia-dump", "version": 3, users, conversations, messages, usage, audit, files}`.
+
+Version 3 adds the messages' `images` and the stored image `files` (their bytes base64).
 
 Version 2 adds the conversations' organising fields (is_favorite, archived, folder, tags), the
 answers' model, finish_reason and usage, the accounts' preferences and classroom fields (is_active, last_login_at, credits,
@@ -9,6 +11,8 @@ trail start empty, as a migrated database's does.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from pathlib import Path
 from typing import Any
@@ -27,14 +31,15 @@ from ..records import (
     with_account_defaults,
 )
 from .base import Dump
+from .file_store import StoredFile
 from .files import write_durably
 from .usage_files import usage_problem
 
 __all__ = ["DUMP_FORMAT", "DUMP_VERSION", "read_dump", "write_dump"]
 
 DUMP_FORMAT = "assistantia-dump"
-DUMP_VERSION = 2
-READABLE_VERSIONS = frozenset({1, DUMP_VERSION})
+DUMP_VERSION = 3
+READABLE_VERSIONS = frozenset({1, 2, DUMP_VERSION})
 
 # Each list of the dump holds records of one kind.
 _KINDS: dict[str, RecordKind] = {"users": "user", "conversations": "conversation", "messages": "message"}
@@ -51,6 +56,7 @@ def write_dump(path: Path, dump: Dump) -> None:
         "messages": dump.messages,
         "usage": dump.usage,
         "audit": dump.audit,
+        "files": [_file_entry(file) for file in dump.files],
     }
     write_durably(path, json.dumps(document, ensure_ascii=False).encode("utf-8"))
 
@@ -80,12 +86,14 @@ def read_dump(path: Path) -> Dump:
     _check_references(lists)
     usage = _usage_lines(document.get("usage", []), {user["id"] for user in lists["users"]})
     audit = _audit(document.get("audit", []))
+    files = _files(document.get("files", []), lists["messages"])
     return Dump(
         users=lists["users"],  # type: ignore[arg-type]
         conversations=lists["conversations"],  # type: ignore[arg-type]
         messages=lists["messages"],  # type: ignore[arg-type]
         usage=usage,  # type: ignore[arg-type]
         audit=audit,  # type: ignore[arg-type]
+        files=files,
     )
 
 
@@ -143,6 +151,52 @@ def _records(document: dict[str, Any], name: str, check_text: bool) -> list[dict
             checked.append({field: account.get(field) for field in (*RECORD_FIELDS[kind], *ACCOUNT_DEFAULTS)})
         else:
             checked.append({field: record.get(field) for field in RECORD_FIELDS[kind]})
+    return checked
+
+
+def _file_entry(file: StoredFile) -> dict[str, str]:
+    return {
+        "id": file.id,
+        "user_id": file.user_id,
+        "conversation_id": file.conversation_id,
+        "message_id": file.message_id,
+        "content_type": file.content_type,
+        "data": base64.b64encode(file.data).decode("ascii"),
+    }
+
+
+def _files(entries: object, messages: list[dict[str, Any]]) -> list[StoredFile]:
+    """The dump's stored files, each named by the images of the message it belongs to."""
+    if not isinstance(entries, list):
+        raise RestoreError("the dump's 'files' is not a list")
+    named: dict[str, tuple[str, str, str, str | None]] = {
+        image["id"]: (message["id"], message["user_id"], message["conversation_id"], image["content_type"])
+        for message in messages
+        for image in message.get("images") or ()
+        if image["id"] is not None
+    }
+    checked: list[StoredFile] = []
+    for index, entry in enumerate(entries):
+        texts = ("id", "user_id", "conversation_id", "message_id", "content_type", "data")
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(name), str) for name in texts):
+            raise RestoreError(f"files[{index}] is not an object of {', '.join(texts)}")
+        owner = (entry["message_id"], entry["user_id"], entry["conversation_id"], entry["content_type"])
+        if named.pop(entry["id"], None) != owner:
+            raise RestoreError(f"files[{index}] is named by no message's images (or by two files)")
+        try:
+            data = base64.b64decode(entry["data"], validate=True)
+        except binascii.Error as exc:
+            raise RestoreError(f"files[{index}] has data that is not base64") from exc
+        checked.append(
+            StoredFile(
+                entry["id"],
+                entry["user_id"],
+                entry["conversation_id"],
+                entry["message_id"],
+                entry["content_type"],
+                data,
+            )
+        )
     return checked
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -14,12 +14,13 @@ from ..records import stored_conversation, with_defaults
 from .base import Database, Dump, UnitOfWork, UsageTotals
 from .credit_files import CreditFiles
 from .files import FileLock
-from .journal import FileTransaction, UnfinishedWork, check_journals, recover
+from .journal import FileTransaction, UnfinishedWork, check_journals, recover, write_or_stage
 from .memory_events import MemoryEvents
 from .record_file import RecordFile
 from .summaries import summarise
 from .thread_files import ThreadFiles
 from .tiny_search import SearchCache
+from .tinydb_files import FileEntry, ImageFolder, NewFile
 from .tinydb_units import TinyUnitOfWork
 from .usage_files import Lines, UsageIndex, answer_figures, as_records, owners_on_disk, write_lines
 from .users_file import UsersFile
@@ -27,6 +28,7 @@ from .users_file import UsersFile
 __all__ = ["TinyDBDatabase", "accounts_unit"]
 
 logger = logging.getLogger(__name__)
+Counter = Callable[[str, str, dict[str, Any]], None]
 # Bytes of search index kept in memory (about 450 bytes per indexed message, more for varied text); a
 # user whose index was dropped has it rebuilt from their own files at their next search.
 SEARCH_INDEX_CACHE_BYTES = 8 * 1024 * 1024
@@ -50,6 +52,7 @@ class TinyDBDatabase(Database):
         self.search_cache = SearchCache(SEARCH_INDEX_CACHE_BYTES)
         self._events = MemoryEvents()
         self.credits = CreditFiles(folder)
+        self.images = ImageFolder(folder)
 
     @contextmanager
     def unit_of_work(self, owner: str | None = None, *, write: bool = True) -> Iterator[UnitOfWork]:
@@ -64,6 +67,7 @@ class TinyDBDatabase(Database):
             self.search_cache,
             self._events,
             self.credits,
+            self.images,
         )
         try:
             if owner is not None:
@@ -100,6 +104,7 @@ class TinyDBDatabase(Database):
             self.threads.history_dir,
             self.usage.folder,
             self.credits.folder,
+            self.images.folder,
         )
 
     def _prepare_folder(self) -> None:
@@ -136,13 +141,21 @@ class TinyDBDatabase(Database):
             self.users.create_empty()
         self.users.load()
         self.usage.reset()
-        unreferenced = self.threads.check(self.users.ids(), self.usage.count_stored)
+        referenced: set[str] = set()  # the image files some stored message refers to
+        unreferenced = self.threads.check(self.users.ids(), _counting(self.usage.count_stored, referenced))
         finished = len(journals)
         removed = recover(self.folder, journals, self._folders())
         if journals:  # the files they finished are what the times in memory must come from
             self.usage.reset()
-            unreferenced = self.threads.check(self.users.ids(), self.usage.count_stored)
+            referenced.clear()
+            unreferenced = self.threads.check(
+                self.users.ids(), _counting(self.usage.count_stored, referenced)
+            )
         self.usage.load_archives()
+        self.images.load()
+        # An image is committed with its message, so only an interrupted commit or a hand edit
+        # leaves one no message names: it could never be served or deleted, so it goes.
+        self.images.remove_orphans(referenced)
         unreferenced = [path for path in unreferenced if path.exists()]
         if finished or removed:
             logger.warning(
@@ -183,6 +196,11 @@ class TinyDBDatabase(Database):
                     messages = self.threads.history(thread["id"]).records()
                     dump.messages.extend(with_defaults("message", message) for message in messages)  # type: ignore[misc]
             self.threads.trim()
+        with self.unit_of_work() as unit:  # the image files, read one by one
+            for entry in self.images.all():
+                found = unit.stored_files.get(entry.user_id, entry.id)
+                if found is not None:
+                    dump.files.append(found)
         return dump
 
     def import_dump(self, dump: Dump) -> None:
@@ -210,6 +228,11 @@ class TinyDBDatabase(Database):
                         _without(dict(user), "preferences", only_none=True) for user in dump.users
                     )
                     self.users.audit_table().insert_multiple(dict(event) for event in dump.audit)
+                    for file in dump.files:
+                        entry = FileEntry(
+                            file.id, file.user_id, file.conversation_id, file.message_id, file.content_type
+                        )
+                        write_or_stage(NewFile(self.images.path(entry), file.data))
                 unfinished = transaction.commit()
             except BaseException:
                 transaction.rollback()
@@ -224,6 +247,7 @@ class TinyDBDatabase(Database):
         for message in dump.messages:
             self.usage.count_stored(message["user_id"], message["conversation_id"], message)  # type: ignore[arg-type]
         self.usage.load_archives()
+        self.images.load()
         if moved:
             logger.warning("Brought %d conversation time(s) up to their last message", moved)
 
@@ -246,6 +270,16 @@ def _archived(dump: Dump) -> dict[str, Lines]:
         if rest.messages or rest.total_tokens or rest.prompt_tokens or rest.completion_tokens or rest.cost:
             archived.setdefault(line["user_id"], {})[(line["day"], line["model"])] = rest
     return archived
+
+
+def _counting(count: Counter, referenced: set[str]) -> Counter:
+    """`count`, also noting the stored images each message refers to."""
+
+    def note(user_id: str, conversation_id: str, message: dict[str, Any]) -> None:
+        count(user_id, conversation_id, message)
+        referenced.update(image["id"] for image in message.get("images") or () if image["id"])
+
+    return note
 
 
 def _minus(whole: UsageTotals, part: UsageTotals) -> UsageTotals:
@@ -294,6 +328,7 @@ def accounts_unit(folder: Path) -> Iterator[UnitOfWork]:
         SearchCache(SEARCH_INDEX_CACHE_BYTES),
         MemoryEvents(),
         CreditFiles(folder),
+        ImageFolder(folder),
     )
     try:
         with transaction.activate():

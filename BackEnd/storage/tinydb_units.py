@@ -30,12 +30,14 @@ from .base import (
     UsageLedger,
 )
 from .credit_files import CreditFiles
+from .file_store import FileStore
 from .journal import FileTransaction, UnfinishedWork
 from .summaries import EMPTY, ThreadSummary
 from .thread_files import ThreadFiles
 from .thread_query import select_threads
 from .tiny_search import SearchCache, SearchChanges, message_entry, title_entry
 from .tinydb_accounts import TinyAccounts, TinyAudit
+from .tinydb_files import ImageFolder, TinyFiles
 from .tinydb_organise import TinyOrganising
 from .tinydb_search import TinySearch
 from .tinydb_stats import TinyStats
@@ -64,6 +66,7 @@ class TinyUnitOfWork(UnitOfWork):
         search_cache: SearchCache,
         events: RecentEvents,
         credits: CreditFiles,
+        images: ImageFolder,
     ) -> None:
         self.users = users
         self.files = threads
@@ -91,6 +94,8 @@ class TinyUnitOfWork(UnitOfWork):
         self._events = events
         self.accounts_changed = False
         self._table: Table | None = None
+        self.images = images
+        self.image_files = TinyFiles(self, images)
 
     @property
     def accounts(self) -> Accounts:
@@ -125,6 +130,10 @@ class TinyUnitOfWork(UnitOfWork):
     @property
     def events(self) -> RecentEvents:
         return self._events
+
+    @property
+    def stored_files(self) -> FileStore:
+        return self.image_files
 
     def lock_user(self, user_id: str) -> None:
         """Take the user's thread lock for the rest of the unit."""
@@ -168,6 +177,7 @@ class TinyUnitOfWork(UnitOfWork):
                 for user_id, conversation_ids in self.forgotten.items():
                     self.files.forget(user_id, conversation_ids)
                 self.usage_index.apply(self.ledger.changes)
+                self.images.apply(self.image_files.changes)
                 committed = True
             else:
                 self._abandon()
@@ -250,6 +260,15 @@ class TinyThreads(TinyOrganising, Threads):
         self._unit.search_changes.add(user_id, lambda index: index.add(*entry))
         return {**conversation, **changes}  # type: ignore[return-value]
 
+    def retitle(self, user_id: str, conversation_id: str, title: str, *, if_title: str) -> bool:
+        conversation = self._find(user_id, conversation_id)  # under the owner's lock: no rename slips in
+        if conversation is None or conversation["title"] != if_title:
+            return False
+        self._files.conversations(user_id).update(conversation_id, {"title": title})
+        entry = title_entry({**conversation, "title": title})
+        self._unit.search_changes.add(user_id, lambda index: index.add(*entry))
+        return True
+
     def delete(self, user_id: str, conversation_id: str) -> bool:
         if self._find(user_id, conversation_id) is None:
             return False
@@ -274,6 +293,7 @@ class TinyThreads(TinyOrganising, Threads):
     def _drop_history(self, user_id: str, conversation_id: str) -> None:
         self._unit.ledger.thread_dropped(user_id, conversation_id)
         self._files.drop_history(conversation_id, self._unit.transaction)
+        self._unit.image_files.drop_thread(conversation_id)  # the thread's images go with its messages
         self._unit.summaries[conversation_id] = None
         self._unit.forgotten.setdefault(user_id, []).append(conversation_id)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,14 @@ class TinyUsageLedger(UsageLedger):
     def record(self, user_id: str, conversation_id: str, day: str, model: str, usage: Usage | None) -> None:
         self._unit.lock_user(user_id)
         self.changes.added.append((user_id, conversation_id, (day, model), usage_figures(usage)))
+
+    def record_unstored(self, user_id: str, day: str, model: str, usage: Usage | None) -> None:
+        # No message will count it again at start-up: its line goes to the account's archive
+        # file (the one deleted threads' lines go to), written with the unit.
+        self._unit.lock_user(user_id)
+        figures = dataclasses.replace(usage_figures(usage), messages=0)  # tokens, not a message
+        write_lines(self._index.archive(user_id), {(day, model): figures})
+        self.changes.added.append((user_id, "", (day, model), figures))
 
     def lines(self, user_id: str, first_day: str, last_day: str) -> list[UsageRecord]:
         lines = _merged(self._index.user_lines(user_id), self.changes.pending(user_id=user_id))

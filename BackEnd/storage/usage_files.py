@@ -132,7 +132,8 @@ class UsageIndex:
                 if user_id in changes.forgotten_users:
                     continue
                 _add(self._by_user.setdefault(user_id, {}), key, figures)
-                if conversation_id not in changes.dropped_threads:
+                # "": a call no thread keeps (an automatic title), already in the archive.
+                if conversation_id and conversation_id not in changes.dropped_threads:
                     self._owner[conversation_id] = user_id
                     _add(self._by_thread.setdefault(conversation_id, {}), key, figures)
             for conversation_id in changes.dropped_threads:

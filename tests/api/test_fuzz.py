@@ -29,9 +29,12 @@ from schemathesis.python.asgi import shutdown_lifespans
 from schemathesis.schemas import BaseSchema
 
 from BackEnd.app import create_app
+from BackEnd.records import ImageRef, message_record, new_id
 from BackEnd.security import TokenCodec
 from BackEnd.storage import Database, open_database
+from BackEnd.storage.file_store import StoredFile
 from tests.utils.api import FakeUpstream, make_settings
+from tests.utils.images import PNG
 from tests.utils.records import add_users, make_conversation, make_user
 from tests.utils.routes import ENDPOINTS, Endpoint
 from tests.utils.sql import BACKENDS, empty_database_url
@@ -66,14 +69,27 @@ class FuzzTarget:
         other = make_user(f"fuzz-{secrets.token_hex(8)}@example.com")
         add_users(database, user, other)
         conversation = {**make_conversation(user["id"]), "folder": "Fuzz folder", "tags": ["fuzz"]}
+        file_id = new_id("file")
+        image: ImageRef = {
+            "id": file_id,
+            "url": f"/files/{file_id}",
+            "content_type": "image/png",
+            "bytes": len(PNG),
+        }
+        question = message_record(user["id"], conversation["id"], "user", "picture", images=[image])
         with database.unit_of_work(user["id"]) as uow:
             uow.threads.add(conversation)  # type: ignore[arg-type]
+            uow.threads.append(user["id"], conversation["id"], [question])
+            uow.stored_files.add(
+                StoredFile(file_id, user["id"], conversation["id"], question["id"], "image/png", PNG)
+            )
         headers = {"Authorization": f"Bearer {self.tokens.issue(user['id'])}"}
         ids = {
             "conversation_id": conversation["id"],
             "user_id": other["id"],
             "folder": "Fuzz folder",
             "tag": "fuzz",
+            "file_id": file_id,
         }
         return headers, ids
 

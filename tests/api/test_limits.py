@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from BackEnd.app import MAX_BODY_BYTES
+from BackEnd.app import CHAT_PATHS, MAX_BODY_BYTES, MAX_CHAT_BYTES
 from tests.utils.api import Account, FakeUpstream
 from tests.utils.routes import ENDPOINTS, Endpoint
 
@@ -21,6 +21,11 @@ PAGED_ROUTES = [endpoint for endpoint in ENDPOINTS if {"limit", "offset"} <= set
 
 def _path(endpoint: Endpoint) -> str:
     return endpoint.path.format(**{name: "conv_" + "0" * 32 for name in endpoint.path_params})
+
+
+def _cap(endpoint: Endpoint) -> int:
+    # Chat bodies may carry images (issue 10): their own, larger cap.
+    return MAX_CHAT_BYTES if endpoint.path in CHAT_PATHS else MAX_BODY_BYTES
 
 
 def _content_type(endpoint: Endpoint) -> str:
@@ -53,23 +58,35 @@ async def test_endless_body_without_declared_length_is_cut_off_just_past_the_cap
     finally:
         tracemalloc.stop()
 
+    cap = _cap(endpoint)
     assert response.status_code == 413, response.text
-    assert response.json() == {"detail": f"Request body too large: the limit is {MAX_BODY_BYTES} bytes."}
-    assert body.sent <= MAX_BODY_BYTES + CHUNK, f"the server read {body.sent} bytes"
-    assert peak < 8 * MAX_BODY_BYTES, f"{peak} bytes allocated while refusing the body"
+    assert response.json() == {"detail": f"Request body too large: the limit is {cap} bytes."}
+    assert body.sent <= cap + CHUNK, f"the server read {body.sent} bytes"
+    assert peak < 8 * cap, f"{peak} bytes allocated while refusing the body"
     assert upstream.requests == []
 
 
+@pytest.mark.parametrize(("path", "cap"), [("/conversations", MAX_BODY_BYTES), ("/ai/chat", MAX_CHAT_BYTES)])
 async def test_declared_length_over_the_cap_is_refused_before_reading(
-    client: httpx.AsyncClient, alice: Account, upstream: FakeUpstream
+    client: httpx.AsyncClient, alice: Account, upstream: FakeUpstream, path: str, cap: int
 ) -> None:
-    body = b'{"message": "' + b"a" * (MAX_BODY_BYTES + 1) + b'"}'
+    body = b'{"message": "' + b"a" * (cap + 1) + b'"}'
     response = await client.post(
-        "/ai/chat", content=body, headers={**alice.headers, "Content-Type": "application/json"}
+        path, content=body, headers={**alice.headers, "Content-Type": "application/json"}
     )
     assert response.status_code == 413
-    assert response.json()["detail"]
+    assert response.json() == {"detail": f"Request body too large: the limit is {cap} bytes."}
     assert upstream.requests == []
+
+
+async def test_a_chat_body_over_one_mib_is_read_while_other_routes_keep_their_cap(
+    client: httpx.AsyncClient, alice: Account, upstream: FakeUpstream
+) -> None:
+    padding = " " * (2 * MAX_BODY_BYTES)  # JSON whitespace: a 2 MiB body with a short message
+    body = ('{"message": "bonjour"' + padding + "}").encode()
+    headers = {**alice.headers, "Content-Type": "application/json"}
+    assert (await client.post("/ai/chat", content=body, headers=headers)).status_code == 200
+    assert (await client.post("/conversations", content=body, headers=headers)).status_code == 413
 
 
 @pytest.mark.parametrize("endpoint", JSON_ROUTES, ids=str)

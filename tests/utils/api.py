@@ -43,11 +43,19 @@ class FakeUpstream:
         if request.method == "GET" and request.url.path.endswith("/models"):
             return httpx.Response(200, json={"data": FAKE_MODELS})
         messages = json.loads(request.content)["messages"]
-        return completion(f"echo: {messages[-1]['content']}")
+        return completion(f"echo: {message_text(messages[-1])}")
 
     @property
     def bodies(self) -> list[dict[str, Any]]:
         return [json.loads(request.content) for request in self.requests]
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """A sent message's text, also when it is content parts (a message with images)."""
+    content = message["content"]
+    if isinstance(content, str):
+        return content
+    return " ".join(part["text"] for part in content if part["type"] == "text")
 
 
 def completion(text: str) -> httpx.Response:
@@ -73,6 +81,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "bcrypt_rounds": 4,
         "chat_memory_messages": 8,
         "chat_rate_per_minute": 0,  # tests that turn it on say so (tests/api/test_classroom_limits.py)
+        "auto_titles": False,  # an extra upstream call per new thread: tests/api/routes/test_titles.py turns it on
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -202,6 +203,15 @@ async def _message_of(client: httpx.AsyncClient, owner: Account) -> str:
     return str(turn.json()["user_message_id"])
 
 
+async def _file_of(client: httpx.AsyncClient, owner: Account) -> str:
+    png = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(16)).decode()
+    body = {"message": "owner's picture", "images": [png]}
+    turn = await client.post("/ai/chat", json=body, headers=owner.headers)
+    assert turn.status_code == 200, turn.text
+    page = await client.get(f"/history/{turn.json()['conversation_id']}", headers=owner.headers)
+    return str(page.json()["items"][0]["images"][0]["id"])
+
+
 async def _organised_conversation_of(
     client: httpx.AsyncClient, owner: Account, changes: dict[str, Any]
 ) -> None:
@@ -230,6 +240,7 @@ OBJECT_FACTORIES: dict[str, Callable[[httpx.AsyncClient, Account], Awaitable[str
     "message_id": _message_of,
     "folder": _folder_of,
     "tag": _tag_of,
+    "file_id": _file_of,
 }
 UNKNOWN_IDS = {
     "conversation_id": "conv_" + "0" * 32,
@@ -237,6 +248,7 @@ UNKNOWN_IDS = {
     "message_id": "msg_" + "0" * 32,
     "folder": "no such folder",
     "tag": "no-such-tag",
+    "file_id": "file_" + "0" * 32,
 }
 
 

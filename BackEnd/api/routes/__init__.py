@@ -9,6 +9,7 @@ from . import (
     chat_stream,
     classroom,
     conversations,
+    files,
     history,
     labels,
     root,
@@ -35,5 +36,6 @@ for module in (
     chat_stream,
     chat_socket,
     search,
+    files,
 ):
     api_router.include_router(module.router)

@@ -32,6 +32,8 @@ async def send_chat_message(body: ChatRequest, user: CurrentUser, context: Conte
         limits=context.limits,
         options=options,
         rate_per_minute=context.settings.chat_rate_per_minute,
+        images=body.images,
+        titles=context.titles,
     )
     return ChatReply.model_validate(turn, from_attributes=True)
 

@@ -74,6 +74,8 @@ async def stream_chat_message(
         limits=context.limits,
         options=options_for_request(context.settings, user, body),
         rate_per_minute=context.settings.chat_rate_per_minute,
+        images=body.images,
+        titles=context.titles,
     )
     # fastapi.sse's response and encoder, fed directly rather than through a generator endpoint:
     # its per-event validation and keep-alive timer measured two thirds of the CPU of a delta.

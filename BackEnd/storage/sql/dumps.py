@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Row, exists, insert, select
 from ...records import STORED_CONVERSATION_FIELDS, UserRecord
 from ..base import Dump
 from ..summaries import ThreadSummary, summarise
+from .files import all_files, insert_files
 from .organise import conversation_row
 from .schema import (
     audit_events,
@@ -66,6 +67,7 @@ def export_all(db: Connection) -> Dump:
         for thread in by_owner.get(account["id"], []):
             dump.conversations.append(thread)
             dump.messages.extend(by_thread.get(thread["id"], []))
+    dump.files = all_files(db)
     return dump
 
 
@@ -123,6 +125,7 @@ def import_all(db: Connection, dump: Dump) -> int:
         for start in range(0, len(records), _RESTORE_BATCH):
             batch = records[start : start + _RESTORE_BATCH]
             db.execute(insert(table), [dict(record) for record in batch])
+    insert_files(db, dump.files)
     return moved
 
 

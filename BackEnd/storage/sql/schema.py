@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -33,6 +34,7 @@ __all__ = [
     "metadata",
     "recent_events",
     "search_entries",
+    "stored_files",
     "user_message_days",
     "usage_days",
     "user_stats",
@@ -108,6 +110,7 @@ messages = Table(
     Column("model", Text, nullable=True),
     Column("finish_reason", String(40), nullable=True),
     Column("usage", _JSON, nullable=True),
+    Column("images", _JSON, nullable=True),  # issue 10 (revision 0008): [{id, url, content_type, bytes}]
     ForeignKeyConstraint(
         ["conversation_id", "user_id"],
         ["conversations.id", "conversations.user_id"],
@@ -238,4 +241,23 @@ recent_events = Table(
     Column("key", Text, nullable=False),
     Column("at", Float, nullable=False),
     Index("ix_recent_events_key_at", "key", "at"),
+)
+
+# -- issue 10 (revision 0008) ------------------------------------------------------------------
+# Message images, each stored once: its message's deletion (thread, history, account) takes it along.
+stored_files = Table(
+    "stored_files",
+    metadata,
+    Column("id", _ID, primary_key=True),
+    Column("user_id", _ID, nullable=False),
+    Column("conversation_id", _ID, nullable=False),
+    Column(
+        "message_id",
+        _ID,
+        ForeignKey("messages.id", ondelete="CASCADE", name="fk_stored_files_message"),
+        nullable=False,
+    ),
+    Column("content_type", String(40), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Index("ix_stored_files_message", "message_id"),
 )

@@ -31,10 +31,12 @@ from ..base import (
     UsageLedger,
     profile_changes,
 )
+from ..file_store import FileStore
 from . import search
 from .classroom import SQLAudit, SQLEvents
 from .dumps import MESSAGE_COLUMNS, user_from_row
 from .engine import integrity_violation
+from .files import SQLFiles
 from .organise import (
     CONVERSATION_COLUMNS,
     SQLOrganising,
@@ -67,6 +69,7 @@ class SQLUnitOfWork(UnitOfWork):
         self._usage = SQLUsageLedger(db)
         self._audit = SQLAudit(db)
         self._events = SQLEvents(db)
+        self._files = SQLFiles(db)
 
     @property
     def accounts(self) -> Accounts:
@@ -95,6 +98,10 @@ class SQLUnitOfWork(UnitOfWork):
     @property
     def events(self) -> RecentEvents:
         return self._events
+
+    @property
+    def stored_files(self) -> FileStore:
+        return self._files
 
 
 class SQLAccounts(Accounts):
@@ -238,6 +245,18 @@ class SQLThreads(SQLOrganising, Threads):
         )
         search.rename_title(self._db, conversation, title)
         return self._tagged({**conversation, **changes})  # type: ignore[no-any-return]
+
+    def retitle(self, user_id: str, conversation_id: str, title: str, *, if_title: str) -> bool:
+        conversation = self._find(user_id, conversation_id, for_update=True)  # the latest title, locked
+        if conversation is None or conversation["title"] != if_title:
+            return False
+        self._db.execute(
+            update(conversations)
+            .where(conversations.c.id == conversation_id, conversations.c.title == if_title)
+            .values(title=title, title_key=conversation_row({"title": title})["title_key"])
+        )
+        search.rename_title(self._db, conversation, title)
+        return True
 
     def delete(self, user_id: str, conversation_id: str) -> bool:
         if self._find(user_id, conversation_id, for_update=True) is None:

@@ -28,17 +28,23 @@ class SQLUsageLedger(UsageLedger):
         self._db = db
 
     def record(self, user_id: str, conversation_id: str, day: str, model: str, usage: Usage | None) -> None:
+        self._add(user_id, day, model, usage, messages=1)
+
+    def _add(self, user_id: str, day: str, model: str, usage: Usage | None, *, messages: int) -> None:
         row: dict[str, Any] = {
             "user_id": user_id,
             "day": day,
             "model": model,
-            "messages": 1,
+            "messages": messages,
             "prompt_tokens": usage.prompt_tokens if usage else 0,
             "completion_tokens": usage.completion_tokens if usage else 0,
             "total_tokens": usage.total_tokens if usage else 0,
             "cost": usage.cost if usage else None,
         }
         self._db.execute(_UPSERTS[self._db.dialect.name], row)
+
+    def record_unstored(self, user_id: str, day: str, model: str, usage: Usage | None) -> None:
+        self._add(user_id, day, model, usage, messages=0)  # its tokens count; it is no message
 
     def lines(self, user_id: str, first_day: str, last_day: str) -> list[UsageRecord]:
         rows = self._db.execute(

@@ -55,7 +55,7 @@ async def test_history_is_chronological_with_public_fields(client, alice):
     ]
     for item in items:
         assert set(item) == {"id", "conversation_id", "role", "content", "created_at"} | {
-            *("model", "finish_reason", "usage")
+            *("model", "finish_reason", "usage", "images")
         }
         assert item["conversation_id"] == conversation_id
         assert item["id"].startswith("msg_")
