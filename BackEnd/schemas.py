@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
 
 from .emails import normalise_email
 
 __all__ = [
+    "AnswerError",
+    "ChatAnswer",
     "ChatReply",
     "ChatRequest",
     "ConversationCreate",
@@ -199,6 +201,10 @@ class MessagePublic(BaseModel):
     model: str | None = None
     finish_reason: str | None = None
     usage: UsagePublic | None = None
+    # -- turns (issue 10): the question an answer replies to (null on user messages and older
+    # answers), and when a regenerate or an edit last changed the message
+    reply_to: str | None = None
+    edited_at: str | None = None
 
 
 class HistoryPage(BaseModel):
@@ -225,6 +231,17 @@ class ChatRequest(BaseModel):
     temperature: Temperature | None = None
     top_p: TopP | None = None
     max_tokens: MaxTokens | None = None
+    # -- several models (issue 10): 2 to 4 distinct ids, instead of `model`
+    models: Annotated[list[ModelName], Field(min_length=2, max_length=4)] | None = None
+
+    @model_validator(mode="after")
+    def _one_choice_of_models(self) -> Self:
+        if self.models is not None:
+            if self.model is not None:
+                raise ValueError("give either 'model' or 'models', not both")
+            if len(set(self.models)) != len(self.models):
+                raise ValueError("'models' must name distinct models")
+        return self
 
 
 class StopRequest(BaseModel):
@@ -261,8 +278,30 @@ class SocketStop(StopRequest):
 SocketMessage = Annotated[SocketChat | SocketStop, Field(discriminator="type")]
 
 
+class AnswerError(BaseModel):
+    """Why one model of a several-model turn gave no answer: what `/ai/chat` would have answered."""
+
+    status: int
+    detail: str
+
+
+class ChatAnswer(BaseModel):
+    """One model's answer to a turn (issue 10); a failed model has `error` and nulls elsewhere."""
+
+    model: str
+    answer: str | None
+    assistant_message_id: str | None
+    finish_reason: str | None
+    usage: UsagePublic | None
+    error: AnswerError | None
+
+
 class ChatReply(BaseModel):
-    """The model's answer and where both messages were stored."""
+    """The model's answer and where both messages were stored.
+
+    `answers` lists every model asked, in the order asked (one item for a single-model turn);
+    the other fields are those of the first model that answered.
+    """
 
     answer: str
     conversation_id: str
@@ -272,6 +311,7 @@ class ChatReply(BaseModel):
     model: str
     finish_reason: str | None
     usage: UsagePublic | None
+    answers: list[ChatAnswer]
 
 
 class Status(BaseModel):

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import anyio
 
 from ..completion import ChatOptions, Completion
-from ..errors import NotFoundError
+from ..errors import AssistantIAError, NotFoundError
 from ..llm import ChatModel
 from ..records import ConversationRecord, MessageRecord, conversation_record, message_record, new_id
 from ..storage import Database
 from .chat_slots import ChatSlots
 from .classroom_limits import check_may_chat, take_chat_turn
 from .conversations import ThreadLimits
+from .model_calls import ask_models
+from .turn_memory import memory_for, rows_for_window
 
 __all__ = ["ChatTurn", "PreparedTurn", "begin_turn", "finish_turn", "send_message", "title_from_message"]
 
@@ -29,6 +32,10 @@ class ChatTurn:
     conversation_id: str
     user_message_id: str
     assistant_message_id: str
+    # -- several models (issue 10): each model asked, its announced id and its answer or error
+    asked: tuple[str, ...] = ()
+    answer_ids: tuple[str, ...] = ()
+    answers: tuple[Completion | AssistantIAError, ...] = field(default=())
 
     @property
     def answer(self) -> str:
@@ -65,7 +72,11 @@ def title_from_message(message: str) -> str:
 
 @dataclass(frozen=True)
 class PreparedTurn:
-    """A turn checked and ready for the model: ids fixed, context built, nothing stored yet."""
+    """A turn checked and ready for the model: ids fixed, context built, nothing stored yet.
+
+    `models` are those asked, each answer announced under its id in `assistant_message_ids`
+    (same order); `context` is the first model's, `context_for` any model's (issue 10's memory).
+    """
 
     user_id: str
     conversation_id: str
@@ -73,6 +84,14 @@ class PreparedTurn:
     question: MessageRecord
     assistant_message_id: str
     context: list[dict[str, str]]
+    # -- several models (issue 10)
+    models: tuple[str, ...] = ()
+    assistant_message_ids: tuple[str, ...] = ()
+    contexts: tuple[list[dict[str, str]], ...] = ()
+
+    def context_for(self, model: str) -> list[dict[str, str]]:
+        """What `model` is shown: the system prompt, its memory of the thread, the new message."""
+        return self.contexts[self.models.index(model)] if model in self.models else self.context
 
 
 async def begin_turn(
@@ -85,11 +104,14 @@ async def begin_turn(
     memory: int,
     limits: ThreadLimits,
     rate_per_minute: int = 0,
+    models: Sequence[str] = ("",),
 ) -> PreparedTurn:
     """Everything a chat route does before the model is asked; raises what it would answer instead.
 
     The model sees the system prompt, then at most `memory` messages of this thread only, the
-    new one last. A full thread or account, or a thread that is not the caller's, is refused here.
+    new one last (one answer per earlier turn: see `turn_memory`). A full thread or account, or a
+    thread that is not the caller's, is refused here. The chat rate counts the turn once,
+    however many `models` answer it.
     """
     new_conversation: ConversationRecord | None = None
     if conversation_id is None:
@@ -101,39 +123,68 @@ async def begin_turn(
         limits,
         user_id,
         None if new_conversation else conversation_id,
-        memory - 1,
+        rows_for_window(memory - 1),
         rate_per_minute,
+        1 + len(models),
     )
-    context = [{"role": "system", "content": system_prompt}]
-    context += [{"role": past["role"], "content": past["content"]} for past in earlier]
-    context.append({"role": "user", "content": message})
+    contexts = tuple(
+        [
+            {"role": "system", "content": system_prompt},
+            *memory_for(earlier, model, memory - 1),
+            {"role": "user", "content": message},
+        ]
+        for model in models
+    )
     question = message_record(user_id, conversation_id, "user", message)
-    return PreparedTurn(user_id, conversation_id, new_conversation, question, new_id("msg"), context)
+    answer_ids = tuple(new_id("msg") for _ in models)
+    return PreparedTurn(
+        user_id,
+        conversation_id,
+        new_conversation,
+        question,
+        answer_ids[0],
+        contexts[0],
+        tuple(models),
+        answer_ids,
+        contexts,
+    )
 
 
 async def finish_turn(
     database: Database, limits: ThreadLimits, turn: PreparedTurn, completion: Completion
 ) -> ChatTurn:
     """Store the question and the answer in one unit of work, the answer under its announced id."""
-    reply = message_record(
-        turn.user_id,
-        turn.conversation_id,
-        "assistant",
-        completion.content,
-        completion=completion,
-        message_id=turn.assistant_message_id,
-    )
+    return await finish_answers(database, limits, turn, [(turn.assistant_message_id, completion)])
+
+
+async def finish_answers(
+    database: Database, limits: ThreadLimits, turn: PreparedTurn, answers: list[tuple[str, Completion]]
+) -> ChatTurn:
+    """Store the question and every answer given (id, completion) in one unit of work, in that order."""
+    replies = [
+        message_record(
+            turn.user_id,
+            turn.conversation_id,
+            "assistant",
+            completion.content,
+            completion=completion,
+            message_id=answer_id,
+            reply_to=turn.question["id"],
+        )
+        for answer_id, completion in answers
+    ]
     await anyio.to_thread.run_sync(
         _store_turn,
         database,
         limits,
         turn.user_id,
         turn.conversation_id,
-        [turn.question, reply],
+        [turn.question, *replies],
         turn.new_conversation,
-        completion,
+        [completion for _, completion in answers],
     )
-    return ChatTurn(completion, turn.conversation_id, turn.question["id"], reply["id"])
+    first_id, first = answers[0]
+    return ChatTurn(first, turn.conversation_id, turn.question["id"], first_id)
 
 
 async def send_message(
@@ -147,13 +198,16 @@ async def send_message(
     system_prompt: str,
     memory: int,
     limits: ThreadLimits,
-    options: ChatOptions | None = None,
+    options: ChatOptions | Sequence[ChatOptions] | None = None,
     rate_per_minute: int = 0,
 ) -> ChatTurn:
-    """Answer `message` within one thread; nothing is stored unless the model answered.
+    """Answer `message` within one thread; nothing is stored unless a model answered.
 
-    The call holds one of the account's `slots` while the model runs.
+    With several `options` (one per model, issue 10) the models are asked concurrently; each
+    that answers is stored with the question, and if none does the first failure is raised.
+    The call holds one of the account's `slots` while the models run.
     """
+    asked = _as_list(options)
     turn = await begin_turn(
         database,
         user_id=user_id,
@@ -163,10 +217,25 @@ async def send_message(
         memory=memory,
         limits=limits,
         rate_per_minute=rate_per_minute,
+        models=[one.model or model.model for one in asked],
     )
     async with slots.reserve(user_id):
-        completion = await model.complete(turn.context, options)
-    return await finish_turn(database, limits, turn, completion)
+        outcomes = await ask_models(model, turn, asked)
+    given = [
+        (answer_id, outcome)
+        for answer_id, outcome in zip(turn.assistant_message_ids, outcomes, strict=True)
+        if isinstance(outcome, Completion)
+    ]
+    if not given:
+        raise next(outcome for outcome in outcomes if isinstance(outcome, AssistantIAError))
+    stored = await finish_answers(database, limits, turn, given)
+    return replace(stored, answers=tuple(outcomes), answer_ids=turn.assistant_message_ids, asked=turn.models)
+
+
+def _as_list(options: ChatOptions | Sequence[ChatOptions] | None) -> list[ChatOptions]:
+    if options is None:
+        return [ChatOptions()]
+    return [options] if isinstance(options, ChatOptions) else list(options)
 
 
 def _prepare_turn(
@@ -176,6 +245,7 @@ def _prepare_turn(
     conversation_id: str | None,
     memory: int,
     rate_per_minute: int = 0,
+    new_messages: int = 2,
 ) -> list[MessageRecord]:
     # The memory the model gets, once the account may chat (active, credits left) and the
     # thread (or a new one) is known to have room; the chat rate counts only turns that pass.
@@ -189,7 +259,7 @@ def _prepare_turn(
             found = unit.threads.recent(user_id, conversation_id, memory)
             if found is None:
                 raise NotFoundError(_NOT_FOUND)
-            limits.check_new_messages(found.total, 2)
+            limits.check_new_messages(found.total, new_messages)
             earlier = found.items
         take_chat_turn(unit, user_id, rate_per_minute)
     return earlier
@@ -202,7 +272,7 @@ def _store_turn(
     conversation_id: str,
     messages: list[MessageRecord],
     new_conversation: ConversationRecord | None,
-    completion: Completion | None = None,
+    completions: Sequence[Completion] = (),
 ) -> None:
     # One unit of work: a new thread appears with its first turn or not at all, and the usage
     # ledger counts the answer in the same commit. The caps are checked again: parallel turns
@@ -217,11 +287,9 @@ def _store_turn(
         stored = unit.threads.append(user_id, conversation_id, messages)
         if stored is None:
             raise NotFoundError(_NOT_FOUND)
-        if completion is not None:  # counted on the UTC day the answer is stamped with
-            unit.usage.record(
-                user_id, conversation_id, stored["updated_at"][:10], completion.model, completion.usage
-            )
-            if completion.usage is not None and completion.usage.total_tokens > 0:
-                unit.accounts.spend_credits(
-                    user_id, completion.usage.total_tokens
-                )  # with the turn, or not at all
+        day = stored["updated_at"][:10]  # counted on the UTC day the answers are stamped with
+        for completion in completions:  # every answer's tokens, with the turn or not at all
+            unit.usage.record(user_id, conversation_id, day, completion.model, completion.usage)
+        tokens = sum(completion.usage.total_tokens for completion in completions if completion.usage)
+        if tokens > 0:
+            unit.accounts.spend_credits(user_id, tokens)

@@ -1,4 +1,7 @@
-"""The dump file: `{"format": "assistantia-dump", "version": 2, users, conversations, messages, usage, audit}`.
+"""The dump file: `{"format": "assistantia-dump", "version": 3, users, conversations, messages, usage, audit}`.
+
+Version 3 adds the messages' reply_to and edited_at (issue 10); a version 2 file's messages read
+them as null.
 
 Version 2 adds the conversations' organising fields (is_favorite, archived, folder, tags), the
 answers' model, finish_reason and usage, the accounts' preferences and classroom fields (is_active, last_login_at, credits,
@@ -33,8 +36,8 @@ from .usage_files import usage_problem
 __all__ = ["DUMP_FORMAT", "DUMP_VERSION", "read_dump", "write_dump"]
 
 DUMP_FORMAT = "assistantia-dump"
-DUMP_VERSION = 2
-READABLE_VERSIONS = frozenset({1, DUMP_VERSION})
+DUMP_VERSION = 3
+READABLE_VERSIONS = frozenset({1, 2, DUMP_VERSION})
 
 # Each list of the dump holds records of one kind.
 _KINDS: dict[str, RecordKind] = {"users": "user", "conversations": "conversation", "messages": "message"}

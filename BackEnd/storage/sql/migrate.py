@@ -26,7 +26,7 @@ __all__ = ["SCHEMA_REVISION", "head_revision", "migrate_url", "upgrade"]
 
 # The newest revision under migrations/versions (a test checks they agree): a server whose
 # database is already there starts without loading Alembic at all.
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any constant shared by every AssistantIA process: the key of the "migrating" advisory lock.

@@ -1,0 +1,48 @@
+"""What each model remembers of a thread: one answer per earlier turn, its own when it gave one."""
+
+from __future__ import annotations
+
+from ..records import MessageRecord
+
+__all__ = ["MAX_ANSWERS_PER_TURN", "memory_for", "rows_for_window"]
+
+# A turn holds its question and at most this many answers (`models` takes 2 to 4).
+MAX_ANSWERS_PER_TURN = 4
+
+
+def rows_for_window(window: int) -> int:
+    """How many stored messages to read so that `window` remain once each turn keeps one answer."""
+    if window <= 0:
+        return 0
+    # `window` messages span at most window // 2 + 1 turns, each stored as 1 + 4 messages.
+    return (window // 2 + 1) * (1 + MAX_ANSWERS_PER_TURN)
+
+
+def memory_for(earlier: list[MessageRecord], model: str, window: int) -> list[dict[str, str]]:
+    """The last `window` messages `model` is shown, oldest first, as `{role, content}`.
+
+    Each earlier question is followed by `model`'s own answer to it when there is one, else by
+    that turn's first answer. An answer stored before `reply_to` existed answers the question
+    before it (one answer per turn then).
+    """
+    turns: list[tuple[MessageRecord | None, list[MessageRecord]]] = []
+    position: dict[str, int] = {}
+    for message in earlier:
+        if message["role"] == "user":
+            position[message["id"]] = len(turns)
+            turns.append((message, []))
+            continue
+        target = position.get(message.get("reply_to") or "")
+        if target is None:
+            if not turns:  # the window starts inside a turn whose question it cut off
+                turns.append((None, []))
+            target = len(turns) - 1
+        turns[target][1].append(message)
+    shown: list[dict[str, str]] = []
+    for question, answers in turns:
+        if question is not None:
+            shown.append({"role": "user", "content": question["content"]})
+        if answers:
+            own = next((answer for answer in answers if answer.get("model") == model), answers[0])
+            shown.append({"role": "assistant", "content": own["content"]})
+    return shown[-window:] if window > 0 else []
