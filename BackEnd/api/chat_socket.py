@@ -16,7 +16,7 @@ from ..errors import AssistantIAError, AuthenticationError
 from ..records import UserRecord
 from ..schemas import SocketAuth, SocketChat, SocketMessage, SocketStop
 from ..services import auth, chat_stream
-from ..services.chat_options import options_for_request, system_prompt_for
+from ..services.chat_options import options_per_model, system_prompt_for
 from .deps import AppContext
 from .errors import status_and_detail
 
@@ -120,7 +120,7 @@ class ChatSocket:
             system_prompt=system_prompt_for(context.settings, user),
             memory=context.settings.chat_memory_messages,
             limits=context.limits,
-            options=options_for_request(context.settings, user, message),
+            options=options_per_model(context.settings, user, message),
             rate_per_minute=context.settings.chat_rate_per_minute,
         )
 
@@ -135,7 +135,7 @@ class ChatSocket:
                         fields = event.data
                     else:
                         status, detail = status_and_detail(event.error)
-                        fields = {"status": status, "detail": detail}
+                        fields = {**event.data, "status": status, "detail": detail}
                     await self._send({"type": event.kind, "request_id": request_id, **fields})
             except _Closed:
                 pass  # the client went away: its generation still ends and is stored

@@ -10,7 +10,14 @@ from ..errors import InvalidChoice
 from ..records import Preferences, UserRecord
 from ..schemas import ChatRequest
 
-__all__ = ["check_model_allowed", "chat_options", "options_per_model", "default_model", "preferences_of", "system_prompt_for"]
+__all__ = [
+    "check_model_allowed",
+    "chat_options",
+    "options_per_model",
+    "default_model",
+    "preferences_of",
+    "system_prompt_for",
+]
 
 
 def preferences_of(user: UserRecord) -> Preferences:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -16,30 +16,19 @@ from ..errors import AssistantIAError, NotFoundError, UpstreamTimeout
 from ..llm import ChatModel
 from ..storage import Database
 from .chat import PreparedTurn, begin_turn, finish_turn
+from .chat_several_stream import generate_several, start_events
 from .chat_slots import ChatSlots
 from .conversations import ThreadLimits
 from .generations import Generation, Generations
+from .stream_events import STOPPED, StreamEvent
+from .stream_events import emit as _emit
 
 __all__ = ["STOPPED", "StreamEvent", "StreamTurn", "start_stream", "stop_thread"]
 
 logger = logging.getLogger(__name__)
 
-STOPPED = "stopped"
 # A proxy may cut a connection silent for long (nginx: 60 s); a model may think for longer.
 KEEPALIVE_SECONDS = 15.0
-EventKind = Literal["start", "delta", "done", "error", "ping"]
-
-
-@dataclass(frozen=True)
-class StreamEvent:
-    """One event of a streamed turn; an `error` event carries the domain error, mapped by the API.
-
-    `ping` events keep a silent connection alive (SSE sends a comment; a WebSocket needs none).
-    """
-
-    kind: EventKind
-    data: dict[str, Any] = field(default_factory=dict)
-    error: AssistantIAError | None = None
 
 
 @dataclass(frozen=True)
@@ -62,14 +51,20 @@ async def start_stream(
     system_prompt: str,
     memory: int,
     limits: ThreadLimits,
-    options: ChatOptions | None = None,
+    options: ChatOptions | Sequence[ChatOptions] | None = None,
     rate_per_minute: int = 0,
 ) -> StreamTurn:
     """Check the turn as `/ai/chat` does (raising what it would answer), then start its generation.
 
     The generation runs in the app's task group: whoever reads `events` may go away without
-    cutting it short. The account's chat slot is held until the generation ends.
+    cutting it short. The account's chat slot is held until the generation ends. Several
+    `options` (one per model, issue 10) stream side by side: see `chat_several_stream`.
     """
+    several = list(options) if options is not None and not isinstance(options, ChatOptions) else []
+    if len(several) == 1:
+        options, several = several[0], []
+    single = None if several or options is None else options
+    assert single is None or isinstance(single, ChatOptions)
     turn = await begin_turn(
         database,
         user_id=user_id,
@@ -79,6 +74,7 @@ async def start_stream(
         memory=memory,
         limits=limits,
         rate_per_minute=rate_per_minute,
+        models=[one.model or model.model for one in several] or [_asked(model, single)],
     )
     model.check_configured()
     slot = AsyncExitStack()
@@ -91,21 +87,30 @@ async def start_stream(
     async def work() -> None:
         async with slot, send, anyio.create_task_group() as pings:
             pings.start_soon(_keep_alive, send)
-            await _generate(database, model, limits, turn, generation, send, options)
+            if several:
+                await generate_several(database, model, limits, turn, generation, send, several)
+            else:
+                await _generate(database, model, limits, turn, generation, send, single)
             pings.cancel_scope.cancel()
 
+    if several:  # the first `start` is the stream's own; the others lead its events
+        first, *others = start_events(turn)
+        for event in others:
+            _emit(send, event)
     try:
         generations.start(generation, work)
     except BaseException:
         await slot.aclose()
         raise
+    if several:
+        return StreamTurn(first, receive)
     start = StreamEvent(
         "start",
         {
             "conversation_id": turn.conversation_id,
             "user_message_id": turn.question["id"],
             "assistant_message_id": turn.assistant_message_id,
-            "model": _asked(model, options),
+            "model": _asked(model, single),
         },
     )
     return StreamTurn(start, receive)
@@ -196,10 +201,3 @@ async def _keep_alive(send: MemoryObjectSendStream[StreamEvent]) -> None:
     while True:
         await anyio.sleep(KEEPALIVE_SECONDS)
         _emit(send, StreamEvent("ping"))
-
-
-def _emit(send: MemoryObjectSendStream[StreamEvent], event: StreamEvent) -> None:
-    try:
-        send.send_nowait(event)
-    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-        pass  # the client went away: the generation goes on and stores the turn regardless

@@ -1,11 +1,11 @@
 """Talking to the model: one answer at once, and stopping the answers being streamed."""
 
-from fastapi import APIRouter, Response
-
-from ...model_schemas import ModelList
 from typing import Any
 
+from fastapi import APIRouter, Response
+
 from ...completion import Completion
+from ...model_schemas import ModelList
 from ...schemas import ChatReply, ChatRequest, StopRequest
 from ...services import chat, chat_stream
 from ...services.chat import ChatTurn
@@ -90,6 +90,8 @@ def _answers(turn: ChatTurn) -> list[dict[str, Any]]:
         else:
             status, detail = status_and_detail(outcome)
             error = {"status": status, "detail": detail}
-            answers.append(dict.fromkeys(("answer", "assistant_message_id", "finish_reason", "usage"))
-                           | {"model": asked, "error": error})
+            answers.append(
+                dict.fromkeys(("answer", "assistant_message_id", "finish_reason", "usage"))
+                | {"model": asked, "error": error}
+            )
     return answers

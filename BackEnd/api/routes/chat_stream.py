@@ -10,7 +10,7 @@ from fastapi.sse import KEEPALIVE_COMMENT, EventSourceResponse, format_sse_event
 
 from ...schemas import ChatRequest
 from ...services import chat_stream
-from ...services.chat_options import options_for_request, system_prompt_for
+from ...services.chat_options import options_per_model, system_prompt_for
 from ...services.chat_stream import StreamEvent, StreamTurn
 from ..deps import ContextDep, CurrentUser
 from ..errors import BODY_ERRORS, json_responses, status_and_detail
@@ -35,7 +35,7 @@ _EVENT_ITEM = {
     "type": "object",
     "required": ["event", "data"],
     "properties": {
-        "event": {"type": "string", "enum": ["start", "delta", "done", "error"]},
+        "event": {"type": "string", "enum": ["start", "delta", "done", "error", "end"]},
         "data": {"type": "string", "contentMediaType": "application/json"},
     },
 }
@@ -57,6 +57,9 @@ async def stream_chat_message(
 ) -> EventSourceResponse:
     """Send a message and receive the answer as it is written: `start`, `delta`s, then `done` or `error`.
 
+    With `models` (issue 10) every event names its `model`, each model ends with its own `done`
+    or `error`, and a last `end` event `{conversation_id}` closes the stream.
+
     The body is `/ai/chat`'s; what fails before the model is asked answers plain JSON as there.
     The turn is stored whole once the answer ends, even if the client has gone away meanwhile
     (see the README's event protocol).
@@ -72,7 +75,7 @@ async def stream_chat_message(
         system_prompt=system_prompt_for(context.settings, user),
         memory=context.settings.chat_memory_messages,
         limits=context.limits,
-        options=options_for_request(context.settings, user, body),
+        options=options_per_model(context.settings, user, body),
         rate_per_minute=context.settings.chat_rate_per_minute,
     )
     # fastapi.sse's response and encoder, fed directly rather than through a generator endpoint:
@@ -106,4 +109,4 @@ def event_data(event: StreamEvent) -> dict[str, Any]:
     if event.error is None:
         return event.data
     status, detail = status_and_detail(event.error)
-    return {"status": status, "detail": detail}
+    return {**event.data, "status": status, "detail": detail}
