@@ -12,7 +12,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
+    # ALTER TABLE … ADD COLUMN, never a rebuild: SQLite rebuilds by dropping `users`, and with
+    # foreign keys on (inside the migration's transaction they cannot be turned off) the drop
+    # cascaded to every conversation and message.
+    with op.batch_alter_table("users", recreate="never") as batch:
         batch.add_column(sa.Column("is_active", sa.Boolean(), nullable=False, server_default=sa.true()))
         batch.add_column(sa.Column("last_login_at", sa.String(27), nullable=True))
         batch.add_column(sa.Column("credits", sa.BigInteger(), nullable=True))
