@@ -39,6 +39,7 @@ from .tinydb_accounts import TinyAccounts, TinyAudit
 from .tinydb_organise import TinyOrganising
 from .tinydb_search import TinySearch
 from .tinydb_stats import TinyStats
+from .tinydb_turns import TinyTurns
 from .tinydb_usage import TinyUsageLedger
 from .usage_files import UsageIndex
 from .users_file import UsersFile
@@ -186,7 +187,7 @@ class TinyUnitOfWork(UnitOfWork):
             self.users.abandoned()
 
 
-class TinyThreads(TinyOrganising, Threads):
+class TinyThreads(TinyOrganising, TinyTurns, Threads):
     """A user's conversation file and thread files, under that user's lock."""
 
     def __init__(self, unit: TinyUnitOfWork) -> None:
