@@ -13,7 +13,9 @@ __all__ = [
     "AnswerError",
     "ChatAnswer",
     "ChatReply",
+    "ChatChoices",
     "ChatRequest",
+    "RegenerateRequest",
     "ConversationCreate",
     "ConversationPage",
     "ConversationPublic",
@@ -216,16 +218,9 @@ class HistoryPage(BaseModel):
     total: int
 
 
-class ChatRequest(BaseModel):
-    """One user message; without `conversation_id` a new thread is started."""
+class ChatChoices(BaseModel):
+    """What a turn asks of the model(s): shared by chat and regenerate bodies."""
 
-    message: Annotated[
-        Text,
-        Field(max_length=MAX_MESSAGE_CHARS),
-        AfterValidator(_no_terminal_controls),
-        AfterValidator(_not_blank),
-    ]
-    conversation_id: Annotated[str, Field(max_length=100)] | None = None
     # -- model choice (issue 9): left out, the caller's preference applies, else the server's default
     model: ModelName | None = None
     temperature: Temperature | None = None
@@ -242,6 +237,28 @@ class ChatRequest(BaseModel):
             if len(set(self.models)) != len(self.models):
                 raise ValueError("'models' must name distinct models")
         return self
+
+
+MessageText = Annotated[
+    Text,
+    Field(max_length=MAX_MESSAGE_CHARS),
+    AfterValidator(_no_terminal_controls),
+    AfterValidator(_not_blank),
+]
+
+
+class ChatRequest(ChatChoices):
+    """One user message; without `conversation_id` a new thread is started."""
+
+    message: MessageText
+    conversation_id: Annotated[str, Field(max_length=100)] | None = None
+
+
+class RegenerateRequest(ChatChoices):
+    """Ask again for a thread's last user message (issue 10); with `message`, its text is replaced first."""
+
+    conversation_id: Annotated[str, Field(max_length=100)]
+    message: MessageText | None = None
 
 
 class StopRequest(BaseModel):
@@ -268,6 +285,13 @@ class SocketChat(ChatRequest):
     request_id: RequestId = None
 
 
+class SocketRegenerate(RegenerateRequest):
+    """`POST /ai/chat/regenerate/stream`'s body over the socket (issue 10)."""
+
+    type: Literal["regenerate"]
+    request_id: RequestId = None
+
+
 class SocketStop(StopRequest):
     """`POST /ai/chat/stop` over the socket."""
 
@@ -275,7 +299,7 @@ class SocketStop(StopRequest):
     request_id: RequestId = None
 
 
-SocketMessage = Annotated[SocketChat | SocketStop, Field(discriminator="type")]
+SocketMessage = Annotated[SocketChat | SocketRegenerate | SocketStop, Field(discriminator="type")]
 
 
 class AnswerError(BaseModel):

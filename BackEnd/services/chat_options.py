@@ -8,7 +8,7 @@ from ..completion import ChatOptions
 from ..config import Settings
 from ..errors import InvalidChoice
 from ..records import Preferences, UserRecord
-from ..schemas import ChatRequest
+from ..schemas import ChatChoices
 
 __all__ = [
     "check_model_allowed",
@@ -82,7 +82,7 @@ def system_prompt_for(settings: Settings, user: UserRecord) -> str:
     return preferences_of(user)["system_prompt"] or settings.system_prompt
 
 
-def options_for_request(settings: Settings, user: UserRecord, request: ChatRequest) -> ChatOptions:
+def options_for_request(settings: Settings, user: UserRecord, request: ChatChoices) -> ChatOptions:
     """`chat_options` for a chat body (`/ai/chat`, its stream, the WebSocket's `chat`)."""
     return chat_options(
         settings,
@@ -94,7 +94,7 @@ def options_for_request(settings: Settings, user: UserRecord, request: ChatReque
     )
 
 
-def options_per_model(settings: Settings, user: UserRecord, request: ChatRequest) -> list[ChatOptions]:
+def options_per_model(settings: Settings, user: UserRecord, request: ChatChoices) -> list[ChatOptions]:
     """One turn's options for each model it asks: `models` (issue 10), else the one `model`."""
     options = options_for_request(settings, user, request)
     if request.models is None:

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
 from ..completion import ChatOptions, Completion
-from ..errors import AssistantIAError, UpstreamTimeout
+from ..errors import AssistantIAError, NothingToRegenerate, UpstreamTimeout
 from ..llm import ChatModel
-from ..storage import Database
-from .chat import PreparedTurn, finish_answers
-from .conversations import ThreadLimits
+from .chat import PreparedTurn
 from .generations import Generation
 from .stream_events import STOPPED, StreamEvent, emit
 
-__all__ = ["generate_several", "start_events"]
+__all__ = ["STOPPED_EMPTY", "Store", "generate_several", "start_events"]
 
 logger = logging.getLogger(__name__)
+
+STOPPED_EMPTY = "Stopped before any text: the conversation was left as it was."
 
 
 def start_events(turn: PreparedTurn) -> list[StreamEvent]:
@@ -38,20 +38,26 @@ def start_events(turn: PreparedTurn) -> list[StreamEvent]:
     ]
 
 
+Store = Callable[[list[tuple[str, Completion]]], Awaitable[object]]
+
+
 async def generate_several(
-    database: Database,
     model: ChatModel,
-    limits: ThreadLimits,
     turn: PreparedTurn,
     generation: Generation,
     send: MemoryObjectSendStream[StreamEvent],
     options: Sequence[ChatOptions],
+    store: Store,
+    *,
+    keep_empty_stops: bool = True,
 ) -> None:
     """Stream every model at once, then store the question with every answer in one unit of work.
 
     A model that fails sends its `error` at once; the others go on. A stop (or the time limit)
     ends them all: each stopped answer is kept as far as it got, as a single model's would be.
-    Every model then ends with its `done` or `error`, and `end` closes the stream.
+    Every model then ends with its `done` or `error`, and `end` closes the stream. `store` keeps
+    the (id, completion) answers given; without `keep_empty_stops` (a regenerate) an answer
+    stopped before any text is no answer: that model ends with an `error`.
     """
     parts: list[list[str]] = [[] for _ in options]
     outcomes: list[Completion | AssistantIAError | None] = [None] * len(options)
@@ -82,8 +88,11 @@ async def generate_several(
     given: list[tuple[str, Completion]] = []
     for index, asked in enumerate(turn.models):
         outcome = outcomes[index]
-        if outcome is None and generation.stopped:
+        if outcome is None and generation.stopped and (parts[index] or keep_empty_stops):
             outcome = Completion("".join(parts[index]), asked, STOPPED)
+        elif outcome is None and generation.stopped:
+            outcome = NothingToRegenerate(STOPPED_EMPTY)
+            emit(send, StreamEvent("error", {"model": asked}, error=outcome))
         elif outcome is None:
             seconds = f"{model.timeout_seconds:g}"
             logger.warning("Upstream stream of %s did not end within %s s", asked, seconds)
@@ -91,13 +100,12 @@ async def generate_several(
             emit(send, StreamEvent("error", {"model": asked}, error=outcome))
         if isinstance(outcome, Completion):
             given.append((turn.assistant_message_ids[index], outcome))
-    await _store(database, limits, turn, given, send)
+    await _store(store, turn, given, send)
     emit(send, StreamEvent("end", {"conversation_id": turn.conversation_id}))
 
 
 async def _store(
-    database: Database,
-    limits: ThreadLimits,
+    store: Store,
     turn: PreparedTurn,
     given: list[tuple[str, Completion]],
     send: MemoryObjectSendStream[StreamEvent],
@@ -106,7 +114,7 @@ async def _store(
         return
     asked_by_id = dict(zip(turn.assistant_message_ids, turn.models, strict=True))
     try:
-        await finish_answers(database, limits, turn, given)
+        await store(given)
     except AssistantIAError as exc:
         # Storing failed (thread deleted meanwhile, caps, storage down): no answer was kept.
         for answer_id, _ in given:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
@@ -15,7 +15,7 @@ from ..completion import ChatOptions, Completion
 from ..errors import AssistantIAError, NotFoundError, UpstreamTimeout
 from ..llm import ChatModel
 from ..storage import Database
-from .chat import PreparedTurn, begin_turn, finish_turn
+from .chat import PreparedTurn, begin_turn, finish_answers, finish_turn
 from .chat_several_stream import generate_several, start_events
 from .chat_slots import ChatSlots
 from .conversations import ThreadLimits
@@ -23,7 +23,7 @@ from .generations import Generation, Generations
 from .stream_events import STOPPED, StreamEvent
 from .stream_events import emit as _emit
 
-__all__ = ["STOPPED", "StreamEvent", "StreamTurn", "start_stream", "stop_thread"]
+__all__ = ["STOPPED", "StreamEvent", "StreamTurn", "launch", "start_stream", "stop_thread"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,33 +77,21 @@ async def start_stream(
         models=[one.model or model.model for one in several] or [_asked(model, single)],
     )
     model.check_configured()
-    slot = AsyncExitStack()
-    # Entered here so a full account is refused before the stream starts; left by the generation.
-    await slot.enter_async_context(slots.reserve(user_id))
-    # Unbounded: an answer is bounded, and a slow reader must never slow the generation down.
-    send, receive = anyio.create_memory_object_stream[StreamEvent](math.inf)
-    generation = Generation(user_id, turn.conversation_id)
-
-    async def work() -> None:
-        async with slot, send, anyio.create_task_group() as pings:
-            pings.start_soon(_keep_alive, send)
-            if several:
-                await generate_several(database, model, limits, turn, generation, send, several)
-            else:
-                await _generate(database, model, limits, turn, generation, send, single)
-            pings.cancel_scope.cancel()
-
-    if several:  # the first `start` is the stream's own; the others lead its events
-        first, *others = start_events(turn)
-        for event in others:
-            _emit(send, event)
-    try:
-        generations.start(generation, work)
-    except BaseException:
-        await slot.aclose()
-        raise
     if several:
-        return StreamTurn(first, receive)
+        return await launch(
+            generations,
+            slots,
+            turn,
+            start_events(turn),
+            lambda generation, send: generate_several(
+                model,
+                turn,
+                generation,
+                send,
+                several,
+                lambda given: finish_answers(database, limits, turn, given),
+            ),
+        )
     start = StreamEvent(
         "start",
         {
@@ -113,7 +101,48 @@ async def start_stream(
             "model": _asked(model, single),
         },
     )
-    return StreamTurn(start, receive)
+    return await launch(
+        generations,
+        slots,
+        turn,
+        [start],
+        lambda generation, send: _generate(database, model, limits, turn, generation, send, single),
+    )
+
+
+async def launch(
+    generations: Generations,
+    slots: ChatSlots,
+    turn: PreparedTurn,
+    starts: list[StreamEvent],
+    generate: Callable[[Generation, MemoryObjectSendStream[StreamEvent]], Awaitable[None]],
+) -> StreamTurn:
+    """Run `generate` as the turn's generation, holding one of the account's chat slots until it ends.
+
+    The first of `starts` is the stream's own event; the others lead its events (one per model).
+    """
+    slot = AsyncExitStack()
+    # Entered here so a full account is refused before the stream starts; left by the generation.
+    await slot.enter_async_context(slots.reserve(turn.user_id))
+    # Unbounded: an answer is bounded, and a slow reader must never slow the generation down.
+    send, receive = anyio.create_memory_object_stream[StreamEvent](math.inf)
+    generation = Generation(turn.user_id, turn.conversation_id)
+
+    async def work() -> None:
+        async with slot, send, anyio.create_task_group() as pings:
+            pings.start_soon(_keep_alive, send)
+            await generate(generation, send)
+            pings.cancel_scope.cancel()
+
+    first, *others = starts
+    for event in others:
+        _emit(send, event)
+    try:
+        generations.start(generation, work)
+    except BaseException:
+        await slot.aclose()
+        raise
+    return StreamTurn(first, receive)
 
 
 async def stop_thread(
