@@ -11,6 +11,7 @@ from . import (
     conversations,
     history,
     labels,
+    regenerate,
     root,
     search,
     transfer,
@@ -33,6 +34,7 @@ for module in (
     history,
     chat,
     chat_stream,
+    regenerate,
     chat_socket,
     search,
 ):

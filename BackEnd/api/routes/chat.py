@@ -38,7 +38,7 @@ async def send_chat_message(body: ChatRequest, user: CurrentUser, context: Conte
         options=options,
         rate_per_minute=context.settings.chat_rate_per_minute,
     )
-    return ChatReply.model_validate({**_first_answer(turn), "answers": _answers(turn)})
+    return chat_reply(turn)
 
 
 @router.post("/chat/stop", status_code=204, responses=responses(404, *BODY_ERRORS))
@@ -57,6 +57,11 @@ async def list_models(user: CurrentUser, context: ContextDep) -> ModelList:
     """
     default = default_model(context.settings, user)
     return ModelList.model_validate({"items": await context.models.models(default), "default": default})
+
+
+def chat_reply(turn: ChatTurn) -> ChatReply:
+    """A stored turn as `/ai/chat` answers it: the first answer's fields, then every model's."""
+    return ChatReply.model_validate({**_first_answer(turn), "answers": _answers(turn)})
 
 
 def _first_answer(turn: ChatTurn) -> dict[str, Any]:

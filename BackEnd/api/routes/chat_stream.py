@@ -15,14 +15,14 @@ from ...services.chat_stream import StreamEvent, StreamTurn
 from ..deps import ContextDep, CurrentUser
 from ..errors import BODY_ERRORS, json_responses, status_and_detail
 
-__all__ = ["event_data", "router"]
+__all__ = ["EVENTS", "DocumentedAsEventStream", "event_data", "event_stream", "router"]
 
 # Its own router: a stream's errors are JSON while its success is not (see json_responses).
 router = APIRouter(prefix="/ai", tags=["chat"])
 
 
-class _DocumentedAsEventStream(Response):
-    """No media type of its own, so the 200 is documented by `_EVENTS` alone.
+class DocumentedAsEventStream(Response):
+    """No media type of its own, so the 200 is documented by `EVENTS` alone.
 
     The route returns fastapi.sse's EventSourceResponse, but FastAPI drives every route
     declared with `response_class=EventSourceResponse` as a generator endpoint.
@@ -39,7 +39,7 @@ _EVENT_ITEM = {
         "data": {"type": "string", "contentMediaType": "application/json"},
     },
 }
-_EVENTS: dict[int | str, dict[str, Any]] = {
+EVENTS: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The answer as it is written (see the README's event protocol)",
         "content": {"text/event-stream": {"itemSchema": _EVENT_ITEM}},
@@ -49,8 +49,8 @@ _EVENTS: dict[int | str, dict[str, Any]] = {
 
 @router.post(
     "/chat/stream",
-    response_class=_DocumentedAsEventStream,
-    responses=_EVENTS | json_responses(401, 404, 409, 429, 503, *BODY_ERRORS),
+    response_class=DocumentedAsEventStream,
+    responses=EVENTS | json_responses(401, 404, 409, 429, 503, *BODY_ERRORS),
 )
 async def stream_chat_message(
     body: ChatRequest, user: CurrentUser, context: ContextDep
@@ -78,6 +78,11 @@ async def stream_chat_message(
         options=options_per_model(context.settings, user, body),
         rate_per_minute=context.settings.chat_rate_per_minute,
     )
+    return event_stream(turn)
+
+
+def event_stream(turn: StreamTurn) -> EventSourceResponse:
+    """A started turn's events as Server-Sent Events."""
     # fastapi.sse's response and encoder, fed directly rather than through a generator endpoint:
     # its per-event validation and keep-alive timer measured two thirds of the CPU of a delta.
     return EventSourceResponse(
