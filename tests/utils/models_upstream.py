@@ -31,6 +31,7 @@ class ModelsUpstream:
     # Streams wait here after their first half, once `halfway` of them got there (a stop's moment).
     hold: anyio.Event | None = None
     halfway: int = 0
+    hold_before_text: bool = False  # hold before the first half instead (a stop before any text)
     all_halfway: anyio.Event = field(default_factory=anyio.Event)
     _all_there: anyio.Event = field(default_factory=anyio.Event)
 
@@ -66,8 +67,11 @@ class ModelsUpstream:
 
     async def _streamed(self, model: str, text: str) -> AsyncIterator[bytes]:
         half = len(text) // 2
+        if self.hold is not None and self.hold_before_text:
+            self.halfway += 1
+            await self.hold.wait()
         yield chunk(text[:half], model=model)
-        if self.hold is not None:
+        if self.hold is not None and not self.hold_before_text:
             self.halfway += 1
             self.all_halfway.set()
             await self.hold.wait()
