@@ -141,7 +141,7 @@ def test_a_version_1_dump_restores_with_the_defaults(db: Database, tmp_path: Pat
     assert dump.users == [user]
     assert dump.audit == []
     write_dump(tmp_path / "v2.json", dump)
-    assert json.loads((tmp_path / "v2.json").read_text(encoding="utf-8"))["version"] == 2
+    assert json.loads((tmp_path / "v2.json").read_text(encoding="utf-8"))["version"] == 3
 
 
 def test_tinydb_keeps_spent_credits_in_the_accounts_own_file(data_dir: Path) -> None:

@@ -105,7 +105,7 @@ def test_dump_version_2_carries_the_organising_fields_and_restore_recounts(
         )
     path = tmp_path / "dump.json"
     write_dump(path, db.export_dump())
-    assert json.loads(path.read_text())["version"] == DUMP_VERSION == 2
+    assert json.loads(path.read_text())["version"] == DUMP_VERSION == 3
 
     target = TinyDBDatabase.open(tmp_path / "restored")
     try:

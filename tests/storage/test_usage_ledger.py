@@ -167,7 +167,7 @@ def test_a_dump_carries_preferences_message_fields_and_the_ledger_through_every_
             assert unit.accounts.get(alice["id"])["preferences"] == alice["preferences"]  # type: ignore[index,typeddict-item]
     finally:
         other.close()
-    assert json.loads((tmp_path / "dump.json").read_text())["version"] == 2
+    assert json.loads((tmp_path / "dump.json").read_text())["version"] == 3
     assert sorted(line["model"] for line in original.usage) == ["a/one", "b/two"]
     answer = original.messages[1]
     assert (answer["model"], answer["finish_reason"], answer["usage"]) == (  # type: ignore[typeddict-item]
