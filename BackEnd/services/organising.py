@@ -141,8 +141,16 @@ def fork_conversation(
         limits.check_new_conversation(unit, user_id)
         fork = conversation_record(user_id, fork_title(source["title"]))
         unit.threads.add(fork)
+        # New ids, and each answer's reply_to pointing at the copy of its question (issue 10).
+        copied = {message["id"]: new_id("msg") for message in messages}
         copies: list[MessageRecord] = [
-            {**message, "id": new_id("msg"), "conversation_id": fork["id"]} for message in messages
+            {
+                **message,
+                "id": copied[message["id"]],
+                "conversation_id": fork["id"],
+                "reply_to": copied.get(message.get("reply_to") or ""),
+            }
+            for message in messages
         ]
         return _found(unit.threads.insert_dated(user_id, fork["id"], copies))
 

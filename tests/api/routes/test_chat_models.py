@@ -259,3 +259,25 @@ async def test_a_client_gone_midway_still_gets_every_answer_stored(app, client, 
 
     await eventually(stored)
     assert [m["content"] for m in await stored()] == ["Salut", f"{A} says: Salut", f"{B} says: Salut"]
+
+
+async def test_a_fork_s_answers_reply_to_the_copies_of_their_questions(client, models, alice):
+    reply = (await ask(client, alice, models=[A, B])).json()
+
+    forked = await client.post(f"/conversations/{reply['conversation_id']}/fork", headers=alice.headers)
+
+    copies = await history(client, alice, forked.json()["id"])
+    assert [m["reply_to"] for m in copies] == [None, copies[0]["id"], copies[0]["id"]]
+    assert copies[0]["id"] != reply["user_message_id"]
+
+
+async def test_an_imported_answer_replies_to_the_question_before_it(client, models, alice):
+    reply = (await ask(client, alice, models=[A, B])).json()
+    exported = await client.get(
+        f"/conversations/{reply['conversation_id']}/export?format=json", headers=alice.headers
+    )
+
+    imported = await client.post("/conversations/import", content=exported.content, headers=alice.headers)
+
+    copies = await history(client, alice, imported.json()["conversation_ids"][0])
+    assert [m["reply_to"] for m in copies] == [None, copies[0]["id"], copies[0]["id"]]
