@@ -191,3 +191,14 @@ async def test_the_socket_regenerates(app, client, models, alice):
     assert [e["type"] for e in events if e["type"] != "delta"] == ["start", "done", "end"]
     after = await history(client, alice, first["conversation_id"])
     assert after[1]["id"] == first["assistant_message_id"] and after[1]["edited_at"] is not None
+
+
+async def test_a_regenerate_counts_against_the_chat_rate_like_a_turn(client, app, models, alice, monkeypatch):
+    monkeypatch.setattr(app.state.context.settings, "chat_rate_per_minute", 1)
+    first = await ask(client, alice, "un", model=A)
+    before = await history(client, alice, first["conversation_id"])
+
+    refused = await again(client, alice, first["conversation_id"], message="autre")
+
+    assert refused.status_code == 429
+    assert await history(client, alice, first["conversation_id"]) == before
