@@ -16,7 +16,7 @@ from .chat_slots import ChatSlots
 from .classroom_limits import check_may_chat, take_chat_turn
 from .conversations import ThreadLimits
 from .model_calls import ask_models
-from .turn_memory import memory_for, rows_for_window
+from .turn_memory import memory_for, rows_for_window, shares_turns
 
 __all__ = ["ChatTurn", "PreparedTurn", "begin_turn", "finish_turn", "send_message", "title_from_message"]
 
@@ -123,7 +123,7 @@ async def begin_turn(
         limits,
         user_id,
         None if new_conversation else conversation_id,
-        rows_for_window(memory - 1),
+        memory - 1,
         rate_per_minute,
         1 + len(models),
     )
@@ -257,6 +257,9 @@ def _prepare_turn(
             limits.check_new_conversation(unit, user_id)
         else:
             found = unit.threads.recent(user_id, conversation_id, memory)
+            if found is not None and found.total > len(found.items) and shares_turns(found.items):
+                # Several answers to one question: one counts, so the window reaches further back.
+                found = unit.threads.recent(user_id, conversation_id, rows_for_window(memory))
             if found is None:
                 raise NotFoundError(_NOT_FOUND)
             limits.check_new_messages(found.total, new_messages)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..records import MessageRecord
 
-__all__ = ["MAX_ANSWERS_PER_TURN", "memory_for", "rows_for_window"]
+__all__ = ["MAX_ANSWERS_PER_TURN", "memory_for", "rows_for_window", "shares_turns"]
 
 # A turn holds its question and at most this many answers (`models` takes 2 to 4).
 MAX_ANSWERS_PER_TURN = 4
@@ -16,6 +16,13 @@ def rows_for_window(window: int) -> int:
         return 0
     # `window` messages span at most window // 2 + 1 turns, each stored as 1 + 4 messages.
     return (window // 2 + 1) * (1 + MAX_ANSWERS_PER_TURN)
+
+
+def shares_turns(messages: list[MessageRecord]) -> bool:
+    """Whether two of these answers reply to one question (a several-model turn)."""
+    questions = [message.get("reply_to") for message in messages if message["role"] == "assistant"]
+    replied = [question for question in questions if question is not None]
+    return len(set(replied)) < len(replied)
 
 
 def memory_for(earlier: list[MessageRecord], model: str, window: int) -> list[dict[str, str]]:
