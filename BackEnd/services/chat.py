@@ -11,11 +11,11 @@ from ..completion import ChatOptions, Completion
 from ..errors import AssistantIAError, NotFoundError
 from ..llm import ChatModel
 from ..records import ConversationRecord, MessageRecord, conversation_record, message_record, new_id
-from ..storage import Database
+from ..storage import Database, UnitOfWork
 from .chat_slots import ChatSlots
 from .classroom_limits import check_may_chat, take_chat_turn
 from .conversations import ThreadLimits
-from .model_calls import ask_models
+from .model_calls import answers_given, ask_models
 from .turn_memory import memory_for, rows_for_window, shares_turns
 
 __all__ = ["ChatTurn", "PreparedTurn", "begin_turn", "finish_turn", "send_message", "title_from_message"]
@@ -221,13 +221,7 @@ async def send_message(
     )
     async with slots.reserve(user_id):
         outcomes = await ask_models(model, turn, asked)
-    given = [
-        (answer_id, outcome)
-        for answer_id, outcome in zip(turn.assistant_message_ids, outcomes, strict=True)
-        if isinstance(outcome, Completion)
-    ]
-    if not given:
-        raise next(outcome for outcome in outcomes if isinstance(outcome, AssistantIAError))
+    given = answers_given(turn.assistant_message_ids, outcomes)
     stored = await finish_answers(database, limits, turn, given)
     return replace(stored, answers=tuple(outcomes), answer_ids=turn.assistant_message_ids, asked=turn.models)
 
@@ -290,9 +284,16 @@ def _store_turn(
         stored = unit.threads.append(user_id, conversation_id, messages)
         if stored is None:
             raise NotFoundError(_NOT_FOUND)
-        day = stored["updated_at"][:10]  # counted on the UTC day the answers are stamped with
-        for completion in completions:  # every answer's tokens, with the turn or not at all
-            unit.usage.record(user_id, conversation_id, day, completion.model, completion.usage)
-        tokens = sum(completion.usage.total_tokens for completion in completions if completion.usage)
-        if tokens > 0:
-            unit.accounts.spend_credits(user_id, tokens)
+        # Counted on the UTC day the answers are stamped with.
+        record_spending(unit, user_id, conversation_id, stored["updated_at"][:10], completions)
+
+
+def record_spending(
+    unit: UnitOfWork, user_id: str, conversation_id: str, day: str, completions: Sequence[Completion]
+) -> None:
+    """Count every answer's tokens in the usage ledger and the credits, in the unit storing them."""
+    for completion in completions:
+        unit.usage.record(user_id, conversation_id, day, completion.model, completion.usage)
+    tokens = sum(completion.usage.total_tokens for completion in completions if completion.usage)
+    if tokens > 0:
+        unit.accounts.spend_credits(user_id, tokens)

@@ -14,7 +14,7 @@ from ..llm import ChatModel
 if TYPE_CHECKING:
     from .chat import PreparedTurn
 
-__all__ = ["ask_models"]
+__all__ = ["answers_given", "ask_models"]
 
 
 async def ask_models(
@@ -39,3 +39,17 @@ async def ask_models(
             for index, options in enumerate(asked):
                 calls.start_soon(ask, index, options)
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+def answers_given(
+    answer_ids: Sequence[str], outcomes: Sequence[Completion | AssistantIAError]
+) -> list[tuple[str, Completion]]:
+    """(announced id, completion) of each model that answered; the first failure if none did."""
+    given = [
+        (answer_id, outcome)
+        for answer_id, outcome in zip(answer_ids, outcomes, strict=True)
+        if isinstance(outcome, Completion)
+    ]
+    if not given:
+        raise next(outcome for outcome in outcomes if isinstance(outcome, AssistantIAError))
+    return given

@@ -8,15 +8,15 @@ from dataclasses import dataclass, replace
 import anyio
 
 from ..completion import ChatOptions, Completion
-from ..errors import AssistantIAError, NotFoundError, NothingToRegenerate
+from ..errors import NotFoundError, NothingToRegenerate
 from ..llm import ChatModel
 from ..records import MessageRecord, message_record, new_id, utc_now
 from ..storage import Database
-from .chat import ChatTurn, PreparedTurn
+from .chat import ChatTurn, PreparedTurn, record_spending
 from .chat_slots import ChatSlots
 from .classroom_limits import check_may_chat, take_chat_turn
 from .conversations import ThreadLimits
-from .model_calls import ask_models
+from .model_calls import answers_given, ask_models
 from .turn_memory import MAX_ANSWERS_PER_TURN, memory_for, rows_for_window
 
 __all__ = ["NOTHING_TO_REGENERATE", "Regeneration", "begin_regenerate", "finish_regenerate", "regenerate"]
@@ -141,13 +141,7 @@ async def regenerate(
     turn = regeneration.turn
     async with slots.reserve(user_id):
         outcomes = await ask_models(model, turn, options)
-    given = [
-        (answer_id, outcome)
-        for answer_id, outcome in zip(turn.assistant_message_ids, outcomes, strict=True)
-        if isinstance(outcome, Completion)
-    ]
-    if not given:
-        raise next(outcome for outcome in outcomes if isinstance(outcome, AssistantIAError))
+    given = answers_given(turn.assistant_message_ids, outcomes)
     stored = await finish_regenerate(database, limits, regeneration, given)
     return replace(stored, answers=tuple(outcomes), answer_ids=turn.assistant_message_ids, asked=turn.models)
 
@@ -194,9 +188,4 @@ def _store(
         )
         if stored is None:  # the thread (or the account) was deleted while the model was thinking
             raise NotFoundError(_NOT_FOUND)
-        day = stored["updated_at"][:10]
-        for completion in completions:
-            unit.usage.record(turn.user_id, turn.conversation_id, day, completion.model, completion.usage)
-        tokens = sum(completion.usage.total_tokens for completion in completions if completion.usage)
-        if tokens > 0:
-            unit.accounts.spend_credits(turn.user_id, tokens)
+        record_spending(unit, turn.user_id, turn.conversation_id, stored["updated_at"][:10], completions)
