@@ -13,6 +13,7 @@ AssistantIAError
 ├── PermissionDenied
 │   └── LoginRefused            a correct password for a deactivated account (403)
 ├── ActionRefused               an admin action that would harm the class (409): self-deactivation
+├── NothingToRegenerate         a regenerate whose thread does not end with an answered question (409)
 ├── InvalidRequest              input a schema cannot check (422): a CSV, an email domain
 ├── RequestTooLarge             a CSV over the row limit (413)
 ├── CreditsExhausted            the account has no credits left (402)
@@ -132,6 +133,11 @@ class LoginRefused(PermissionDenied):
 
 class ActionRefused(AssistantIAError):
     """An administrator's action that would leave the class without its admin."""
+
+
+class NothingToRegenerate(AssistantIAError):
+    """A regenerate (issue 10) whose thread's last message is not an answer to a user message,
+    or whose last turn changed while the model was answering."""
 
 
 class InvalidRequest(AssistantIAError):

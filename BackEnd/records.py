@@ -138,6 +138,10 @@ class MessageRecord(TypedDict):
     usage: NotRequired[dict[str, Any] | None]
     # -- images (issue 10 part 3): on user messages; null or absent when the message has none
     images: NotRequired[list[ImageRef] | None]
+    # -- turns (issue 10): the user message an answer replies to (null on user messages and on
+    # answers stored before; those follow their question), and when a regenerate or edit changed it
+    reply_to: NotRequired[str | None]
+    edited_at: NotRequired[str | None]
 
 
 class ImageRef(TypedDict):
@@ -266,6 +270,7 @@ def message_record(
     completion: Completion | None = None,
     message_id: str | None = None,
     images: list[ImageRef] | None = None,
+    reply_to: str | None = None,
 ) -> MessageRecord:
     """A new message of a thread, stamped now; an answer carries its `completion`'s model and usage.
 
@@ -283,6 +288,8 @@ def message_record(
         "finish_reason": completion.finish_reason if completion is not None else None,
         "usage": usage.as_dict() if usage is not None else None,
         "images": images or None,
+        "reply_to": reply_to,
+        "edited_at": None,
     }
 
 
@@ -309,13 +316,15 @@ RECORD_FIELDS: dict[RecordKind, dict[str, tuple[type, ...]]] = {
         "finish_reason": (str, type(None)),
         "usage": (dict, type(None)),
         "images": (list, type(None)),
+        "reply_to": (str, type(None)),
+        "edited_at": (str, type(None)),
     },
 }
 # Fields records written before they existed lack: they read as None.
 OPTIONAL_FIELDS: dict[RecordKind, tuple[str, ...]] = {
     "user": ("preferences",),
     "conversation": (),
-    "message": ("model", "finish_reason", "usage", "images"),
+    "message": ("model", "finish_reason", "usage", "images", "reply_to", "edited_at"),
 }
 _ALLOWED_VALUES: dict[tuple[RecordKind, str], frozenset[str]] = {
     ("user", "role"): frozenset({"user", "admin"}),
@@ -355,6 +364,10 @@ def record_problem(kind: RecordKind, doc: object) -> str | None:
         problem = _images_problem(doc["images"])
         if problem is not None:
             return problem
+    if kind == "message":
+        problem = _turn_field_problem(doc)
+        if problem is not None:
+            return problem
     if kind == "message" and doc.get("usage") is not None:
         return _usage_problem(doc["usage"])
     if kind == "user" and doc.get("preferences") is not None:
@@ -366,6 +379,17 @@ def with_defaults(kind: RecordKind, doc: dict[str, Any]) -> dict[str, Any]:
     """`doc` with every field of its kind, those it predates set to None (dumps compare equal)."""
     missing = [field for field in OPTIONAL_FIELDS[kind] if field not in doc]
     return {**doc, **dict.fromkeys(missing)} if missing else doc
+
+
+def _turn_field_problem(doc: dict[str, Any]) -> str | None:
+    """`reply_to` and `edited_at` (issue 10) are optional, but well-formed when present."""
+    reply_to = doc.get("reply_to")
+    if reply_to is not None and not is_valid_id("msg", reply_to):
+        return "has a malformed 'reply_to'"
+    edited_at = doc.get("edited_at")
+    if edited_at is not None and not is_valid_stamp(edited_at):
+        return "has no valid 'edited_at'"
+    return None
 
 
 def _is_count(value: object) -> bool:

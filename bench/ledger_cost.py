@@ -49,7 +49,7 @@ def _turns(database: Database, rounds: int) -> dict[int, list[tuple[float, float
                 ),
             ]
             wall, cpu = time.perf_counter(), time.process_time()
-            _store_turn(database, limits, user["id"], thread, turn, None, _ANSWER if way == 2 else None)
+            _store_turn(database, limits, user["id"], thread, turn, None, [_ANSWER] if way == 2 else [])
             times[way].append((time.perf_counter() - wall, time.process_time() - cpu))
     return times
 

@@ -31,6 +31,7 @@ from bench.organising import ORGANISING_ROWS
 from bench.report import PLOT_NAME, ROWS, plot, table
 from bench.scenarios import BURST_LATENCY, Samples, measure_baseline, measure_size
 from bench.server import UpstreamProcess
+from bench.several_models import SEVERAL_ROWS, several_models
 from bench.streaming import measure_streaming, streaming_table
 from bench.usage_figures import USAGE_ROWS, measure_usage, with_ledger
 
@@ -94,7 +95,8 @@ def main() -> int:
                         database_url=database_url,
                         with_burst=largest,
                         with_dump=largest,
-                        extra=measure_usage,
+                        # issue 10: the 3-model turn on the same server and tokens
+                        extra=lambda *given: measure_usage(*given) | several_models(upstream)(*given),
                     )
                     if largest:
                         streaming = measure_streaming(data, workdir, upstream, database_url=database_url)
@@ -106,7 +108,7 @@ def main() -> int:
     finally:
         upstream.stop()
     elapsed = time.perf_counter() - started
-    ROWS.extend(USAGE_ROWS)
+    ROWS.extend(USAGE_ROWS + SEVERAL_ROWS)
     rendered = table(figures, baseline, BURST_LATENCY)
     rendered += f"\n\nStreamed answers, {sizes[-1]:,} messages:\n\n" + streaming_table({"figure": streaming})
     rendered += "\n\nClassroom (p50, in-process): " + "; ".join(

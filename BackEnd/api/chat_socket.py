@@ -14,9 +14,9 @@ from starlette.websockets import WebSocketDisconnect
 
 from ..errors import AssistantIAError, AuthenticationError
 from ..records import UserRecord
-from ..schemas import SocketAuth, SocketChat, SocketMessage, SocketStop
-from ..services import auth, chat_stream
-from ..services.chat_options import options_for_request, system_prompt_for
+from ..schemas import SocketAuth, SocketChat, SocketMessage, SocketRegenerate, SocketStop
+from ..services import auth, chat_stream, regenerate_stream
+from ..services.chat_options import options_per_model, system_prompt_for
 from .deps import AppContext
 from .errors import status_and_detail
 
@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 POLICY_VIOLATION = 1008  # no valid sign-in in time, or a web page of another site
 SIGNED_OUT = 4401  # the token expired or was revoked, or the account went: sign in again
-_messages: TypeAdapter[SocketChat | SocketStop] = TypeAdapter(SocketMessage)
+_messages: TypeAdapter[SocketChat | SocketRegenerate | SocketStop] = TypeAdapter(SocketMessage)
 
 
 class _Closed(Exception):
@@ -107,8 +107,25 @@ class ChatSocket:
                     {"type": "error", "request_id": request_id, "status": status, "detail": detail}
                 )
 
-    async def _start(self, user: UserRecord, message: SocketChat) -> chat_stream.StreamTurn:
+    async def _start(
+        self, user: UserRecord, message: SocketChat | SocketRegenerate
+    ) -> chat_stream.StreamTurn:
         context = self._context
+        if isinstance(message, SocketRegenerate):  # issue 10: the last user message asked again
+            return await regenerate_stream.start_regenerate_stream(
+                context.database,
+                context.chat_model,
+                context.generations,
+                slots=context.chat_slots,
+                user_id=user["id"],
+                conversation_id=message.conversation_id,
+                message=message.message,
+                system_prompt=system_prompt_for(context.settings, user),
+                memory=context.settings.chat_memory_messages,
+                limits=context.limits,
+                options=options_per_model(context.settings, user, message),
+                rate_per_minute=context.settings.chat_rate_per_minute,
+            )
         return await chat_stream.start_stream(
             context.database,
             context.chat_model,
@@ -120,7 +137,7 @@ class ChatSocket:
             system_prompt=system_prompt_for(context.settings, user),
             memory=context.settings.chat_memory_messages,
             limits=context.limits,
-            options=options_for_request(context.settings, user, message),
+            options=options_per_model(context.settings, user, message),
             rate_per_minute=context.settings.chat_rate_per_minute,
             images=message.images,
             titles=context.titles,
@@ -137,7 +154,7 @@ class ChatSocket:
                         fields = event.data
                     else:
                         status, detail = status_and_detail(event.error)
-                        fields = {"status": status, "detail": detail}
+                        fields = {**event.data, "status": status, "detail": detail}
                     await self._send({"type": event.kind, "request_id": request_id, **fields})
             except _Closed:
                 pass  # the client went away: its generation still ends and is stored

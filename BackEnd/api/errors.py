@@ -24,6 +24,7 @@ from ..errors import (
     InvalidRequest,
     LimitReached,
     NotFoundError,
+    NothingToRegenerate,
     PermissionDenied,
     RequestTooLarge,
     RetryLater,
@@ -58,6 +59,7 @@ _STATUS_BY_ERROR: list[tuple[type[AssistantIAError], int]] = [
     (AuthenticationError, 401),
     (PermissionDenied, 403),
     (ActionRefused, 409),
+    (NothingToRegenerate, 409),
     (InvalidRequest, 422),
     (RequestTooLarge, 413),
     (CreditsExhausted, 402),
@@ -75,7 +77,8 @@ _DESCRIPTIONS = {
     402: "No credits left on the account (see PATCH /users/{id})",
     403: "Reserved for administrators, sign-up closed, or a deactivated account's login",
     404: "No such object for this user",
-    409: "Already exists, a per-user limit is reached, or an admin acting on their own account",
+    409: "Already exists, a per-user limit is reached, an admin acting on their own account, "
+    "or a regenerate with no answered question to ask again",
     413: "The request body is over the 1 MiB limit (25 MiB for an import), or a CSV over 2,000 rows",
     422: "The request is well-formed but its content cannot be used (a malformed CSV, a domain not allowed…)",
     429: "The account already has USER_CONCURRENT_CHATS chats waiting for an answer, sent "

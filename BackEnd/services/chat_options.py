@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..completion import ChatOptions
 from ..config import Settings
 from ..errors import InvalidChoice
 from ..records import Preferences, UserRecord
-from ..schemas import ChatRequest
+from ..schemas import ChatChoices
 
-__all__ = ["check_model_allowed", "chat_options", "default_model", "preferences_of", "system_prompt_for"]
+__all__ = [
+    "check_model_allowed",
+    "chat_options",
+    "options_per_model",
+    "default_model",
+    "preferences_of",
+    "system_prompt_for",
+]
 
 
 def preferences_of(user: UserRecord) -> Preferences:
@@ -73,7 +82,7 @@ def system_prompt_for(settings: Settings, user: UserRecord) -> str:
     return preferences_of(user)["system_prompt"] or settings.system_prompt
 
 
-def options_for_request(settings: Settings, user: UserRecord, request: ChatRequest) -> ChatOptions:
+def options_for_request(settings: Settings, user: UserRecord, request: ChatChoices) -> ChatOptions:
     """`chat_options` for a chat body (`/ai/chat`, its stream, the WebSocket's `chat`)."""
     return chat_options(
         settings,
@@ -83,3 +92,13 @@ def options_for_request(settings: Settings, user: UserRecord, request: ChatReque
         top_p=request.top_p,
         max_tokens=request.max_tokens,
     )
+
+
+def options_per_model(settings: Settings, user: UserRecord, request: ChatChoices) -> list[ChatOptions]:
+    """One turn's options for each model it asks: `models` (issue 10), else the one `model`."""
+    options = options_for_request(settings, user, request)
+    if request.models is None:
+        return [options]
+    for index, model in enumerate(request.models):
+        check_model_allowed(settings, model, ("body", "models", str(index)))
+    return [replace(options, model=model) for model in request.models]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -16,32 +15,21 @@ from ..completion import ChatOptions, Completion
 from ..errors import AssistantIAError, NotFoundError, UpstreamTimeout
 from ..llm import ChatModel
 from ..storage import Database
-from .chat import PreparedTurn, begin_turn, finish_turn
+from .chat import PreparedTurn, begin_turn, finish_answers, finish_turn
+from .chat_several_stream import generate_several, start_events
 from .chat_slots import ChatSlots
 from .conversations import ThreadLimits
 from .generations import Generation, Generations
+from .stream_events import STOPPED, StreamEvent
+from .stream_events import emit as _emit
 from .titles import TitleWriter
 
-__all__ = ["STOPPED", "StreamEvent", "StreamTurn", "start_stream", "stop_thread"]
+__all__ = ["STOPPED", "StreamEvent", "StreamTurn", "launch", "start_stream", "stop_thread"]
 
 logger = logging.getLogger(__name__)
 
-STOPPED = "stopped"
 # A proxy may cut a connection silent for long (nginx: 60 s); a model may think for longer.
 KEEPALIVE_SECONDS = 15.0
-EventKind = Literal["start", "delta", "done", "error", "ping"]
-
-
-@dataclass(frozen=True)
-class StreamEvent:
-    """One event of a streamed turn; an `error` event carries the domain error, mapped by the API.
-
-    `ping` events keep a silent connection alive (SSE sends a comment; a WebSocket needs none).
-    """
-
-    kind: EventKind
-    data: dict[str, Any] = field(default_factory=dict)
-    error: AssistantIAError | None = None
 
 
 @dataclass(frozen=True)
@@ -64,7 +52,7 @@ async def start_stream(
     system_prompt: str,
     memory: int,
     limits: ThreadLimits,
-    options: ChatOptions | None = None,
+    options: ChatOptions | Sequence[ChatOptions] | None = None,
     rate_per_minute: int = 0,
     images: Sequence[str] | None = None,
     titles: TitleWriter | None = None,
@@ -72,8 +60,14 @@ async def start_stream(
     """Check the turn as `/ai/chat` does (raising what it would answer), then start its generation.
 
     The generation runs in the app's task group: whoever reads `events` may go away without
-    cutting it short. The account's chat slot is held until the generation ends.
+    cutting it short. The account's chat slot is held until the generation ends. Several
+    `options` (one per model, issue 10) stream side by side: see `chat_several_stream`.
     """
+    several = list(options) if options is not None and not isinstance(options, ChatOptions) else []
+    if len(several) == 1:
+        options, several = several[0], []
+    single = None if several or options is None else options
+    assert single is None or isinstance(single, ChatOptions)
     turn = await begin_turn(
         database,
         user_id=user_id,
@@ -85,36 +79,75 @@ async def start_stream(
         rate_per_minute=rate_per_minute,
         images=images,
         titles=titles,
+        models=[one.model or model.model for one in several] or [_asked(model, single)],
     )
     model.check_configured()
-    slot = AsyncExitStack()
-    # Entered here so a full account is refused before the stream starts; left by the generation.
-    await slot.enter_async_context(slots.reserve(user_id))
-    # Unbounded: an answer is bounded, and a slow reader must never slow the generation down.
-    send, receive = anyio.create_memory_object_stream[StreamEvent](math.inf)
-    generation = Generation(user_id, turn.conversation_id)
-
-    async def work() -> None:
-        async with slot, send, anyio.create_task_group() as pings:
-            pings.start_soon(_keep_alive, send)
-            await _generate(database, model, limits, turn, generation, send, options)
-            pings.cancel_scope.cancel()
-
-    try:
-        generations.start(generation, work)
-    except BaseException:
-        await slot.aclose()
-        raise
+    if several:
+        return await launch(
+            generations,
+            slots,
+            turn,
+            start_events(turn),
+            lambda generation, send: generate_several(
+                model,
+                turn,
+                generation,
+                send,
+                several,
+                lambda given: finish_answers(database, limits, turn, given),
+            ),
+        )
     start = StreamEvent(
         "start",
         {
             "conversation_id": turn.conversation_id,
             "user_message_id": turn.question["id"],
             "assistant_message_id": turn.assistant_message_id,
-            "model": _asked(model, options),
+            "model": _asked(model, single),
         },
     )
-    return StreamTurn(start, receive)
+    return await launch(
+        generations,
+        slots,
+        turn,
+        [start],
+        lambda generation, send: _generate(database, model, limits, turn, generation, send, single),
+    )
+
+
+async def launch(
+    generations: Generations,
+    slots: ChatSlots,
+    turn: PreparedTurn,
+    starts: list[StreamEvent],
+    generate: Callable[[Generation, MemoryObjectSendStream[StreamEvent]], Awaitable[None]],
+) -> StreamTurn:
+    """Run `generate` as the turn's generation, holding one of the account's chat slots until it ends.
+
+    The first of `starts` is the stream's own event; the others lead its events (one per model).
+    """
+    slot = AsyncExitStack()
+    # Entered here so a full account is refused before the stream starts; left by the generation.
+    await slot.enter_async_context(slots.reserve(turn.user_id))
+    # Unbounded: an answer is bounded, and a slow reader must never slow the generation down.
+    send, receive = anyio.create_memory_object_stream[StreamEvent](math.inf)
+    generation = Generation(turn.user_id, turn.conversation_id)
+
+    async def work() -> None:
+        async with slot, send, anyio.create_task_group() as pings:
+            pings.start_soon(_keep_alive, send)
+            await generate(generation, send)
+            pings.cancel_scope.cancel()
+
+    first, *others = starts
+    for event in others:
+        _emit(send, event)
+    try:
+        generations.start(generation, work)
+    except BaseException:
+        await slot.aclose()
+        raise
+    return StreamTurn(first, receive)
 
 
 async def stop_thread(
@@ -202,10 +235,3 @@ async def _keep_alive(send: MemoryObjectSendStream[StreamEvent]) -> None:
     while True:
         await anyio.sleep(KEEPALIVE_SECONDS)
         _emit(send, StreamEvent("ping"))
-
-
-def _emit(send: MemoryObjectSendStream[StreamEvent], event: StreamEvent) -> None:
-    try:
-        send.send_nowait(event)
-    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-        pass  # the client went away: the generation goes on and stores the turn regardless

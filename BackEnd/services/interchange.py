@@ -220,8 +220,10 @@ def records_for(user_id: str, thread: ImportedThread) -> tuple[ConversationRecor
         "message_count": 0,  # storage counts the messages as they are added
         "preview": None,
     }
-    messages: list[MessageRecord] = [
-        {
+    messages: list[MessageRecord] = []
+    asked: str | None = None  # the question an imported answer replies to: the one before it
+    for message in thread.messages:
+        record: MessageRecord = {
             "id": new_id("msg"),
             "conversation_id": conversation["id"],
             "user_id": user_id,
@@ -233,7 +235,10 @@ def records_for(user_id: str, thread: ImportedThread) -> tuple[ConversationRecor
             # What another server (or ChatGPT) spent is not this server's spending: the usage
             # figures and credits count only answers given here.
             "usage": None,
+            "reply_to": asked if message.role == "assistant" else None,
+            "edited_at": None,
         }
-        for message in thread.messages
-    ]
+        if message.role == "user":
+            asked = record["id"]
+        messages.append(record)
     return conversation, messages

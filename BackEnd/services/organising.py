@@ -143,16 +143,27 @@ def fork_conversation(
         limits.check_new_conversation(unit, user_id)
         fork = conversation_record(user_id, fork_title(source["title"]))
         unit.threads.add(fork)
+        # New ids, each answer's reply_to pointing at the copy of its question, and the fork's
+        # own copies of the stored images (issue 10).
+        copied = {message["id"]: new_id("msg") for message in messages}
         copies: list[MessageRecord] = []
         files: list[StoredFile] = []
         for message in messages:
-            copy_id = new_id("msg")
-            # -- images (issue 10): the fork gets its own copies of the stored files
-            images, copied = copy_images(
+            copy_id = copied[message["id"]]
+            images, copied_files = copy_images(
                 unit.stored_files, user_id, fork["id"], copy_id, message.get("images")
             )
-            copies.append({**message, "id": copy_id, "conversation_id": fork["id"], "images": images})
-            files += copied
+            reply_to = copied.get(message.get("reply_to") or "")
+            copies.append(
+                {
+                    **message,
+                    "id": copy_id,
+                    "conversation_id": fork["id"],
+                    "images": images,
+                    "reply_to": reply_to,
+                }
+            )
+            files += copied_files
         stored = _found(unit.threads.insert_dated(user_id, fork["id"], copies))
         for file in files:  # after their messages (the SQL foreign key)
             unit.stored_files.add(file)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -48,6 +48,7 @@ from .page import Page
 from .signals import LocalSignals, SignalChannel
 
 __all__ = [
+    "STALE_TURN",
     "ALL_THREADS",
     "AccountTotals",
     "Accounts",
@@ -69,6 +70,9 @@ __all__ = [
     "UserStats",
     "profile_changes",
 ]
+
+# Why a regenerate found its thread changed meanwhile (Threads.replace_last_turn).
+STALE_TURN = "The conversation changed while the answer was written; nothing was replaced."
 
 
 @dataclass
@@ -275,6 +279,26 @@ class Threads(ABC):
 
         Storage stamps the messages' `created_at` under its lock, after the thread's last
         time, so history order is time order whichever process or thread commits first.
+        """
+
+    # -- regenerate and edit (issue 10); STALE_TURN is the sentence of its NothingToRegenerate
+    @abstractmethod
+    def replace_last_turn(
+        self,
+        user_id: str,
+        conversation_id: str,
+        question: MessageRecord,
+        replaced: Sequence[str],
+        answers: list[MessageRecord],
+    ) -> ConversationRecord | None:
+        """Put `question` and `answers` in place of the thread's last turn; None if no such thread.
+
+        The thread must still end with `question`'s id then the `replaced` answer ids, else
+        NothingToRegenerate. The question keeps its place and `created_at` and takes this
+        record's `content` and `edited_at`. An answer whose id is among `replaced` keeps that
+        message's place and `created_at`; the other `replaced` go and the new ones are added,
+        stamped after the thread's last time. The thread's `updated_at` moves, its size,
+        preview, the account's stats and the search index follow.
         """
 
     @abstractmethod

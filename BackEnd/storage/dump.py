@@ -1,6 +1,7 @@
 """The dump file: `{"format": "assistantia-dump", "version": 3, users, conversations, messages, usage, audit, files}`.
 
-Version 3 adds the messages' `images` and the stored image `files` (their bytes base64).
+Version 3 adds the messages' `images`, `reply_to` and `edited_at`, and the stored image `files`
+(their bytes base64); a version 2 file's messages read them as null.
 
 Version 2 adds the conversations' organising fields (is_favorite, archived, folder, tags), the
 answers' model, finish_reason and usage, the accounts' preferences and classroom fields (is_active, last_login_at, credits,

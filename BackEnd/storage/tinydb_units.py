@@ -41,6 +41,7 @@ from .tinydb_files import ImageFolder, TinyFiles
 from .tinydb_organise import TinyOrganising
 from .tinydb_search import TinySearch
 from .tinydb_stats import TinyStats
+from .tinydb_turns import TinyTurns
 from .tinydb_usage import TinyUsageLedger
 from .usage_files import UsageIndex
 from .users_file import UsersFile
@@ -196,7 +197,7 @@ class TinyUnitOfWork(UnitOfWork):
             self.users.abandoned()
 
 
-class TinyThreads(TinyOrganising, Threads):
+class TinyThreads(TinyOrganising, TinyTurns, Threads):
     """A user's conversation file and thread files, under that user's lock."""
 
     def __init__(self, unit: TinyUnitOfWork) -> None:

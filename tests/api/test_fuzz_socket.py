@@ -23,9 +23,10 @@ SEED = 20261201
 _VALUES: list[Any] = [
     None, True, 0, -1, 2**70, 1.5, float("1e308"), "", " ", "x" * 25_000, "é€😀", "\u202e", "\t\n",
     [], {}, [1, [2, [3]]], {"a": {"b": {"c": None}}}, UNKNOWN_ID, "conv_../../etc", "msg_1",
+    ["vendor/a", "vendor/b"],
 ]  # fmt: skip
-_FIELDS = ["type", "message", "conversation_id", "request_id", "token", "extra"]
-_TYPES = ["chat", "stop", "auth", "ready", "delta", "", "CHAT", None, 3]
+_FIELDS = ["type", "message", "conversation_id", "request_id", "token", "extra", "models"]
+_TYPES = ["chat", "stop", "regenerate", "auth", "ready", "delta", "", "CHAT", None, 3]
 
 
 def _message(rng: random.Random) -> str:
@@ -57,6 +58,10 @@ async def test_random_messages_get_a_4xx_error_or_a_whole_stream_and_the_socket_
             text = _message(rng)
             await ws.send_text(text)
             answer = await ws.receive()
+            if answer["type"] == "start" and '"models"' in text:  # several models: `end` closes it
+                while answer["type"] != "end":
+                    answer = await ws.receive()
+                continue
             if answer["type"] == "start":  # a valid chat after all: its stream ends properly
                 while answer["type"] not in ("done", "error"):
                     answer = await ws.receive()

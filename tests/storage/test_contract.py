@@ -114,7 +114,7 @@ def test_append_stores_the_turn_in_order_and_moves_updated_at_to_its_last_messag
     assert second["updated_at"] == times[-1] == stored_thread["updated_at"]  # type: ignore[index]
     assert set(page.items[0]) == {
         *("id", "conversation_id", "user_id", "role", "content", "created_at"),
-        *("model", "finish_reason", "usage", "images"),
+        *("model", "finish_reason", "usage", "images", "reply_to", "edited_at"),
     }
     assert middle is not None and [m["content"] for m in middle.items] == ["echo: one", "two"]
 

@@ -105,6 +105,9 @@ _VALID_BODIES: dict[str, Callable[[Account], dict[str, Any]]] = {
     "POST /ai/chat": lambda who: {"message": "Hello"},
     "POST /ai/chat/stream": lambda who: {"message": "Hello"},
     "POST /ai/chat/stop": lambda who: {},  # its one field is the conversation_id the test sets
+    # Regenerate (issue 10): the conversation_id is set by the test; an edit tries to change it.
+    "POST /ai/chat/regenerate": lambda who: {"message": "Edited by someone else"},
+    "POST /ai/chat/regenerate/stream": lambda who: {"message": "Edited by someone else"},
     "POST /conversations/{conversation_id}/tags": lambda who: {"tag": "physique"},
     "POST /conversations/{conversation_id}/fork": lambda who: {},
     "PATCH /folders/{folder}": lambda who: {"name": "Renamed folder"},

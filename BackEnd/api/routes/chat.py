@@ -1,13 +1,17 @@
 """Talking to the model: one answer at once, and stopping the answers being streamed."""
 
+from typing import Any
+
 from fastapi import APIRouter, Response
 
+from ...completion import Completion
 from ...model_schemas import ModelList
 from ...schemas import ChatReply, ChatRequest, StopRequest
 from ...services import chat, chat_stream
-from ...services.chat_options import default_model, options_for_request, system_prompt_for
+from ...services.chat import ChatTurn
+from ...services.chat_options import default_model, options_per_model, system_prompt_for
 from ..deps import ContextDep, CurrentUser
-from ..errors import BODY_ERRORS, responses
+from ..errors import BODY_ERRORS, responses, status_and_detail
 
 router = APIRouter(prefix="/ai", tags=["chat"], responses=responses(401, 503))
 
@@ -18,8 +22,9 @@ async def send_chat_message(body: ChatRequest, user: CurrentUser, context: Conte
 
     `model`, `temperature`, `top_p` and `max_tokens` left out take the caller's preferences,
     else the upstream's defaults (the model: OPENROUTER_MODEL); a model outside ALLOWED_MODELS is a 422.
+    `models` (2 to 4) asks several at once: see `answers`; the turn fails only if all of them do.
     """
-    options = options_for_request(context.settings, user, body)
+    options = options_per_model(context.settings, user, body)
     turn = await chat.send_message(
         context.database,
         context.chat_model,
@@ -35,7 +40,7 @@ async def send_chat_message(body: ChatRequest, user: CurrentUser, context: Conte
         images=body.images,
         titles=context.titles,
     )
-    return ChatReply.model_validate(turn, from_attributes=True)
+    return chat_reply(turn)
 
 
 @router.post("/chat/stop", status_code=204, responses=responses(404, *BODY_ERRORS))
@@ -54,3 +59,46 @@ async def list_models(user: CurrentUser, context: ContextDep) -> ModelList:
     """
     default = default_model(context.settings, user)
     return ModelList.model_validate({"items": await context.models.models(default), "default": default})
+
+
+def chat_reply(turn: ChatTurn) -> ChatReply:
+    """A stored turn as `/ai/chat` answers it: the first answer's fields, then every model's."""
+    return ChatReply.model_validate({**_first_answer(turn), "answers": _answers(turn)})
+
+
+def _first_answer(turn: ChatTurn) -> dict[str, Any]:
+    return {
+        "answer": turn.answer,
+        "conversation_id": turn.conversation_id,
+        "user_message_id": turn.user_message_id,
+        "assistant_message_id": turn.assistant_message_id,
+        "model": turn.model,
+        "finish_reason": turn.finish_reason,
+        "usage": turn.usage,
+    }
+
+
+def _answers(turn: ChatTurn) -> list[dict[str, Any]]:
+    """Every model asked, in order: its stored answer, or the error it would have answered alone."""
+    answers: list[dict[str, Any]] = []
+    for asked, answer_id, outcome in zip(turn.asked, turn.answer_ids, turn.answers, strict=True):
+        if isinstance(outcome, Completion):
+            usage = outcome.usage.as_dict() if outcome.usage else None
+            answers.append(
+                {
+                    "model": outcome.model,
+                    "answer": outcome.content,
+                    "assistant_message_id": answer_id,
+                    "finish_reason": outcome.finish_reason,
+                    "usage": usage,
+                    "error": None,
+                }
+            )
+        else:
+            status, detail = status_and_detail(outcome)
+            error = {"status": status, "detail": detail}
+            answers.append(
+                dict.fromkeys(("answer", "assistant_message_id", "finish_reason", "usage"))
+                | {"model": asked, "error": error}
+            )
+    return answers

@@ -10,19 +10,19 @@ from fastapi.sse import KEEPALIVE_COMMENT, EventSourceResponse, format_sse_event
 
 from ...schemas import ChatRequest
 from ...services import chat_stream
-from ...services.chat_options import options_for_request, system_prompt_for
+from ...services.chat_options import options_per_model, system_prompt_for
 from ...services.chat_stream import StreamEvent, StreamTurn
 from ..deps import ContextDep, CurrentUser
 from ..errors import BODY_ERRORS, json_responses, status_and_detail
 
-__all__ = ["event_data", "router"]
+__all__ = ["EVENTS", "DocumentedAsEventStream", "event_data", "event_stream", "router"]
 
 # Its own router: a stream's errors are JSON while its success is not (see json_responses).
 router = APIRouter(prefix="/ai", tags=["chat"])
 
 
-class _DocumentedAsEventStream(Response):
-    """No media type of its own, so the 200 is documented by `_EVENTS` alone.
+class DocumentedAsEventStream(Response):
+    """No media type of its own, so the 200 is documented by `EVENTS` alone.
 
     The route returns fastapi.sse's EventSourceResponse, but FastAPI drives every route
     declared with `response_class=EventSourceResponse` as a generator endpoint.
@@ -35,11 +35,11 @@ _EVENT_ITEM = {
     "type": "object",
     "required": ["event", "data"],
     "properties": {
-        "event": {"type": "string", "enum": ["start", "delta", "done", "error"]},
+        "event": {"type": "string", "enum": ["start", "delta", "done", "error", "end"]},
         "data": {"type": "string", "contentMediaType": "application/json"},
     },
 }
-_EVENTS: dict[int | str, dict[str, Any]] = {
+EVENTS: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The answer as it is written (see the README's event protocol)",
         "content": {"text/event-stream": {"itemSchema": _EVENT_ITEM}},
@@ -49,13 +49,16 @@ _EVENTS: dict[int | str, dict[str, Any]] = {
 
 @router.post(
     "/chat/stream",
-    response_class=_DocumentedAsEventStream,
-    responses=_EVENTS | json_responses(401, 404, 409, 429, 503, *BODY_ERRORS),
+    response_class=DocumentedAsEventStream,
+    responses=EVENTS | json_responses(401, 404, 409, 429, 503, *BODY_ERRORS),
 )
 async def stream_chat_message(
     body: ChatRequest, user: CurrentUser, context: ContextDep
 ) -> EventSourceResponse:
     """Send a message and receive the answer as it is written: `start`, `delta`s, then `done` or `error`.
+
+    With `models` (issue 10) every event names its `model`, each model ends with its own `done`
+    or `error`, and a last `end` event `{conversation_id}` closes the stream.
 
     The body is `/ai/chat`'s; what fails before the model is asked answers plain JSON as there.
     The turn is stored whole once the answer ends, even if the client has gone away meanwhile
@@ -72,11 +75,16 @@ async def stream_chat_message(
         system_prompt=system_prompt_for(context.settings, user),
         memory=context.settings.chat_memory_messages,
         limits=context.limits,
-        options=options_for_request(context.settings, user, body),
+        options=options_per_model(context.settings, user, body),
         rate_per_minute=context.settings.chat_rate_per_minute,
         images=body.images,
         titles=context.titles,
     )
+    return event_stream(turn)
+
+
+def event_stream(turn: StreamTurn) -> EventSourceResponse:
+    """A started turn's events as Server-Sent Events."""
     # fastapi.sse's response and encoder, fed directly rather than through a generator endpoint:
     # its per-event validation and keep-alive timer measured two thirds of the CPU of a delta.
     return EventSourceResponse(
@@ -108,4 +116,4 @@ def event_data(event: StreamEvent) -> dict[str, Any]:
     if event.error is None:
         return event.data
     status, detail = status_and_detail(event.error)
-    return {"status": status, "detail": detail}
+    return {**event.data, "status": status, "detail": detail}

@@ -110,6 +110,9 @@ messages = Table(
     Column("model", Text, nullable=True),
     Column("finish_reason", String(40), nullable=True),
     Column("usage", _JSON, nullable=True),
+    # Turns (issue 10, revision 0007): the question an answer replies to, and when it was edited.
+    Column("reply_to", _ID, nullable=True),
+    Column("edited_at", STAMP, nullable=True),
     Column("images", _JSON, nullable=True),  # issue 10 (revision 0008): [{id, url, content_type, bytes}]
     ForeignKeyConstraint(
         ["conversation_id", "user_id"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, or_, select, true, update
@@ -48,6 +49,7 @@ from .organise import (
 )
 from .schema import conversations, messages, users
 from .stats import SQLStats
+from .turns import replace_turn
 from .usage import SQLUsageLedger
 
 __all__ = ["SQLUnitOfWork"]
@@ -329,6 +331,22 @@ class SQLThreads(SQLOrganising, Threads):
             return self._tagged(conversation)  # type: ignore[no-any-return]
         # Stamped after every stored message: the newest, so the preview needs no look at the thread.
         return self._stored(conversation, stamped, last, newest=True)  # type: ignore[no-any-return]
+
+    def replace_last_turn(
+        self,
+        user_id: str,
+        conversation_id: str,
+        question: MessageRecord,
+        replaced: Sequence[str],
+        answers: list[MessageRecord],
+    ) -> ConversationRecord | None:
+        conversation = self._find(user_id, conversation_id, for_update=True)
+        if conversation is None:
+            return None
+        changes, added = replace_turn(self._db, conversation, question, replaced, answers)
+        self._stats.added(user_id, added)
+        self._stats.settle(user_id)  # answers may have gone: drop emptied days
+        return self._tagged({**conversation, **changes})  # type: ignore[no-any-return]
 
     def clear(self, user_id: str, conversation_id: str) -> bool:
         if self._find(user_id, conversation_id, for_update=True) is None:

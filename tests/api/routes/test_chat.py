@@ -59,8 +59,9 @@ async def test_chat_without_conversation_id_starts_a_thread_titled_from_the_mess
 
     assert set(reply) == {
         *("answer", "conversation_id", "user_message_id", "assistant_message_id"),
-        *("model", "finish_reason", "usage"),
+        *("model", "finish_reason", "usage", "answers"),
     }
+    assert [answer["assistant_message_id"] for answer in reply["answers"]] == [reply["assistant_message_id"]]
     assert reply["answer"] == "echo: Explain photosynthesis simply"
     assert reply["conversation_id"].startswith("conv_")
     threads = await conversations(client, alice)

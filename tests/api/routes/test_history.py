@@ -55,8 +55,9 @@ async def test_history_is_chronological_with_public_fields(client, alice):
     ]
     for item in items:
         assert set(item) == {"id", "conversation_id", "role", "content", "created_at"} | {
-            *("model", "finish_reason", "usage", "images")
+            *("model", "finish_reason", "usage", "images", "reply_to", "edited_at")
         }
+        assert item["edited_at"] is None
         assert item["conversation_id"] == conversation_id
         assert item["id"].startswith("msg_")
     stamps = [item["created_at"] for item in items]
@@ -69,6 +70,7 @@ async def test_history_ids_match_the_chat_reply(client, alice):
     items = (await history(client, alice, reply["conversation_id"]))["items"]
     assert [item["id"] for item in items] == [reply["user_message_id"], reply["assistant_message_id"]]
     assert items[1]["content"] == reply["answer"]
+    assert (items[0]["reply_to"], items[1]["reply_to"]) == (None, reply["user_message_id"])
 
 
 async def test_history_pages_with_limit_and_offset(client, alice):

@@ -232,3 +232,19 @@ async def test_a_fork_gets_its_own_copy_of_the_images(client, app, alice):
     served = await client.get(copied["images"][0]["url"], headers=alice.headers)  # type: ignore[index]
     assert served.status_code == 200 and served.content == PNG
     assert stored_file_count(database_of(app)) == 1
+
+
+async def test_a_regenerate_shows_the_model_the_question_s_images_again(client, app, upstream, alice):
+    first = (await chat(client, alice, "voici l'exercice", [data_url("image/png", PNG), REMOTE])).json()
+
+    response = await client.post(
+        "/ai/chat/regenerate", json={"conversation_id": first["conversation_id"]}, headers=alice.headers
+    )
+
+    assert response.status_code == 200, response.text
+    asked = upstream.bodies[-1]["messages"][-1]
+    assert asked["role"] == "user" and asked["content"] == [
+        {"type": "text", "text": "voici l'exercice"},
+        {"type": "image_url", "image_url": {"url": data_url("image/png", PNG)}},
+        {"type": "image_url", "image_url": {"url": REMOTE}},
+    ]
