@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from BackEnd.records import is_valid_id, is_valid_stamp, message_record, new_id, record_problem, utc_now
+from BackEnd.record_checks import record_problem
+from BackEnd.records import is_valid_id, is_valid_stamp, message_record, new_id, utc_now
 
 
 @pytest.mark.parametrize(

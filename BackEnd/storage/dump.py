@@ -20,14 +20,12 @@ from typing import Any
 
 from ..emails import normalise_email
 from ..errors import RestoreError
+from ..record_checks import RECORD_FIELDS, record_problem, stored_conversation
 from ..records import (
     ACCOUNT_DEFAULTS,
-    RECORD_FIELDS,
     RecordKind,
     is_storable_text,
     is_valid_stamp,
-    record_problem,
-    stored_conversation,
     utc_now,
     with_account_defaults,
 )

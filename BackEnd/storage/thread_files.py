@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataFileCorrupt
-from ..records import ConversationRecord, record_problem
+from ..record_checks import record_problem
+from ..records import ConversationRecord
 from .journal import FileTransaction
 from .record_file import RecordFile
 from .record_layout import Record, read_records

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataFolderInUse, DataFolderInvalid, RestoreError, StorageUnavailable
-from ..records import stored_conversation, with_defaults
+from ..record_checks import stored_conversation, with_defaults
 from .base import Database, Dump, UnitOfWork, UsageTotals
 from .credit_files import CreditFiles
 from .files import FileLock

@@ -10,12 +10,8 @@ from tinydb import Query
 from tinydb.table import Table
 
 from ..errors import NotFoundError
-from ..records import (
-    ConversationRecord,
-    MessageRecord,
-    stamp_after,
-    stored_conversation,
-)
+from ..record_checks import stored_conversation
+from ..records import ConversationRecord, MessageRecord, stamp_after
 from .base import (
     ALL_THREADS,
     Accounts,

@@ -15,7 +15,8 @@ from tinydb.table import Table
 
 from ..emails import email_key
 from ..errors import DataFileCorrupt, StorageUnavailable
-from ..records import AuditRecord, Role, UserRecord, record_problem, with_account_defaults
+from ..record_checks import record_problem
+from ..records import AuditRecord, Role, UserRecord, with_account_defaults
 from .files import FileLock
 from .tinydb_storage import DurableJSONStorage
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from BackEnd.records import AuditRecord, utc_now, with_defaults
+from BackEnd.record_checks import with_defaults
+from BackEnd.records import AuditRecord, utc_now
 from BackEnd.storage import Database
 from BackEnd.storage.dump import read_dump, write_dump
 from tests.utils.records import add_users, make_user

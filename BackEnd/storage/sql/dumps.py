@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, exists, insert, select
 
-from ...records import STORED_CONVERSATION_FIELDS, UserRecord
+from ...record_checks import STORED_CONVERSATION_FIELDS
+from ...records import UserRecord
 from ..base import Dump
 from ..summaries import ThreadSummary, summarise
 from .files import all_files, insert_files
