@@ -12,9 +12,9 @@ from fastapi import WebSocket
 from pydantic import TypeAdapter, ValidationError
 from starlette.websockets import WebSocketDisconnect
 
+from ..chat_schemas import SocketAuth, SocketChat, SocketMessage, SocketRegenerate, SocketStop
 from ..errors import AssistantIAError, AuthenticationError
 from ..records import UserRecord
-from ..schemas import SocketAuth, SocketChat, SocketMessage, SocketRegenerate, SocketStop
 from ..services import auth, chat_stream, regenerate_stream
 from ..services.chat_options import options_per_model, system_prompt_for
 from .deps import AppContext

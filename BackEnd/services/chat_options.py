@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..chat_schemas import ChatChoices
 from ..completion import ChatOptions
 from ..config import Settings
 from ..errors import InvalidChoice
 from ..records import Preferences, UserRecord
-from ..schemas import ChatChoices
 
 __all__ = [
     "check_model_allowed",

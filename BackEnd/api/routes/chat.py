@@ -4,9 +4,9 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
+from ...chat_schemas import ChatReply, ChatRequest, StopRequest
 from ...completion import Completion
 from ...model_schemas import ModelList
-from ...schemas import ChatReply, ChatRequest, StopRequest
 from ...services import chat, chat_stream
 from ...services.chat import ChatTurn
 from ...services.chat_options import default_model, options_per_model, system_prompt_for

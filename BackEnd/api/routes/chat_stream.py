@@ -8,7 +8,7 @@ import anyio
 from fastapi import APIRouter, Response
 from fastapi.sse import KEEPALIVE_COMMENT, EventSourceResponse, format_sse_event
 
-from ...schemas import ChatRequest
+from ...chat_schemas import ChatRequest
 from ...services import chat_stream
 from ...services.chat_options import options_per_model, system_prompt_for
 from ...services.chat_stream import StreamEvent, StreamTurn

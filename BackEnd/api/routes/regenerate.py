@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 from fastapi.sse import EventSourceResponse
 
-from ...schemas import ChatReply, RegenerateRequest
+from ...chat_schemas import ChatReply, RegenerateRequest
 from ...services import regenerate, regenerate_stream
 from ...services.chat_options import options_per_model, system_prompt_for
 from ..deps import ContextDep, CurrentUser
