@@ -16,9 +16,9 @@ from ..chat_schemas import SocketAuth, SocketChat, SocketMessage, SocketRegenera
 from ..errors import AssistantIAError, AuthenticationError
 from ..records import UserRecord
 from ..services import auth, chat_stream, regenerate_stream
-from ..services.chat_options import options_per_model, system_prompt_for
 from .deps import AppContext
 from .errors import status_and_detail
+from .turns import turn_arguments
 
 __all__ = ["POLICY_VIOLATION", "SIGNED_OUT", "ChatSocket"]
 
@@ -116,29 +116,17 @@ class ChatSocket:
                 context.database,
                 context.chat_model,
                 context.generations,
-                slots=context.chat_slots,
-                user_id=user["id"],
                 conversation_id=message.conversation_id,
                 message=message.message,
-                system_prompt=system_prompt_for(context.settings, user),
-                memory=context.settings.chat_memory_messages,
-                limits=context.limits,
-                options=options_per_model(context.settings, user, message),
-                rate_per_minute=context.settings.chat_rate_per_minute,
+                **turn_arguments(context, user, message),
             )
         return await chat_stream.start_stream(
             context.database,
             context.chat_model,
             context.generations,
-            slots=context.chat_slots,
-            user_id=user["id"],
             message=message.message,
             conversation_id=message.conversation_id,
-            system_prompt=system_prompt_for(context.settings, user),
-            memory=context.settings.chat_memory_messages,
-            limits=context.limits,
-            options=options_per_model(context.settings, user, message),
-            rate_per_minute=context.settings.chat_rate_per_minute,
+            **turn_arguments(context, user, message),
             images=message.images,
             titles=context.titles,
         )

@@ -9,9 +9,10 @@ from ...completion import Completion
 from ...model_schemas import ModelList
 from ...services import chat, chat_stream
 from ...services.chat import ChatTurn
-from ...services.chat_options import default_model, options_per_model, system_prompt_for
+from ...services.chat_options import default_model
 from ..deps import ContextDep, CurrentUser
 from ..errors import BODY_ERRORS, responses, status_and_detail
+from ..turns import turn_arguments
 
 router = APIRouter(prefix="/ai", tags=["chat"], responses=responses(401, 503))
 
@@ -24,19 +25,12 @@ async def send_chat_message(body: ChatRequest, user: CurrentUser, context: Conte
     else the upstream's defaults (the model: OPENROUTER_MODEL); a model outside ALLOWED_MODELS is a 422.
     `models` (2 to 4) asks several at once: see `answers`; the turn fails only if all of them do.
     """
-    options = options_per_model(context.settings, user, body)
     turn = await chat.send_message(
         context.database,
         context.chat_model,
-        slots=context.chat_slots,
-        user_id=user["id"],
         message=body.message,
         conversation_id=body.conversation_id,
-        system_prompt=system_prompt_for(context.settings, user),
-        memory=context.settings.chat_memory_messages,
-        limits=context.limits,
-        options=options,
-        rate_per_minute=context.settings.chat_rate_per_minute,
+        **turn_arguments(context, user, body),
         images=body.images,
         titles=context.titles,
     )

@@ -10,10 +10,10 @@ from fastapi.sse import KEEPALIVE_COMMENT, EventSourceResponse, format_sse_event
 
 from ...chat_schemas import ChatRequest
 from ...services import chat_stream
-from ...services.chat_options import options_per_model, system_prompt_for
 from ...services.chat_stream import StreamEvent, StreamTurn
 from ..deps import ContextDep, CurrentUser
 from ..errors import BODY_ERRORS, json_responses, status_and_detail
+from ..turns import turn_arguments
 
 __all__ = ["EVENTS", "DocumentedAsEventStream", "event_data", "event_stream", "router"]
 
@@ -68,15 +68,9 @@ async def stream_chat_message(
         context.database,
         context.chat_model,
         context.generations,
-        slots=context.chat_slots,
-        user_id=user["id"],
         message=body.message,
         conversation_id=body.conversation_id,
-        system_prompt=system_prompt_for(context.settings, user),
-        memory=context.settings.chat_memory_messages,
-        limits=context.limits,
-        options=options_per_model(context.settings, user, body),
-        rate_per_minute=context.settings.chat_rate_per_minute,
+        **turn_arguments(context, user, body),
         images=body.images,
         titles=context.titles,
     )

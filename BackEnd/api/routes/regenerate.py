@@ -5,9 +5,9 @@ from fastapi.sse import EventSourceResponse
 
 from ...chat_schemas import ChatReply, RegenerateRequest
 from ...services import regenerate, regenerate_stream
-from ...services.chat_options import options_per_model, system_prompt_for
 from ..deps import ContextDep, CurrentUser
 from ..errors import BODY_ERRORS, json_responses, responses
+from ..turns import turn_arguments
 from .chat import chat_reply
 from .chat_stream import EVENTS, DocumentedAsEventStream, event_stream
 
@@ -26,15 +26,9 @@ async def regenerate_answer(body: RegenerateRequest, user: CurrentUser, context:
     turn = await regenerate.regenerate(
         context.database,
         context.chat_model,
-        slots=context.chat_slots,
-        user_id=user["id"],
         conversation_id=body.conversation_id,
         message=body.message,
-        system_prompt=system_prompt_for(context.settings, user),
-        memory=context.settings.chat_memory_messages,
-        limits=context.limits,
-        options=options_per_model(context.settings, user, body),
-        rate_per_minute=context.settings.chat_rate_per_minute,
+        **turn_arguments(context, user, body),
     )
     return chat_reply(turn)
 
@@ -55,14 +49,8 @@ async def regenerate_answer_streamed(
         context.database,
         context.chat_model,
         context.generations,
-        slots=context.chat_slots,
-        user_id=user["id"],
         conversation_id=body.conversation_id,
         message=body.message,
-        system_prompt=system_prompt_for(context.settings, user),
-        memory=context.settings.chat_memory_messages,
-        limits=context.limits,
-        options=options_per_model(context.settings, user, body),
-        rate_per_minute=context.settings.chat_rate_per_minute,
+        **turn_arguments(context, user, body),
     )
     return event_stream(turn)
