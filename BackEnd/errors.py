@@ -23,6 +23,7 @@ AssistantIAError
 │   └── ChatRateExceeded        CHAT_RATE_PER_MINUTE
 ├── StorageError
 │   ├── DataFileCorrupt          a data file is not valid JSON or not the expected shape
+│   │   └── ThreadDamaged        a thread's history file, found damaged when first read (that thread only)
 │   ├── DataFolderInUse          another process owns the data folder
 │   ├── DataFolderInvalid        the data path cannot be used as a folder
 │   ├── DatabaseSchemaUnknown    the database's schema revision is not one this version knows
@@ -69,6 +70,7 @@ __all__ = [
     "RestoreError",
     "StorageError",
     "StorageUnavailable",
+    "ThreadDamaged",
     "TooManyChatsInFlight",
     "UnreadableBody",
     "UpstreamBadResponse",
@@ -183,6 +185,14 @@ class DataFileCorrupt(StorageError):
         self.path = path
         self.reason = reason
         super().__init__(f"data file {path} is unreadable: {reason}")
+
+
+class ThreadDamaged(DataFileCorrupt):
+    """A history file is damaged (found when first read): that thread is refused, never rewritten.
+
+    Start-up no longer reads every message, so damage shows up when a thread is first used;
+    the other threads keep working.
+    """
 
 
 class DataFolderInUse(StorageError):

@@ -29,6 +29,7 @@ from ..errors import (
     RequestTooLarge,
     RetryLater,
     StorageError,
+    ThreadDamaged,
     UnreadableBody,
     UpstreamBadResponse,
     UpstreamNotConfigured,
@@ -120,6 +121,12 @@ def responses(*statuses: int) -> dict[int | str, dict[str, object]]:
 def status_and_detail(exc: AssistantIAError) -> tuple[int, str]:
     """The HTTP status and the sentence an error answers with (also in streams and on sockets)."""
     status = next((code for kind, code in _STATUS_BY_ERROR if isinstance(exc, kind)), 500)
+    if isinstance(exc, ThreadDamaged):
+        # Logged with its file when it was found (thread_files.py): not again at every request.
+        return status, (
+            "This conversation's stored messages are damaged and cannot be shown or changed; "
+            "the administrator must check the server log."
+        )
     if isinstance(exc, StorageError):
         # File names, hosts and system errors are for the administrator's log, not for API clients.
         logger.error("%s", exc)

@@ -2,14 +2,18 @@
 
 The one crash-recovery rule of the TinyDB backend, which every record kind inherits:
 
-1. each new file content goes to a durable temp file beside its target;
-2. a journal naming every (temp → target) rename and every deletion is written durably:
-   from that moment the change is committed;
-3. the renames and deletions are applied, their folders synced, and the journal removed.
+1. each new file content goes to a durable temp file beside its target, except a change a
+   file can take in place (a thread's new messages: file_patch.py), which is kept as bytes;
+2. a journal naming every (temp → target) rename, every deletion and every in-place patch
+   (with its bytes) is written durably: from that moment the change is committed;
+3. the renames, deletions and patches are applied, files and folders synced, and the journal
+   removed.
 
-At start-up, a journal that is still there is applied again (each step is idempotent), and a
-temp file that no journal names is the remains of a change that never committed: it is
-deleted. Nothing else is ever deleted because of what start-up finds, so a data file whose
+At start-up, a journal that is still there is applied again (each step is idempotent: a patch
+writes the same bytes at the same offset and cuts the file at the same length), and a temp
+file that no journal names is the remains of a change that never committed: it is deleted. A
+patched file is never touched before its journal is durable, so an uncommitted patch leaves it
+byte for byte. Nothing else is ever deleted because of what start-up finds, so a data file whose
 record is missing (a hand edit, a lost users.json) is left alone. Undoing an uncommitted
 change only removes temp files: it needs no free space.
 """
@@ -28,10 +32,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import DataFileCorrupt, StorageUnavailable
+from .file_patch import Patch, apply_patch, patch_from_journal, patch_to_journal
 from .files import TEMP_SUFFIX, Payload, Signature, durable_temp, fsync_dir, read_json_file, write_durably
 
 __all__ = [
     "FileTransaction",
+    "PatchableFile",
     "StagedFile",
     "UnfinishedWork",
     "active_transaction",
@@ -60,6 +66,22 @@ class StagedFile(Protocol):
 
     def discard(self) -> None:
         """The transaction was abandoned: forget the staged content, the disk is the truth."""
+
+
+class PatchableFile(StagedFile, Protocol):
+    """A staged file that can often take its change in place rather than be rewritten whole."""
+
+    def patch(self) -> Patch | None:
+        """The change as bytes to write at an offset (then cut the file there), or None: rewrite it.
+
+        A patched file's `committed` receives (0, its new size, 0): it keeps its inode, and
+        its mtime is not read back.
+        """
+
+
+def _patch_of(staged: StagedFile) -> Patch | None:
+    patch = getattr(staged, "patch", None)
+    return None if patch is None else patch()
 
 
 def active_transaction() -> FileTransaction | None:
@@ -120,16 +142,24 @@ class FileTransaction:
         if not self._files and not self._deletions:
             return None
         temps: list[tuple[str, Signature, StagedFile]] = []
+        patches: list[tuple[Patch, StagedFile]] = []
         try:
             for staged in self._files.values():
+                patch = _patch_of(staged)
+                if patch is not None:  # a few lines added to a long thread: no rewrite of the file
+                    patches.append((patch, staged))
+                    continue
                 name, signature = durable_temp(staged.path, staged.encode())
                 temps.append((name, signature, staged))
-            if len(temps) == 1 and not self._deletions:
+            if len(temps) == 1 and not self._deletions and not patches:
                 name, _, staged = temps[0]
                 os.replace(name, staged.path)  # one file: its rename is the commit point
                 unfinished = functools.partial(fsync_dir, staged.path.parent)
             else:
-                journal = self._write_journal([(name, staged.path) for name, _, staged in temps])
+                journal = self._write_journal(
+                    [(name, staged.path) for name, _, staged in temps],
+                    [(staged.path, patch) for patch, staged in patches],
+                )
                 unfinished = functools.partial(finish_journal, self.root, journal)
         except BaseException as exc:
             for name, _, _ in temps:
@@ -140,6 +170,8 @@ class FileTransaction:
             raise
         for _, signature, staged in temps:
             staged.committed(signature)
+        for patch, staged in patches:
+            staged.committed((0, patch.size, 0))
         try:
             unfinished()
         except OSError as exc:
@@ -147,14 +179,18 @@ class FileTransaction:
             return unfinished
         return None
 
-    def _write_journal(self, renames: list[tuple[str, Path]]) -> Path:
+    def _write_journal(self, renames: list[tuple[str, Path]], patches: list[tuple[Path, Patch]]) -> Path:
         journal = self.root / f"{JOURNAL_PREFIX}{secrets.token_hex(8)}.json"
-        document = {
+        document: dict[str, list[Any]] = {
             "renames": [
                 [_relative(self.root, Path(temp)), _relative(self.root, target)] for temp, target in renames
             ],
             "deletions": sorted(_relative(self.root, path) for path in self._deletions),
         }
+        if patches:  # absent otherwise: a journal without patches reads as older versions wrote it
+            document["patches"] = [
+                patch_to_journal(_relative(self.root, path), patch) for path, patch in patches
+            ]
         temp, _ = durable_temp(journal, json.dumps(document).encode("utf-8"))
         try:
             os.replace(temp, journal)  # the commit point
@@ -215,6 +251,9 @@ def _read_journal(journal: Path) -> dict[str, list[Any]]:
         and all(isinstance(pair, list) and len(pair) == 2 for pair in document["renames"])
     ):
         raise DataFileCorrupt(journal, "not a journal of renames and deletions")
+    patches = document.setdefault("patches", [])
+    if not isinstance(patches, list) or any(patch_from_journal(entry) is None for entry in patches):
+        raise DataFileCorrupt(journal, "a patch of the journal is not (file, offset, bytes)")
     return document
 
 
@@ -229,18 +268,30 @@ def _apply(root: Path, journal: dict[str, list[Any]]) -> None:
         with suppress(FileNotFoundError):
             os.unlink(root / deletion)
         folders.add((root / deletion).parent)
+    for entry in journal["patches"]:
+        relative_path, patch = patch_from_journal(entry) or ("", Patch(0, b""))
+        with suppress(FileNotFoundError):  # deleted by a later committed change: nothing to patch
+            apply_patch(root / relative_path, patch)
     for folder in sorted(folders):
         fsync_dir(folder)
-    # A journal found again after a crash names only renamed temps and deleted ids, which
-    # never come back (ids are never reused): replaying it is harmless, so its removal
-    # needs no folder sync.
+    # A journal of renames and deletions found again after a crash names only renamed temps
+    # and deleted ids, which never come back (ids are never reused): replaying it is
+    # harmless, so its removal needs no folder sync. One with patches is not (finish_journal).
 
 
 def finish_journal(root: Path, journal: Path) -> None:
     """Carry out a committed journal and remove it; raises OSError if the disk refuses."""
     fsync_dir(root)  # the journal itself, before anything relies on it
-    _apply(root, _read_journal(journal))
+    if not journal.exists():  # an earlier try removed it, then failed to sync that: now done above
+        return
+    document = _read_journal(journal)
+    _apply(root, document)
     os.unlink(journal)
+    if document["patches"]:
+        # A patch replayed over a later change of its file would undo it: the journal's
+        # removal is made durable before that file can change again (a rename replaces it
+        # in another folder, whose sync would not cover this one).
+        fsync_dir(root)
 
 
 def check_journals(root: Path) -> list[Path]:

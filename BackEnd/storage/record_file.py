@@ -5,27 +5,61 @@ laid out one document per line. So a document is kept as the bytes of its line: 
 re-encodes only what changed, a read decodes only the documents it returns, memory is about
 the file's size (not three times it, as parsed JSON), and no encode or decode of a whole long
 thread holds the GIL, which would stall the event loop for every user.
+
+A change that leaves the file's first lines as they are (new messages, a replaced last turn)
+is committed as an in-place patch of its end (file_patch.py): a turn writes its own lines, not
+the thread. A history file is checked when first read (its framing, in C) and each line when
+decoded; damage raises ThreadDamaged, is logged once, and the file is never written again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from .files import Payload, Signature, file_signature
+from ..errors import DataFileCorrupt
+from .file_patch import Patch
+from .files import Payload, Signature
 from .journal import write_or_stage
-from .record_layout import Record, decode_line, decode_lines, encode_value, line_of, parse_whole, read_lines
+from .record_layout import (
+    Record,
+    decode_lines,
+    encode_value,
+    line_of,
+    parse_whole,
+    read_file,
+    split_lines,
+)
 
-__all__ = ["RecordFile"]
+__all__ = ["RecordCheck", "RecordFile"]
+
+logger = logging.getLogger(__name__)
+
+# Why a decoded record cannot be served (e.g. "belongs to another conversation"), or None.
+RecordCheck = Callable[[Record], str | None]
 # Bytes of lines joined per write.
 _CHUNK_BYTES = 1 << 20
+# Between two document lines, and after the last (with the table's and the file's braces).
+_SEPARATOR = b",\n"
+_CLOSING = b"\n}}"
 
 
 class RecordFile:
     """The records of one table of one file; writes are staged in the thread's file transaction."""
 
-    def __init__(self, path: Path, table: str, *, keep_decoded: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        table: str,
+        *,
+        keep_decoded: bool = False,
+        check: RecordCheck | None = None,
+        damage: type[DataFileCorrupt] | None = None,
+        in_place: bool = False,
+    ) -> None:
         self.path = path
         self.table = table
         self.size = 0  # bytes of the file held in memory: what memory budgets count
@@ -37,6 +71,16 @@ class RecordFile:
         self._keys: dict[str, int] | None = None  # record id: doc id, built on first need
         self._others: dict[str, Any] = {}  # other tables of a file written by someone else, kept
         self._next = 1
+        # Each decoded record passes `check`; with `damage`, a damaged file is remembered (and
+        # logged once) as that error, so it is refused from then on and never written.
+        self._check = check
+        self._damage = damage
+        self._damaged: DataFileCorrupt | None = None
+        # The documents as the file holds them: None when its layout is not ours (rewrite it
+        # whole); else how many they are, of which the first `_clean` are unchanged in memory.
+        self._disk_count: int | None = None
+        self._clean = 0
+        self._in_place = in_place  # whether a change may be a patch (only threads grow by turns)
 
     # -- reading -------------------------------------------------------------------------
     def _loaded(self) -> dict[int, bytes]:
@@ -46,16 +90,49 @@ class RecordFile:
         return self._docs
 
     def _load(self) -> None:
-        signature = file_signature(self.path)
-        docs, self._others = read_lines(self.path, self.table), {}
-        if docs is None:  # not our layout (an older or hand-made file): parse it whole, once
-            parsed, self._others = parse_whole(self.path, self.table)
-            docs = {key: line_of(key, encode_value(doc)) for key, doc in parsed.items()}
+        if self._damaged is not None:
+            raise self._damaged
+        try:
+            data = read_file(self.path)
+            docs, self._others = ({} if data is None else split_lines(data, self.table)), {}
+            self._disk_count = None if data is None or docs is None else len(docs)
+            if docs is None:  # not our layout (an older or hand-made file): parse it whole, once
+                parsed, self._others = parse_whole(self.path, self.table)
+                self._checked(list(parsed.values()))
+                docs = {key: line_of(key, encode_value(doc)) for key, doc in parsed.items()}
+        except DataFileCorrupt as exc:
+            raise self._found_damaged(exc.reason) from exc
         self._docs, self._keys, self._decoded = docs, None, {}
         if self._keep_decoded:
-            self._decoded = dict(zip(docs, decode_lines(list(docs.values())), strict=True))
+            self._decoded = dict(zip(docs, self._decode(list(docs.values())), strict=True))
         self._next = max(docs, default=0) + 1
-        self.size = signature[1] if signature else 0
+        self._clean = len(docs)
+        self.size = 0 if data is None else len(data)
+
+    def _decode(self, lines: list[bytes]) -> list[Record]:
+        try:
+            records: list[Record] = decode_lines(lines)
+        except ValueError as exc:  # not JSON (JSONDecodeError), not UTF-8, or a line without its key
+            raise self._found_damaged(f"a document does not decode ({exc})") from exc
+        return self._checked(records)
+
+    def _checked(self, records: list[Record]) -> list[Record]:
+        for record in records:
+            problem = "is not an object" if not isinstance(record, dict) else None
+            if problem is None and self._check is not None:
+                problem = self._check(record)
+            if problem is not None:
+                raise self._found_damaged(f"{self.table} record {record.get('id')!r} {problem}")
+        return records
+
+    def _found_damaged(self, reason: str) -> DataFileCorrupt:
+        if self._damage is None:
+            return DataFileCorrupt(self.path, reason)
+        if self._damaged is None:
+            self._damaged = self._damage(self.path, reason)
+            self._docs, self._keys, self._decoded = None, None, {}
+            logger.error("%s; it is refused until repaired (then restart the server)", self._damaged)
+        return self._damaged
 
     def _index(self) -> dict[str, int]:
         if self._keys is None:
@@ -63,7 +140,7 @@ class RecordFile:
             records = (
                 self._decoded
                 if self._keep_decoded
-                else dict(zip(docs, decode_lines(list(docs.values())), strict=True))
+                else dict(zip(docs, self._decode(list(docs.values())), strict=True))
             )
             self._keys = {
                 record["id"]: key for key, record in records.items() if isinstance(record.get("id"), str)
@@ -79,7 +156,7 @@ class RecordFile:
         docs = self._loaded()
         if self._keep_decoded:
             return [dict(record) for record in list(self._decoded.values())[start:stop]]
-        return decode_lines(list(docs.values())[start:stop])
+        return self._decode(list(docs.values())[start:stop])
 
     def shared_records(self) -> list[Record]:
         """The decoded records themselves, for sorting without copies: never change them."""
@@ -94,7 +171,7 @@ class RecordFile:
             return None
         if self._keep_decoded:
             return dict(self._decoded[key])
-        return decode_line(self._loaded()[key])
+        return self._decode([self._loaded()[key]])[0]
 
     def ids(self) -> list[str]:
         """Every record's id, in file order."""
@@ -120,6 +197,7 @@ class RecordFile:
         if key is None:
             return None
         record = {**(self.get(record_id) or {}), **changes}
+        self._dirty_from(key)
         self._loaded()[key] = line_of(key, encode_value(record))
         if self._keep_decoded:
             self._decoded[key] = record
@@ -131,6 +209,7 @@ class RecordFile:
         key = self._index().pop(record_id, None)
         if key is None:
             return False
+        self._dirty_from(key)
         del self._loaded()[key]
         self._decoded.pop(key, None)
         self._changed()
@@ -139,12 +218,28 @@ class RecordFile:
     def truncate(self) -> None:
         """Remove every record."""
         self._loaded().clear()
+        self._clean = 0
         self._decoded.clear()
         self._keys = {}
         self._changed()
 
+    def _dirty_from(self, key: int) -> None:
+        # Lines from the changed one on differ from the file's: a patch rewrites them.
+        if self._clean:
+            self._clean = min(self._clean, list(self._loaded()).index(key))
+
     def _changed(self) -> None:
         write_or_stage(self)
+
+    def forget_content(self) -> None:
+        """Hold no record, without reading the file: it is being deleted (even if damaged).
+
+        Staged like any change (the caller then stages the file's deletion), so an abandoned
+        unit of work discards it and the file is read again.
+        """
+        self._docs, self._keys, self._decoded, self._others = {}, {}, {}, {}
+        self._damaged, self._disk_count, self._clean, self._next = None, None, 0, 1
+        self._changed()
 
     # -- the file transaction's side (journal.StagedFile) --------------------------------
     def encode(self) -> Payload:
@@ -177,13 +272,35 @@ class RecordFile:
         ]
         return [b"\n}", *others, b"}"]
 
+    def patch(self) -> Patch | None:
+        """The change as a patch of the file's end, if its first line at least is unchanged."""
+        if not self._in_place:
+            return None
+        docs = self._loaded()
+        if self._disk_count is None or self._others or not self._clean:
+            return None  # not our layout, other tables after ours, or every line changed: rewrite
+        # The offset ends the last unchanged line: before `\n}}` when only lines were added.
+        if self._clean == self._disk_count:
+            offset = self.size - len(_CLOSING)
+        else:
+            kept = sum(map(len, islice(docs.values(), self._clean)))
+            offset = len(self._header()) + kept + len(_SEPARATOR) * (self._clean - 1)
+        rest = list(islice(docs.values(), self._clean, None))
+        return Patch(offset, (_SEPARATOR if rest else b"") + _SEPARATOR.join(rest) + _CLOSING)
+
+    def _header(self) -> bytes:
+        return b"{%s: {\n" % encode_value(self.table)
+
     def committed(self, signature: Signature) -> None:
-        """The documents held are now the file's."""
+        """The documents held are now the file's, in our layout (with other tables: not ours)."""
         self.size = signature[1]
+        self._clean = len(self._loaded())
+        self._disk_count = None if self._others else self._clean
 
     def discard(self) -> None:
         """Forget everything held (it may be an abandoned change): the disk is the truth."""
         self._docs, self._keys, self._decoded, self._others = None, None, {}, {}
+        self._disk_count, self._clean = None, 0
         self.size = 0
 
     def is_loaded(self) -> bool:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataFileCorrupt
+from ..errors import DataFileCorrupt, ThreadDamaged
 from ..record_checks import record_problem
 from ..records import ConversationRecord
 from .journal import FileTransaction
@@ -36,6 +36,7 @@ class ThreadFiles:
         self._locks_guard = threading.Lock()
         self._conversation_tables: dict[str, RecordFile] = {}
         self._history_tables: OrderedDict[str, RecordFile] = OrderedDict()
+        self._history_checks: dict[str, _MessageCheck] = {}  # kept beside the cached tables
         self._history_guard = threading.Lock()
         self._history_cache_bytes = history_cache_bytes
         self._may_exceed_budget = False  # set when a thread enters the cache or a file is written
@@ -63,16 +64,24 @@ class ThreadFiles:
             self._conversation_tables[user_id] = table
         return table
 
-    def history(self, conversation_id: str) -> RecordFile:
-        """A thread's messages table."""
+    def history(self, conversation_id: str, user_id: str | None = None) -> RecordFile:
+        """A thread's messages table; each message it serves is checked (ThreadDamaged if bad).
+
+        `user_id`, the thread's owner, is checked against each message's when it is known.
+        """
         with self._history_guard:
             table = self._history_tables.get(conversation_id)
-            if table is not None:
+            if table is None:
+                check = _MessageCheck(conversation_id)
+                path = self.history_dir / f"{conversation_id}.json"
+                table = RecordFile(path, "messages", check=check, damage=ThreadDamaged, in_place=True)
+                self._history_tables[conversation_id] = table
+                self._history_checks[conversation_id] = check
+                self._may_exceed_budget = True
+            else:
                 self._history_tables.move_to_end(conversation_id)
-                return table
-            table = RecordFile(self.history_dir / f"{conversation_id}.json", "messages")
-            self._history_tables[conversation_id] = table
-            self._may_exceed_budget = True
+            if user_id is not None:
+                self._history_checks[conversation_id].user_id = user_id
         return table
 
     def committed_history(self, conversation_id: str) -> Iterator[Record]:
@@ -98,7 +107,8 @@ class ThreadFiles:
             self._may_exceed_budget = False
             cached = sum(table.size for table in self._history_tables.values())
             while self._history_tables and cached > self._history_cache_bytes:
-                _, oldest = self._history_tables.popitem(last=False)
+                evicted, oldest = self._history_tables.popitem(last=False)
+                self._history_checks.pop(evicted, None)
                 cached -= oldest.size
 
     def cached_threads(self) -> list[str]:
@@ -114,7 +124,9 @@ class ThreadFiles:
     def drop_history(self, conversation_id: str, transaction: FileTransaction) -> None:
         """Delete a thread's messages file when `transaction` commits."""
         table = self.history(conversation_id)
-        table.truncate()  # what the rest of this unit of work reads
+        # What the rest of this unit of work reads; the file is not read first, so a damaged
+        # thread can still be deleted (the one change allowed to it: its owner gets rid of it).
+        table.forget_content()
         transaction.delete(table.path)
 
     def grew(self) -> None:
@@ -127,6 +139,7 @@ class ThreadFiles:
         with self._history_guard:
             for conversation_id in conversation_ids:
                 self._history_tables.pop(conversation_id, None)
+                self._history_checks.pop(conversation_id, None)
                 self.last_message.pop(conversation_id, None)
                 self.summaries.pop(conversation_id, None)
 
@@ -167,6 +180,22 @@ class ThreadFiles:
                 self.summaries[conversation_id] = summary
                 self.last_message[conversation_id] = summary.last
         return unreferenced
+
+
+class _MessageCheck:
+    """Why a message read from a thread's file cannot be served (RecordFile's check), or None."""
+
+    def __init__(self, conversation_id: str) -> None:
+        self.conversation_id = conversation_id
+        self.user_id: str | None = None  # the owner, once a caller names it
+
+    def __call__(self, doc: Record) -> str | None:
+        problem = record_problem("message", doc)
+        if problem is None and doc["conversation_id"] != self.conversation_id:
+            return "belongs to another conversation"
+        if problem is None and self.user_id is not None and doc["user_id"] != self.user_id:
+            return "belongs to another user"
+        return problem
 
 
 def _check_conversation(path: Path, user_id: str, doc: dict[str, Any]) -> None:

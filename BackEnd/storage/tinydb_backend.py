@@ -193,7 +193,7 @@ class TinyDBDatabase(Database):
                     last_message = self.threads.last_message.get(thread["id"], "")
                     thread["updated_at"] = max(thread["updated_at"], last_message)
                     dump.conversations.append(stored_conversation(thread))  # type: ignore[arg-type]
-                    messages = self.threads.history(thread["id"]).records()
+                    messages = self.threads.history(thread["id"], user["id"]).records()
                     dump.messages.extend(with_defaults("message", message) for message in messages)  # type: ignore[misc]
             self.threads.trim()
         with self.unit_of_work() as unit:  # the image files, read one by one

@@ -56,7 +56,7 @@ class TinyOrganising:
         conversation = self._find(user_id, conversation_id)
         if conversation is None:
             return None
-        self._files.history(conversation_id).insert([dict(message) for message in messages])
+        self._files.history(conversation_id, user_id).insert([dict(message) for message in messages])
         self._unit.summaries[conversation_id] = self._unit.summary(conversation_id).plus(messages)
         entries = [message_entry(message) for message in messages]
         self._unit.search_changes.add(user_id, lambda index: index.add_all(entries))

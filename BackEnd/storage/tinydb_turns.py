@@ -41,7 +41,7 @@ class TinyTurns:
         conversation = self._find(user_id, conversation_id)
         if conversation is None:
             return None
-        history = self._files.history(conversation_id)
+        history = self._files.history(conversation_id, user_id)
         tail = history.records(-(len(replaced) + 1)) if history.count() else []
         if [message["id"] for message in tail] != [question["id"], *replaced]:
             raise NothingToRegenerate(STALE_TURN)

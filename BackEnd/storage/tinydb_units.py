@@ -299,18 +299,18 @@ class TinyThreads(TinyOrganising, TinyTurns, Threads):
     ) -> Page[MessageRecord] | None:
         if self._find(user_id, conversation_id) is None:
             return None
-        history = self._files.history(conversation_id)
+        history = self._files.history(conversation_id, user_id)
         return Page(items=history.records(offset, offset + limit), total=history.count())  # type: ignore[arg-type]
 
     def message_count(self, user_id: str, conversation_id: str) -> int:
         if self._find(user_id, conversation_id) is None:
             return 0
-        return self._files.history(conversation_id).count()
+        return self._files.history(conversation_id, user_id).count()
 
     def recent(self, user_id: str, conversation_id: str, count: int) -> Page[MessageRecord] | None:
         if self._find(user_id, conversation_id) is None:
             return None
-        history = self._files.history(conversation_id)
+        history = self._files.history(conversation_id, user_id)
         items = history.records(-count) if count > 0 else []
         return Page(items=items, total=history.count())  # type: ignore[arg-type]
 
@@ -325,7 +325,7 @@ class TinyThreads(TinyOrganising, TinyTurns, Threads):
         for message in messages:
             last = stamp_after(last)
             stamped.append({**message, "created_at": last})
-        self._files.history(conversation_id).insert(stamped)  # type: ignore[arg-type]
+        self._files.history(conversation_id, user_id).insert(stamped)  # type: ignore[arg-type]
         self._unit.moved[conversation_id] = last
         self._unit.summaries[conversation_id] = self._unit.summary(conversation_id).plus(stamped)
         entries = [message_entry(message) for message in stamped]

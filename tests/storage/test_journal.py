@@ -51,7 +51,15 @@ def strangers(data_dir: Path) -> dict[Path, bytes]:
 class CrashImages:
     """Copies of the data folder after every step that changes it: what a crash there leaves."""
 
-    STEPS = (("os", "replace"), ("os", "rename"), ("os", "unlink"), ("os", "link"), ("os", "fsync"))
+    STEPS = (
+        ("os", "replace"),
+        ("os", "rename"),
+        ("os", "unlink"),
+        ("os", "link"),
+        ("os", "fsync"),
+        ("os", "write"),  # an in-place patch: its bytes, then the cut (file_patch.py)
+        ("os", "ftruncate"),
+    )
 
     def __init__(self, data_dir: Path, target: Path) -> None:
         self.data_dir, self.target = data_dir, target
@@ -138,7 +146,7 @@ async def _register(
 
 OPERATIONS: dict[str, tuple[Operation, bool]] = {  # name: (operation, whether it changes several files)
     "new-thread-turn": (_new_thread, True),
-    "existing-thread-turn": (_next_turn, False),  # only the thread's file: its time is its last message's
+    "existing-thread-turn": (_next_turn, True),  # only the thread's file, patched in place under a journal
     "account-deletion": (_delete_account, True),
     "thread-deletion": (_delete_thread, True),
     "history-clearing": (_clear_thread, True),  # the record keeps the time the messages took away
