@@ -51,6 +51,21 @@ logger = logging.getLogger(__name__)
 
 JOURNAL_PREFIX = ".journal-"
 _active = threading.local()
+# Folders where a journal with patches was removed and the removal not yet synced. A patch
+# replayed over a later rewrite of its file would undo that rewrite, so a rewrite first syncs
+# these; a later journal's own folder sync covers them too. Lazy, so a turn pays no extra sync.
+_unsynced_removals: set[Path] = set()
+_removals_guard = threading.Lock()
+
+
+def _sync_removals() -> None:
+    """Make the removal of every applied patch journal durable (before a file is rewritten)."""
+    if not _unsynced_removals:  # the common case, checked without the lock
+        return
+    with _removals_guard:
+        for root in sorted(_unsynced_removals):
+            fsync_dir(root)
+        _unsynced_removals.clear()
 
 
 class StagedFile(Protocol):
@@ -153,6 +168,7 @@ class FileTransaction:
                 temps.append((name, signature, staged))
             if len(temps) == 1 and not self._deletions and not patches:
                 name, _, staged = temps[0]
+                _sync_removals()
                 os.replace(name, staged.path)  # one file: its rename is the commit point
                 unfinished = functools.partial(fsync_dir, staged.path.parent)
             else:
@@ -233,6 +249,7 @@ def write_or_stage(staged: StagedFile) -> None:
         transaction.stage(staged)
         return
     try:
+        _sync_removals()
         staged.committed(write_durably(staged.path, staged.encode()))
     except BaseException:
         staged.discard()  # the cache may hold what never reached the disk
@@ -281,17 +298,17 @@ def _apply(root: Path, journal: dict[str, list[Any]]) -> None:
 
 def finish_journal(root: Path, journal: Path) -> None:
     """Carry out a committed journal and remove it; raises OSError if the disk refuses."""
-    fsync_dir(root)  # the journal itself, before anything relies on it
-    if not journal.exists():  # an earlier try removed it, then failed to sync that: now done above
-        return
+    fsync_dir(root)  # the journal itself, before anything relies on it (and earlier removals)
+    with _removals_guard:
+        _unsynced_removals.discard(root)
     document = _read_journal(journal)
     _apply(root, document)
     os.unlink(journal)
     if document["patches"]:
-        # A patch replayed over a later change of its file would undo it: the journal's
-        # removal is made durable before that file can change again (a rename replaces it
-        # in another folder, whose sync would not cover this one).
-        fsync_dir(root)
+        # Replaying it is harmless until its file changes again: the next journal's folder
+        # sync, or a rewrite's (_sync_removals), makes the removal durable first.
+        with _removals_guard:
+            _unsynced_removals.add(root)
 
 
 def check_journals(root: Path) -> list[Path]:
@@ -306,6 +323,7 @@ def recover(root: Path, journals: list[Path], folders: tuple[Path, ...]) -> int:
     """Start-up: finish the committed journals, then delete temp files (uncommitted); how many went."""
     for journal in journals:
         finish_journal(root, journal)
+    _sync_removals()
     removed = 0
     for folder in folders:
         for temp in folder.glob(f".*{TEMP_SUFFIX}"):

@@ -28,6 +28,7 @@ from .record_layout import (
     Record,
     decode_lines,
     encode_value,
+    keyed,
     line_of,
     parse_whole,
     read_file,
@@ -58,7 +59,7 @@ class RecordFile:
         keep_decoded: bool = False,
         check: RecordCheck | None = None,
         damage: type[DataFileCorrupt] | None = None,
-        in_place: bool = False,
+        patch_from_bytes: int | None = None,
     ) -> None:
         self.path = path
         self.table = table
@@ -68,6 +69,8 @@ class RecordFile:
         self._keep_decoded = keep_decoded
         self._decoded: dict[int, Record] = {}
         self._docs: dict[int, bytes] | None = None  # TinyDB doc id: its line `"7": {...}`, in file order
+        # The lines as read, before their keys are parsed: a read needs no keys, a change does.
+        self._lines: list[bytes] | None = None
         self._keys: dict[str, int] | None = None  # record id: doc id, built on first need
         self._others: dict[str, Any] = {}  # other tables of a file written by someone else, kept
         self._next = 1
@@ -80,34 +83,54 @@ class RecordFile:
         # whole); else how many they are, of which the first `_clean` are unchanged in memory.
         self._disk_count: int | None = None
         self._clean = 0
-        self._in_place = in_place  # whether a change may be a patch (only threads grow by turns)
+        # From what file size a change may be a patch (None: never; only threads grow by turns).
+        # Below it a rewrite costs less than the patch's extra sync of its journal.
+        self._patch_from = patch_from_bytes
 
     # -- reading -------------------------------------------------------------------------
     def _loaded(self) -> dict[int, bytes]:
         if self._docs is None:
-            self._load()
+            lines = self._values()
+            if self._docs is None:
+                docs = keyed(lines)
+                if docs is None:
+                    raise self._found_damaged("a line's key is not a unique number")
+                self._keep(docs)
         assert self._docs is not None
         return self._docs
+
+    def _values(self) -> list[bytes]:
+        """The lines in file order (never change the list: it may be the one held)."""
+        if self._docs is not None:
+            return list(self._docs.values())
+        if self._lines is None:
+            self._load()
+        return self._lines if self._lines is not None else self._values()
+
+    def _keep(self, docs: dict[int, bytes]) -> None:
+        self._docs, self._lines, self._next = docs, None, max(docs, default=0) + 1
 
     def _load(self) -> None:
         if self._damaged is not None:
             raise self._damaged
+        self._keys, self._decoded, self._others = None, {}, {}
         try:
             data = read_file(self.path)
-            docs, self._others = ({} if data is None else split_lines(data, self.table)), {}
-            self._disk_count = None if data is None or docs is None else len(docs)
-            if docs is None:  # not our layout (an older or hand-made file): parse it whole, once
+            lines = [] if data is None else split_lines(data, self.table)
+            self._disk_count = None if data is None or lines is None else len(lines)
+            if lines is None:  # not our layout (an older or hand-made file): parse it whole, once
                 parsed, self._others = parse_whole(self.path, self.table)
                 self._checked(list(parsed.values()))
-                docs = {key: line_of(key, encode_value(doc)) for key, doc in parsed.items()}
+                self._keep({key: line_of(key, encode_value(doc)) for key, doc in parsed.items()})
+            else:
+                self._lines = lines
         except DataFileCorrupt as exc:
             raise self._found_damaged(exc.reason) from exc
-        self._docs, self._keys, self._decoded = docs, None, {}
-        if self._keep_decoded:
-            self._decoded = dict(zip(docs, self._decode(list(docs.values())), strict=True))
-        self._next = max(docs, default=0) + 1
-        self._clean = len(docs)
+        self._clean = self._disk_count or 0
         self.size = 0 if data is None else len(data)
+        if self._keep_decoded:  # small files, used whole: keyed and decoded at once
+            docs = self._loaded()
+            self._decoded = dict(zip(docs, self._decode(list(docs.values())), strict=True))
 
     def _decode(self, lines: list[bytes]) -> list[Record]:
         try:
@@ -130,7 +153,7 @@ class RecordFile:
             return DataFileCorrupt(self.path, reason)
         if self._damaged is None:
             self._damaged = self._damage(self.path, reason)
-            self._docs, self._keys, self._decoded = None, None, {}
+            self._docs, self._lines, self._keys, self._decoded = None, None, None, {}
             logger.error("%s; it is refused until repaired (then restart the server)", self._damaged)
         return self._damaged
 
@@ -149,14 +172,14 @@ class RecordFile:
 
     def count(self) -> int:
         """How many records the file holds."""
-        return len(self._loaded())
+        return len(self._values())
 
     def records(self, start: int = 0, stop: int | None = None) -> list[Record]:
         """Copies of the records in file order; a slice of them with `start`/`stop`."""
-        docs = self._loaded()
+        lines = self._values()
         if self._keep_decoded:
             return [dict(record) for record in list(self._decoded.values())[start:stop]]
-        return self._decode(list(docs.values())[start:stop])
+        return self._decode(lines[start:stop])
 
     def shared_records(self) -> list[Record]:
         """The decoded records themselves, for sorting without copies: never change them."""
@@ -237,7 +260,7 @@ class RecordFile:
         Staged like any change (the caller then stages the file's deletion), so an abandoned
         unit of work discards it and the file is read again.
         """
-        self._docs, self._keys, self._decoded, self._others = {}, {}, {}, {}
+        self._docs, self._lines, self._keys, self._decoded, self._others = {}, None, {}, {}, {}
         self._damaged, self._disk_count, self._clean, self._next = None, None, 0, 1
         self._changed()
 
@@ -274,7 +297,7 @@ class RecordFile:
 
     def patch(self) -> Patch | None:
         """The change as a patch of the file's end, if its first line at least is unchanged."""
-        if not self._in_place:
+        if self._patch_from is None or self.size < self._patch_from:
             return None
         docs = self._loaded()
         if self._disk_count is None or self._others or not self._clean:
@@ -299,10 +322,10 @@ class RecordFile:
 
     def discard(self) -> None:
         """Forget everything held (it may be an abandoned change): the disk is the truth."""
-        self._docs, self._keys, self._decoded, self._others = None, None, {}, {}
+        self._docs, self._lines, self._keys, self._decoded, self._others = None, None, None, {}, {}
         self._disk_count, self._clean = None, 0
         self.size = 0
 
     def is_loaded(self) -> bool:
         """Whether the file's documents are in memory."""
-        return self._docs is not None
+        return self._docs is not None or self._lines is not None

@@ -20,6 +20,7 @@ __all__ = [
     "decode_line",
     "decode_lines",
     "encode_value",
+    "keyed",
     "line_of",
     "parse_whole",
     "read_file",
@@ -49,17 +50,17 @@ def read_file(path: Path) -> bytes | None:
         raise StorageUnavailable(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def split_lines(data: bytes, table: str) -> dict[int, bytes] | None:
-    """Each document's line by TinyDB doc id, if `data` is one table in our layout; else None.
+def split_lines(data: bytes, table: str) -> list[bytes] | None:
+    """The document lines of `data` if it is one table in our layout (without commas); else None.
 
     Every step is one C call over the whole file (a split, then checks mapped over the lines),
-    so a thread of thousands of messages is framed in a millisecond or two: the framing (each
-    line `"<digits>": {...}`, commas, the closing line) is checked, the documents are not
-    decoded (a reader decodes and checks only the lines it serves).
+    so a thread of thousands of messages is framed in a millisecond or two: each line `"...": {`
+    to `}`, the commas and the closing line are checked; the keys when first needed (`keyed`);
+    the documents are not decoded (a reader decodes and checks only the lines it serves).
     """
     header = b"{%s: {" % encode_value(table)
     if data == header + b"\n}}":
-        return {}
+        return []
     if not (data.startswith(header + b"\n") and data.endswith(b"\n}}")):
         return None
     lines = data[len(header) + 1 : -3].split(b"\n")
@@ -68,14 +69,16 @@ def split_lines(data: bytes, table: str) -> dict[int, bytes] | None:
         and lines[-1].endswith(b"}")
         and all(map(bytes.startswith, lines, repeat(b'"')))
     )
-    if not framed:
-        return None
-    lines = list(map(bytes.removesuffix, lines, repeat(b",")))
+    return list(map(bytes.removesuffix, lines, repeat(b","))) if framed else None
+
+
+def keyed(lines: list[bytes]) -> dict[int, bytes] | None:
+    """Each line by its TinyDB doc id, in file order; None if a key is not digits or repeats."""
     try:
         keys = [line[1 : line.index(b'": {')] for line in lines]
     except ValueError:  # a line without its key
         return None
-    if not (all(keys) and b"".join(keys).isdigit()):
+    if keys and not (all(keys) and b"".join(keys).isdigit()):
         return None
     docs = dict(zip(map(int, keys), lines, strict=True))
     return docs if len(docs) == len(lines) else None  # a repeated key: not a file we wrote

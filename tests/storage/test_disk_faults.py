@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from BackEnd.app import create_app
-from BackEnd.storage import TinyDBDatabase
+from BackEnd.storage import TinyDBDatabase, thread_files
 from BackEnd.storage.base import Dump
 from BackEnd.storage.signals import LocalSignals
 from tests.utils.api import FakeUpstream, make_settings, sign_up
@@ -147,6 +147,15 @@ async def test_enospc_at_each_step_gives_a_503_that_changed_nothing_or_a_success
     change = CHANGES[name]
     async with _app() as database:
         await _run_every_fault(database, tmp_path, monkeypatch, change, stays_full)
+
+
+@pytest.mark.parametrize("stays_full", [False, True], ids=["one-failure", "disk-stays-full"])
+async def test_enospc_at_each_step_of_an_in_place_append_gives_a_503_that_changed_nothing_or_a_kept_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stays_full: bool
+) -> None:
+    monkeypatch.setattr(thread_files, "PATCH_FROM_BYTES", 0)  # a long thread's turn: patched in place
+    async with _app() as database:
+        await _run_every_fault(database, tmp_path, monkeypatch, CHANGES["existing-thread-turn"], stays_full)
 
 
 async def _run_every_fault(

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from BackEnd.errors import DataFileCorrupt
 from BackEnd.records import conversation_record, message_record, new_id
-from BackEnd.storage import TinyDBDatabase
+from BackEnd.storage import TinyDBDatabase, thread_files
 from tests.utils.api import Account, sign_up
 from tests.utils.disk import leftovers, reopened
 from tests.utils.records import file_digests, populate_folder
@@ -146,7 +146,8 @@ async def _register(
 
 OPERATIONS: dict[str, tuple[Operation, bool]] = {  # name: (operation, whether it changes several files)
     "new-thread-turn": (_new_thread, True),
-    "existing-thread-turn": (_next_turn, True),  # only the thread's file, patched in place under a journal
+    "existing-thread-turn": (_next_turn, False),  # only the thread's file: its time is its last message's
+    "long-thread-turn": (_next_turn, True),  # the same, patched in place under a journal (a long thread's)
     "account-deletion": (_delete_account, True),
     "thread-deletion": (_delete_thread, True),
     "history-clearing": (_clear_thread, True),  # the record keeps the time the messages took away
@@ -165,6 +166,8 @@ async def test_a_crash_at_any_step_recovers_the_old_or_the_new_state_and_deletes
     monkeypatch: pytest.MonkeyPatch,
     name: str,
 ) -> None:
+    if name == "long-thread-turn":  # every thread takes its turns as a long one's: patched in place
+        monkeypatch.setattr(thread_files, "PATCH_FROM_BYTES", 0)
     alice = await sign_up(client, "alice@example.com")
     bob = await sign_up(client, "bob@example.com")
     first = await client.post("/ai/chat", json={"message": "first"}, headers=alice.headers)

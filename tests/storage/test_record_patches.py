@@ -26,7 +26,7 @@ def _messages(count: int, text: str = "message") -> list[dict[str, Any]]:
 
 
 def _history(folder: Path) -> RecordFile:
-    return RecordFile(folder / "historique" / "conv_a.json", "messages", in_place=True)
+    return RecordFile(folder / "historique" / "conv_a.json", "messages", patch_from_bytes=0)
 
 
 def _commit(folder: Path, change: Callable[[RecordFile], None], table: RecordFile) -> None:

@@ -71,7 +71,7 @@ class DiskFaults:
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         real_mkstemp, real_fdopen = tempfile.mkstemp, os.fdopen
-        real_replace, real_rename, real_link = os.replace, os.rename, os.link
+        real_replace, real_rename, real_link, real_write = os.replace, os.rename, os.link, os.write
         faults = self
 
         class Written:
@@ -108,6 +108,15 @@ class DiskFaults:
             # What fsync makes durable is not under test here, only what its failure does: skipping
             # the real one saves most of each case's time.
 
+        def write(fd: int, data: Any) -> int:
+            """An in-place patch's bytes (file_patch.py): a full disk takes half of them."""
+            try:
+                faults.hit("write", os.readlink(f"/proc/self/fd/{fd}"))
+            except OSError:
+                real_write(fd, bytes(data[: len(data) // 2]))
+                raise
+            return real_write(fd, data)
+
         def moved(kind: str, real: Callable[..., None]) -> Callable[..., None]:
             def move(source: Any, target: Any, *args: Any, **kwargs: Any) -> None:
                 faults.hit(kind, target)
@@ -118,6 +127,7 @@ class DiskFaults:
         monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
         monkeypatch.setattr(os, "fdopen", lambda *a, **k: Written(real_fdopen(*a, **k)))
         monkeypatch.setattr(os, "fsync", fsync)
+        monkeypatch.setattr(os, "write", write)
         monkeypatch.setattr(os, "replace", moved("replace", real_replace))
         monkeypatch.setattr(os, "rename", moved("rename", real_rename))
         monkeypatch.setattr(os, "link", moved("link", real_link))
