@@ -51,10 +51,14 @@ def read_file(path: Path) -> bytes | None:
 
 
 def split_lines(data: bytes, table: str) -> list[bytes] | None:
-    """The document lines of `data` if it is one table in our layout (without commas); else None.
+    """The document lines of `data` if it is one table in our layout; else None.
+
+    Each line keeps its separating comma (all but the last have one): stripping them would
+    copy the whole file once more, and a reader only decodes a page (`decode_lines` ignores
+    it); `keyed` strips them when a change needs the lines by key.
 
     Every step is one C call over the whole file (a split, then checks mapped over the lines),
-    so a thread of thousands of messages is framed in a millisecond or two: each line `"...": {`
+    so a thread of thousands of messages is framed in about a millisecond: each line `"...": {`
     to `}`, the commas and the closing line are checked; the keys when first needed (`keyed`);
     the documents are not decoded (a reader decodes and checks only the lines it serves).
     """
@@ -69,11 +73,12 @@ def split_lines(data: bytes, table: str) -> list[bytes] | None:
         and lines[-1].endswith(b"}")
         and all(map(bytes.startswith, lines, repeat(b'"')))
     )
-    return list(map(bytes.removesuffix, lines, repeat(b","))) if framed else None
+    return lines if framed else None
 
 
 def keyed(lines: list[bytes]) -> dict[int, bytes] | None:
-    """Each line by its TinyDB doc id, in file order; None if a key is not digits or repeats."""
+    """Each line (without its comma) by its TinyDB doc id, in file order; None if a key is bad or repeats."""
+    lines = list(map(bytes.removesuffix, lines, repeat(b",")))
     try:
         keys = [line[1 : line.index(b'": {')] for line in lines]
     except ValueError:  # a line without its key
@@ -117,8 +122,9 @@ def decode_lines(lines: list[bytes]) -> list[Any]:
 
 
 def _document(line: bytes) -> bytes:
-    # The key is digits between quotes, so the first `": ` ends it.
-    return line[line.index(b'": ') + 3 :]
+    # The key is digits between quotes, so the first `": ` ends it; a line read from a file
+    # may still end with its comma (split_lines).
+    return line[line.index(b'": ') + 3 :].removesuffix(b",")
 
 
 def encode_value(value: Any) -> bytes:
