@@ -298,9 +298,16 @@ def _apply(root: Path, journal: dict[str, list[Any]]) -> None:
 
 def finish_journal(root: Path, journal: Path) -> None:
     """Carry out a committed journal and remove it; raises OSError if the disk refuses."""
-    fsync_dir(root)  # the journal itself, before anything relies on it (and earlier removals)
-    with _removals_guard:
+    with _removals_guard:  # taken out before the sync: a removal added meanwhile stays pending
+        pending = root in _unsynced_removals
         _unsynced_removals.discard(root)
+    try:
+        fsync_dir(root)  # the journal itself, before anything relies on it (and earlier removals)
+    except OSError:
+        if pending:
+            with _removals_guard:
+                _unsynced_removals.add(root)
+        raise
     document = _read_journal(journal)
     _apply(root, document)
     os.unlink(journal)

@@ -137,3 +137,26 @@ def test_a_crash_at_each_step_of_an_append_recovers_exactly_the_old_or_the_commi
     assert list(folder.glob(".journal-*")) == [] and list(folder.rglob("*.tmp")) == []
     assert _history(folder).count() == (5 if step == "journal-not-yet-committed" else 7)
     assert os.path.getsize(table.path) == len(table.path.read_bytes())
+
+
+def test_a_rewrite_after_a_patch_first_makes_the_patch_journal_removal_durable(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Else a crash could bring the removed journal back and replay its patch over the rewrite.
+    table = _history(folder)
+    events: list[str] = []
+    real_sync, real_replace = journal.fsync_dir, os.replace
+    monkeypatch.setattr(journal, "fsync_dir", lambda path: events.append(f"sync {path}") or real_sync(path))
+    monkeypatch.setattr(
+        os,
+        "replace",
+        lambda source, target: events.append(f"replace {target}") or real_replace(source, target),
+    )
+
+    _commit(folder, CHANGES["append"], table)
+    after_patch = len(events)
+    _commit(folder, lambda t: t.remove(t.ids()[0]), table)  # a change in the middle: a rewrite
+
+    rewrite = events[after_patch:]
+    assert rewrite.index(f"sync {folder}") < rewrite.index(f"replace {table.path}"), events
+    assert table.path.read_bytes() == _rewritten(table)
