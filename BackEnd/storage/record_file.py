@@ -31,8 +31,7 @@ from .record_layout import (
     keyed,
     line_of,
     parse_whole,
-    read_file,
-    split_lines,
+    read_lines,
 )
 
 __all__ = ["RecordCheck", "RecordFile"]
@@ -115,9 +114,9 @@ class RecordFile:
             raise self._damaged
         self._keys, self._decoded, self._others = None, {}, {}
         try:
-            data = read_file(self.path)
-            lines = [] if data is None else split_lines(data, self.table)
-            self._disk_count = None if data is None or lines is None else len(lines)
+            read = read_lines(self.path, self.table)
+            size, lines = (0, []) if read is None else read
+            self._disk_count = None if read is None or lines is None else len(lines)
             if lines is None:  # not our layout (an older or hand-made file): parse it whole, once
                 parsed, self._others = parse_whole(self.path, self.table)
                 self._checked(list(parsed.values()))
@@ -127,7 +126,7 @@ class RecordFile:
         except DataFileCorrupt as exc:
             raise self._found_damaged(exc.reason) from exc
         self._clean = self._disk_count or 0
-        self.size = 0 if data is None else len(data)
+        self.size = size
         if self._keep_decoded:  # small files, used whole: keyed and decoded at once
             docs = self._loaded()
             self._decoded = dict(zip(docs, self._decode(list(docs.values())), strict=True))

@@ -7,6 +7,7 @@ a TinyDB table (TinyDB reads it), and a reader can keep each line's bytes as the
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from itertools import repeat
 from pathlib import Path
@@ -23,9 +24,8 @@ __all__ = [
     "keyed",
     "line_of",
     "parse_whole",
-    "read_file",
+    "read_lines",
     "read_records",
-    "split_lines",
 ]
 
 Record = dict[str, Any]
@@ -40,45 +40,55 @@ def read_records(path: Path, table: str) -> Iterator[Record]:
     yield from parse_whole(path, table)[0].values()
 
 
-def read_file(path: Path) -> bytes | None:
-    """A data file's bytes, read at once; None if it is absent."""
+# Up to this size a file is split in one C call (a few ms holding the GIL); a larger one is
+# read line by line, so no single call stalls the event loop for tens of milliseconds.
+_WHOLE_SPLIT_BYTES = 8 << 20
+
+
+def read_lines(path: Path, table: str) -> tuple[int, list[bytes] | None] | None:
+    """The file's size and document lines if it is one table in our layout (else None for the
+    lines); None if the file is absent.
+
+    Each line keeps its separating comma (all but the last have one): stripping them would
+    copy the whole file once more, and a reader only decodes a page (`decode_lines` ignores
+    it); `keyed` strips them when a change needs the lines by key. The framing (each line
+    `"...": {` to `}`, the commas, the first and closing lines) is checked in a few C calls
+    mapped over the lines, so a thread of thousands of messages is framed in about a
+    millisecond; the keys are checked when first needed (`keyed`), a document when decoded.
+    """
     try:
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size <= _WHOLE_SPLIT_BYTES:
+                lines = handle.read().split(b"\n")
+            else:  # one call per line: the event loop's thread gets the GIL in between
+                lines = [line.removesuffix(b"\n") for line in handle]
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise StorageUnavailable(f"cannot read {path}: {exc.strerror}") from exc
+    return size, _framed(lines, table)
 
 
-def split_lines(data: bytes, table: str) -> list[bytes] | None:
-    """The document lines of `data` if it is one table in our layout; else None.
-
-    Each line keeps its separating comma (all but the last have one): stripping them would
-    copy the whole file once more, and a reader only decodes a page (`decode_lines` ignores
-    it); `keyed` strips them when a change needs the lines by key.
-
-    Every step is one C call over the whole file (a split, then checks mapped over the lines),
-    so a thread of thousands of messages is framed in about a millisecond: each line `"...": {`
-    to `}`, the commas and the closing line are checked; the keys when first needed (`keyed`);
-    the documents are not decoded (a reader decodes and checks only the lines it serves).
-    """
-    header = b"{%s: {" % encode_value(table)
-    if data == header + b"\n}}":
-        return []
-    if not (data.startswith(header + b"\n") and data.endswith(b"\n}}")):
+def _framed(lines: list[bytes], table: str) -> list[bytes] | None:
+    # `lines` holds the table's opening line and the closing one around the documents'.
+    if len(lines) < 2 or lines[0] != b"{%s: {" % encode_value(table) or lines[-1] != b"}}":
         return None
-    lines = data[len(header) + 1 : -3].split(b"\n")
+    documents = lines[1:-1]
     framed = (
-        all(map(bytes.endswith, lines[:-1], repeat(b"},")))
-        and lines[-1].endswith(b"}")
-        and all(map(bytes.startswith, lines, repeat(b'"')))
+        all(map(bytes.endswith, documents[:-1], repeat(b"},")))
+        and all(map(bytes.startswith, documents, repeat(b'"')))
+        and (not documents or documents[-1].endswith(b"}"))
     )
-    return lines if framed else None
+    return documents if framed else None
 
 
 def keyed(lines: list[bytes]) -> dict[int, bytes] | None:
     """Each line (without its comma) by its TinyDB doc id, in file order; None if a key is bad or repeats."""
-    lines = list(map(bytes.removesuffix, lines, repeat(b",")))
+    stripped: list[bytes] = []
+    for start in range(0, len(lines), 64):  # in batches: no one call copies a whole long thread
+        stripped += map(bytes.removesuffix, lines[start : start + 64], repeat(b","))
+    lines = stripped
     try:
         keys = [line[1 : line.index(b'": {')] for line in lines]
     except ValueError:  # a line without its key

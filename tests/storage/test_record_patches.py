@@ -14,7 +14,7 @@ from BackEnd.records import message_record
 from BackEnd.storage import file_patch, journal
 from BackEnd.storage.journal import FileTransaction, check_journals, recover
 from BackEnd.storage.record_file import RecordFile
-from BackEnd.storage.record_layout import split_lines
+from BackEnd.storage.record_layout import read_lines
 
 
 class Crash(BaseException):
@@ -73,7 +73,8 @@ def test_a_patch_leaves_the_bytes_a_rewrite_would_and_keeps_the_file(folder: Pat
     after = table.path.read_bytes()
     assert after == _rewritten(table) and after != before
     assert table.path.stat().st_ino == inode  # patched in place, not replaced by a rename
-    assert split_lines(after, "messages") is not None  # still our layout
+    read = read_lines(table.path, "messages")
+    assert read is not None and read[1] is not None and len(read[1]) == table.count()  # still our layout
     assert len(json.loads(after)["messages"]) == table.count()  # still a TinyDB table
     assert [m["content"] for m in _history(folder).records()] == [m["content"] for m in table.records()]
     assert list(folder.glob(".journal-*")) == []
@@ -160,3 +161,15 @@ def test_a_rewrite_after_a_patch_first_makes_the_patch_journal_removal_durable(
     rewrite = events[after_patch:]
     assert rewrite.index(f"sync {folder}") < rewrite.index(f"replace {table.path}"), events
     assert table.path.read_bytes() == _rewritten(table)
+
+
+def test_a_file_too_large_to_split_at_once_is_read_line_by_line_to_the_same_lines(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from BackEnd.storage import record_layout
+
+    whole = record_layout.read_lines(_history(folder).path, "messages")
+    monkeypatch.setattr(record_layout, "_WHOLE_SPLIT_BYTES", 0)
+
+    assert record_layout.read_lines(_history(folder).path, "messages") == whole
+    assert whole is not None and whole[1] is not None and len(whole[1]) == 5
