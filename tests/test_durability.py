@@ -298,3 +298,94 @@ def test_server_refuses_a_held_folder_and_starts_once_the_holder_is_killed(tmp_p
         holder.kill()
         if successor is not None:
             successor.stop()
+
+
+def _turns_in(url: str, headers: dict[str, str], conversation_id: str, load: Load) -> None:
+    """Turn after turn in one long thread, each committed as an in-place patch of its file."""
+    with _client(url) as http:
+        for n in range(10_000):
+            if load.stop.is_set():
+                return
+            text = f"long turn {n}"
+            try:
+                reply = http.post(
+                    "/ai/chat", json={"message": text, "conversation_id": conversation_id}, headers=headers
+                )
+            except httpx.HTTPError:
+                return  # the server died under us
+            if load.acknowledged(reply, 200):
+                with load.lock:
+                    load.turns.append((headers, text, reply.json()))
+                load.answered.set()
+
+
+def _lengthen(data_dir: Path, user_id: str, conversation_id: str, turns: int) -> None:
+    """Whole turns added offline, so the thread's file is past the size a turn patches in place."""
+    from BackEnd.records import message_record
+    from BackEnd.storage import TinyDBDatabase
+
+    database = TinyDBDatabase.open(data_dir)
+    try:
+        with database.unit_of_work(user_id) as unit:
+            text = "Un long exercice de mathématiques. " * 20
+            messages = []
+            for n in range(turns):
+                messages.append(message_record(user_id, conversation_id, "user", f"{text}{n}"))
+                messages.append(message_record(user_id, conversation_id, "assistant", f"echo: {text}{n}"))
+            unit.threads.append(user_id, conversation_id, messages)  # type: ignore[arg-type]
+    finally:
+        database.close()
+
+
+def test_acknowledged_turns_of_a_long_thread_survive_sigkill_in_the_middle_of_its_in_place_append(
+    tmp_path: Path,
+) -> None:
+    from BackEnd.storage.record_layout import read_lines
+    from BackEnd.storage.thread_files import PATCH_FROM_BYTES
+
+    data_dir = tmp_path / "BDD"
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    with fake_chat_server(max_delay=0.0) as upstream:
+        env = {"OPENROUTER_BASE_URL": upstream.base_url, "OPENROUTER_API_KEY": "sk-test-fake-key"}
+        server = ServerProcess(data_dir, tmp_path / "server-0.log", **env)
+        server.wait_ready()
+        headers = _sign_up(server.url, "long@example.com")
+        with _client(server.url) as http:
+            user_id = http.get("/auth/me", headers=headers).json()["id"]
+            conversation_id = http.post("/ai/chat", json={"message": "start"}, headers=headers).json()[
+                "conversation_id"
+            ]
+        server.stop()
+        _lengthen(data_dir, user_id, conversation_id, turns=150)
+        path = data_dir / "historique" / f"{conversation_id}.json"
+        assert path.stat().st_size > PATCH_FROM_BYTES
+        inode = path.stat().st_ino
+        everything = Load()
+        for cycle in range(1, 5):
+            server = ServerProcess(data_dir, tmp_path / f"server-{cycle}.log", **env)
+            try:
+                server.wait_ready()
+                load = Load()
+                worker = threading.Thread(target=_turns_in, args=(server.url, headers, conversation_id, load))
+                worker.start()
+                try:
+                    assert load.answered.wait(timeout=30), server.output()[-2000:]
+                    load.stop.wait(rng.uniform(0.0, 0.4))  # the kill lands anywhere in a turn
+                    server.kill()
+                finally:
+                    load.stop.set()
+                    worker.join(timeout=30)
+                assert load.unexpected == [], f"seed {seed}: {load.unexpected[:3]}"
+                everything.turns += load.turns
+                server = ServerProcess(data_dir, tmp_path / f"server-{cycle}-after.log", **env)
+                server.wait_ready()  # start-up finished any journal the kill left
+                _check_files(data_dir, temp_files_allowed=False)
+                _check_acknowledged_turns(server.url, everything)
+                _check_no_half_turn(server.url, [headers])
+            finally:
+                server.kill()
+        read = read_lines(path, "messages")
+        assert read is not None and read[1] is not None, "the file left the line layout"
+        assert path.stat().st_ino == inode, "a turn rewrote the long thread's file instead of patching it"
+        assert everything.turns, f"seed {seed}: no turn was answered"
