@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +26,13 @@ from .journal import write_or_stage
 from .record_layout import (
     Record,
     decode_lines,
+    encode_file,
     encode_value,
     keyed,
     line_of,
     parse_whole,
     read_lines,
+    tail_patch,
 )
 
 __all__ = ["RecordCheck", "RecordFile"]
@@ -40,11 +41,6 @@ logger = logging.getLogger(__name__)
 
 # Why a decoded record cannot be served (e.g. "belongs to another conversation"), or None.
 RecordCheck = Callable[[Record], str | None]
-# Bytes of lines joined per write.
-_CHUNK_BYTES = 1 << 20
-# Between two document lines, and after the last (with the table's and the file's braces).
-_SEPARATOR = b",\n"
-_CLOSING = b"\n}}"
 
 
 class RecordFile:
@@ -266,33 +262,10 @@ class RecordFile:
     # -- the file transaction's side (journal.StagedFile) --------------------------------
     def encode(self) -> Payload:
         """The file's bytes, in pieces written one by one: no copy of a whole long thread."""
-        chunks = [b"{%s: {" % encode_value(self.table), b"\n"]
-        # Joined about a megabyte at a time: few writes for many small documents, and no copy
-        # of a whole long thread in one call, which would hold the GIL for as long as it takes.
-        lines = self._loaded().values()
-        if not lines:
-            return [chunks[0], *self._closing()]
-        if self.size < _CHUNK_BYTES * 4:  # small enough to join at once (`size`: the file as last written)
-            return [*chunks, b",\n".join(lines), *self._closing()]
-        batch: list[bytes] = []
-        size = 0
-        for line in lines:
-            batch.append(line)
-            size += len(line)
-            if size >= _CHUNK_BYTES:
-                chunks += [b",\n".join(batch), b",\n"]
-                batch, size = [], 0
-        if batch:
-            chunks.append(b",\n".join(batch))
-        elif len(chunks) > 2:
-            chunks.pop()  # the separator after the last full batch
-        return chunks + self._closing()
-
-    def _closing(self) -> list[bytes]:
-        others = [
-            b", %s: %s" % (encode_value(name), encode_value(table)) for name, table in self._others.items()
-        ]
-        return [b"\n}", *others, b"}"]
+        # `size`, the file as last written, tells a small file (joined at once) from a long one.
+        return encode_file(
+            self.table, list(self._loaded().values()), self._others, joined=self.size < 4 << 20
+        )
 
     def patch(self) -> Patch | None:
         """The change as a patch of the file's end, if its first line at least is unchanged."""
@@ -301,17 +274,7 @@ class RecordFile:
         docs = self._loaded()
         if self._disk_count is None or self._others or not self._clean:
             return None  # not our layout, other tables after ours, or every line changed: rewrite
-        # The offset ends the last unchanged line: before `\n}}` when only lines were added.
-        if self._clean == self._disk_count:
-            offset = self.size - len(_CLOSING)
-        else:
-            kept = sum(map(len, islice(docs.values(), self._clean)))
-            offset = len(self._header()) + kept + len(_SEPARATOR) * (self._clean - 1)
-        rest = list(islice(docs.values(), self._clean, None))
-        return Patch(offset, (_SEPARATOR if rest else b"") + _SEPARATOR.join(rest) + _CLOSING)
-
-    def _header(self) -> bytes:
-        return b"{%s: {\n" % encode_value(self.table)
+        return tail_patch(self.table, list(docs.values()), self._clean, self._disk_count, self.size)
 
     def committed(self, signature: Signature) -> None:
         """The documents held are now the file's, in our layout (with other tables: not ours)."""

@@ -14,21 +14,29 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataFileCorrupt, StorageUnavailable
+from .file_patch import Patch
 from .files import read_json_file
 
 __all__ = [
     "Record",
     "decode_line",
     "decode_lines",
+    "encode_file",
     "encode_value",
     "keyed",
     "line_of",
     "parse_whole",
     "read_lines",
     "read_records",
+    "tail_patch",
 ]
 
 Record = dict[str, Any]
+# Bytes of lines joined per write of a long file.
+_CHUNK_BYTES = 1 << 20
+# Between two document lines, and after the last (with the table's and the file's braces).
+_SEPARATOR = b",\n"
+_CLOSING = b"\n}}"
 
 
 def read_records(path: Path, table: str) -> Iterator[Record]:
@@ -110,6 +118,51 @@ def parse_whole(path: Path, table: str) -> tuple[dict[int, Record], dict[str, An
             raise DataFileCorrupt(path, f"document {key!r} of table {table!r} is not a record")
         parsed[int(key)] = doc
     return parsed, tables
+
+
+def encode_file(table: str, lines: list[bytes], others: dict[str, Any], *, joined: bool) -> list[bytes]:
+    """A file's bytes in our layout, in pieces written one by one (`joined`: the lines in one piece).
+
+    A long file's lines are joined about a megabyte at a time: few writes for many small
+    documents, and no copy of a whole long thread in one call, which would hold the GIL for as
+    long as it takes.
+    """
+    closing = [
+        b"\n}",
+        *(b", %s: %s" % (encode_value(name), encode_value(docs)) for name, docs in others.items()),
+        b"}",
+    ]
+    chunks = [b"{%s: {" % encode_value(table), b"\n"]
+    if not lines:
+        return [chunks[0], *closing]
+    if joined:
+        return [*chunks, _SEPARATOR.join(lines), *closing]
+    batch: list[bytes] = []
+    size = 0
+    for line in lines:
+        batch.append(line)
+        size += len(line)
+        if size >= _CHUNK_BYTES:
+            chunks += [_SEPARATOR.join(batch), _SEPARATOR]
+            batch, size = [], 0
+    if batch:
+        chunks.append(_SEPARATOR.join(batch))
+    elif len(chunks) > 2:
+        chunks.pop()  # the separator after the last full batch
+    return chunks + closing
+
+
+def tail_patch(table: str, lines: list[bytes], clean: int, disk_count: int, size: int) -> Patch:
+    """The patch turning a file of `disk_count` lines (`size` bytes, no other table) into
+    `lines`, whose first `clean` lines are the file's first ones, unchanged."""
+    # The offset ends the last unchanged line: before `\n}}` when lines were only added.
+    if clean == disk_count:
+        offset = size - len(_CLOSING)
+    else:
+        header = len(b"{%s: {\n" % encode_value(table))
+        offset = header + sum(map(len, lines[:clean])) + len(_SEPARATOR) * (clean - 1)
+    rest = lines[clean:]
+    return Patch(offset, (_SEPARATOR if rest else b"") + _SEPARATOR.join(rest) + _CLOSING)
 
 
 def line_of(key: int, doc: bytes) -> bytes:
