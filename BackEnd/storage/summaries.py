@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,5 +102,9 @@ def summary_from_record(stored: object) -> ThreadSummary | str:
         problem = usage_problem({**line, "user_id": ""}) if isinstance(line, dict) else "is not an object"
         if problem is not None:
             return f"usage line {problem}"
-        usage[(line["day"], line["model"])] = UsageTotals(*(line[name] for name in _USAGE_FIELDS))
+        usage[(sys.intern(line["day"]), sys.intern(line["model"]))] = UsageTotals(
+            *(line[name] for name in _USAGE_FIELDS)
+        )
+    # Interned: 20,000 threads repeat the same days and model names; one string each in memory.
+    days = {sys.intern(day): n for day, n in days.items()}
     return ThreadSummary(count=count, first=first, last=last, preview=preview, days=days, usage=usage)

@@ -87,11 +87,12 @@ class UsageIndex:
 
     def count_thread(self, user_id: str, conversation_id: str, lines: Lines) -> None:
         """Start-up: count what a live thread spent, as its stored summary says."""
+        if not lines:
+            return
         with self._guard:
-            if lines:
-                self._owner[conversation_id] = user_id
+            self._owner[conversation_id] = user_id
+            self._by_thread[conversation_id] = dict(lines)  # its keys and figures shared, not copied
             for key, figures in lines.items():
-                _add(self._by_thread.setdefault(conversation_id, {}), key, figures)
                 _add(self._by_user.setdefault(user_id, {}), key, figures)
 
     def load_archives(self) -> None:
