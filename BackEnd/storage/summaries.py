@@ -39,14 +39,15 @@ class ThreadSummary:
         count, first, last, preview = self.count, self.first, self.last, self.preview
         for message in messages:
             moment = message["created_at"]
-            days[moment[:10]] = days.get(moment[:10], 0) + 1
+            day = sys.intern(moment[:10])  # one string per day for every thread in memory
+            days[day] = days.get(day, 0) + 1
             count += 1
             first = moment if not first or moment < first else first
             if moment >= last:
                 last, preview = moment, preview_of(message["content"])
             figures = answer_figures(message)  # type: ignore[arg-type]
             if figures is not None:  # what start-up used to count from the stored answers
-                key = (moment[:10], message["model"])
+                key = (day, sys.intern(message["model"]))
                 usage[key] = usage[key].plus(figures) if key in usage else figures
         return ThreadSummary(count=count, first=first, last=last, preview=preview, days=days, usage=usage)
 

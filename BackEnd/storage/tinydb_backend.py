@@ -158,6 +158,9 @@ class TinyDBDatabase(Database):
                 # deleted, so it goes. Only a conversion reads every message to know.
                 self.images.remove_orphans(referenced)
                 conversion.write(self.users.ids())
+                # Read back as every later start-up will: the same figures, in less memory.
+                self._read_threads(None, referenced)
+                self.usage.load_archives()
         except BaseException:
             if conversion is not None:
                 conversion.abandon()
@@ -187,7 +190,8 @@ class TinyDBDatabase(Database):
             return self.threads.load(self.users.ids(), self.usage.count_thread)
         referenced.clear()
         on_thread = conversion.advance if conversion is not None else None
-        return self.threads.check(self.users.ids(), _counting(self.usage.count_stored, referenced), on_thread)
+        # No usage counted here: the summaries carry it, and the conversion reads them back.
+        return self.threads.check(self.users.ids(), _noting(referenced), on_thread)
 
     def _check_ownership(self) -> None:
         # The folder may have been deleted and made again under a running server: its lock
@@ -299,11 +303,10 @@ def _archived(dump: Dump) -> dict[str, Lines]:
     return archived
 
 
-def _counting(count: Counter, referenced: set[str]) -> Counter:
-    """`count`, also noting the stored images each message refers to."""
+def _noting(referenced: set[str]) -> Counter:
+    """Notes the stored images each message refers to."""
 
     def note(user_id: str, conversation_id: str, message: dict[str, Any]) -> None:
-        count(user_id, conversation_id, message)
         referenced.update(image["id"] for image in message.get("images") or () if image["id"])
 
     return note
