@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from BackEnd.completion import Completion, Usage
+from BackEnd.errors import DataFileCorrupt
 from BackEnd.records import message_record
 from BackEnd.storage import Database, TinyDBDatabase
 from BackEnd.storage.journal import FileTransaction
@@ -185,3 +186,14 @@ def test_a_new_folder_starts_converted_and_a_newer_layout_is_refused(data_dir: P
     (data_dir / "layout.json").write_text('{"version": 3}')
     with pytest.raises(Exception, match="newer AssistantIA"):
         TinyDBDatabase.open(data_dir)
+
+
+def test_a_damaged_stored_summary_stops_start_up_naming_its_file(data_dir: Path) -> None:
+    user_ids = build(data_dir)
+    path = data_dir / "conversations" / f"{user_ids[2]}.json"
+    path.write_text(path.read_text().replace('"count": 2', '"count": "two"'))
+    before = path.read_bytes()
+
+    with pytest.raises(DataFileCorrupt, match=f"{path.name}.*summary has no valid 'count'"):
+        TinyDBDatabase.open(data_dir)
+    assert path.read_bytes() == before
