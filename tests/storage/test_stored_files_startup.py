@@ -74,7 +74,7 @@ _TURN_THEN_HANG = textwrap.dedent(
     from pathlib import Path
     from BackEnd.storage import TinyDBDatabase
     from tests.storage.test_stored_files import turn_with_image
-    from tests.utils.records import add_users, as_layout_1, make_user
+    from tests.utils.records import add_users, make_user
     database = TinyDBDatabase.open(Path(sys.argv[1]))
     alice = make_user("alice@example.com")
     add_users(database, alice)

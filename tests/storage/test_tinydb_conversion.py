@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +156,48 @@ def test_a_crash_in_the_middle_of_a_conversion_then_a_restart_converts_to_the_sa
     assert opened_figures(data_dir, user_ids) == before
     assert parsed(data_dir) == parsed(calm)
     (data_dir / "layout.json").unlink()  # converting a converted folder again counts nothing twice
+    assert opened_figures(data_dir, user_ids) == before
+    assert parsed(data_dir) == parsed(calm)
+
+
+_CONVERT_THEN_DIE = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    from BackEnd.storage import TinyDBDatabase
+    from BackEnd.storage.journal import FileTransaction
+
+    commit = FileTransaction.commit
+
+    def commit_then_die(transaction):
+        done = commit(transaction)
+        os.kill(os.getpid(), signal.SIGKILL)  # the first account's summaries are durable, no marker
+        return done
+
+    FileTransaction.commit = commit_then_die
+    TinyDBDatabase.open(Path(sys.argv[1]))
+    """
+)
+
+
+def test_kill_9_in_the_middle_of_a_conversion_then_a_restart_converts_to_the_same_result(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    user_ids = build(data_dir)
+    before = opened_figures(data_dir, user_ids)
+    as_layout_1(data_dir)
+    calm = tmp_path / "calm"
+    shutil.copytree(data_dir, calm)
+    opened_figures(calm, user_ids)
+    root = Path(__file__).resolve().parents[2]
+
+    killed = subprocess.run(
+        [sys.executable, "-c", _CONVERT_THEN_DIE, str(data_dir)], cwd=root, capture_output=True, check=False
+    )
+
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not (data_dir / "layout.json").exists()
+    assert parsed(data_dir) != parsed(calm)  # one account converted, the others not yet
     assert opened_figures(data_dir, user_ids) == before
     assert parsed(data_dir) == parsed(calm)
 
