@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import DataFileCorrupt, DataFolderInvalid
@@ -56,42 +55,47 @@ class Conversion:
         self.folder = folder
         self.threads = threads
         self._started = time.monotonic()
-        self._progress = Progress(f"convert {folder.name}", threads.history_files(), unit="threads")
+        self._reading = Progress(f"convert {folder.name}", threads.history_files(), unit="threads")
+        self._writing: Progress | None = None
 
     def advance(self) -> None:
         """One more thread file was read."""
-        self._progress.advance()
+        self._reading.advance()
 
     def abandon(self) -> None:
         """The conversion stopped (a bad file): clear the live line for the error that follows."""
-        self._progress.abandon()
+        for progress in (self._reading, self._writing):
+            if progress is not None:
+                progress.abandon()
 
-    def write(self, user_ids: set[str], on_commit: Callable[[], None] | None = None) -> None:
+    def write(self, user_ids: set[str]) -> None:
         """Store every account's summaries, then the marker; log what was converted."""
-        messages = 0
-        for user_id in sorted(user_ids):
-            path = self.threads.conversations_dir / f"{user_id}.json"
-            if not path.exists():
-                continue
+        threads, messages = (
+            self._reading.done,
+            sum(summary.count for summary in self.threads.summaries.values()),
+        )
+        self._reading.finish(f"{messages:,} messages read and checked")
+        paths = [self.threads.conversations_dir / f"{user_id}.json" for user_id in sorted(user_ids)]
+        paths = [path for path in paths if path.exists()]
+        # A second line: writing thousands of small files, each synced, takes seconds of its own.
+        self._writing = Progress(f"convert {self.folder.name}", len(paths), unit="accounts")
+        for path in paths:
             table = RecordFile(path, "conversations", keep_decoded=True)
             transaction = FileTransaction(self.folder)
             with transaction.activate():
                 for conversation_id in table.ids():
                     summary = self.threads.summaries.get(conversation_id, EMPTY)
-                    messages += summary.count
                     table.update(conversation_id, {"summary": summary_record(summary)})
             unfinished = transaction.commit()
             if unfinished is not None:
                 unfinished()  # nothing later in start-up would finish it: fail loudly now
-            if on_commit is not None:
-                on_commit()
+            self._writing.advance()
         write_marker(self.folder)
-        seconds = time.monotonic() - self._started
-        self._progress.finish(f"{messages:,} messages")
+        self._writing.finish("summaries stored")
         logger.warning(
             "converted data folder %s: %d threads, %d messages in %.1f s",
             self.folder.name,
-            self._progress.done,
+            threads,
             messages,
-            seconds,
+            time.monotonic() - self._started,
         )
