@@ -14,7 +14,8 @@ from ..records import ConversationRecord
 from .journal import FileTransaction
 from .record_file import RecordFile
 from .record_layout import Record, read_records
-from .summaries import ThreadSummary, summarise
+from .summaries import ThreadSummary, summarise, summary_from_record
+from .usage_files import Lines
 
 __all__ = ["PATCH_FROM_BYTES", "ThreadFiles"]
 
@@ -154,10 +155,41 @@ class ThreadFiles:
         """Whether no conversation or history file exists."""
         return not any(any(folder.glob("*.json")) for folder in (self.conversations_dir, self.history_dir))
 
+    def load(self, user_ids: set[str], count_usage: Callable[[str, str, Lines], None]) -> list[Path]:
+        """Start-up of a converted folder: every conversations file and the summaries its records
+        store (`summaries.py`), checked; no history file is read. Returns the files no record
+        refers to; DataFileCorrupt names a bad file, so a refused start-up changes no file.
+        """
+        unreferenced: list[Path] = []
+        owned: set[str] = set()
+        for path in sorted(self.conversations_dir.glob("*.json")):
+            for doc in read_records(path, "conversations"):
+                _check_conversation(path, path.stem, doc)
+                owned.add(doc["id"])
+                summary = summary_from_record(doc["summary"]) if "summary" in doc else None
+                if isinstance(summary, str):
+                    raise DataFileCorrupt(path, f"conversation {doc['id']!r} summary {summary}")
+                if summary is not None and summary.count:
+                    self.summaries[doc["id"]] = summary
+                    self.last_message[doc["id"]] = summary.last
+                    count_usage(path.stem, doc["id"], dict(summary.usage))
+            if path.stem not in user_ids:
+                unreferenced.append(path)
+        # Names only: listing the folder costs no read of the files in it.
+        unreferenced += [path for path in sorted(self.history_dir.glob("*.json")) if path.stem not in owned]
+        return unreferenced
+
+    def history_files(self) -> int:
+        """How many thread files the folder holds (a conversion's total)."""
+        return sum(1 for _ in self.history_dir.glob("*.json"))
+
     def check(
-        self, user_ids: set[str], count: Callable[[str, str, dict[str, Any]], None] | None = None
+        self,
+        user_ids: set[str],
+        count: Callable[[str, str, dict[str, Any]], None] | None = None,
+        on_thread: Callable[[], None] | None = None,
     ) -> list[Path]:
-        """Start-up check: parse every file; returns the files no record refers to. Writes nothing.
+        """Conversion check: parse every file; returns the files no record refers to. Writes nothing.
 
         Raises DataFileCorrupt naming a bad file, so a refused start-up changes no file. A file
         without a record is kept: it may be what is left of a hand edit, and only a journal
@@ -172,6 +204,8 @@ class ThreadFiles:
             if path.stem not in user_ids:
                 unreferenced.append(path)
         for path in sorted(self.history_dir.glob("*.json")):
+            if on_thread is not None:
+                on_thread()
             conversation_id = path.stem
             if conversation_id not in owners:
                 sum(1 for _ in read_records(path, "messages"))  # still checked: it must parse

@@ -17,10 +17,11 @@ from .files import FileLock
 from .journal import FileTransaction, UnfinishedWork, check_journals, recover, write_or_stage
 from .memory_events import MemoryEvents
 from .record_file import RecordFile
-from .summaries import summarise
+from .summaries import EMPTY, summarise, summary_record
 from .thread_files import ThreadFiles
 from .tiny_search import SearchCache
 from .tinydb_files import FileEntry, ImageFolder, NewFile
+from .tinydb_layout import Conversion, is_converted, write_marker
 from .tinydb_units import TinyUnitOfWork
 from .usage_files import Lines, UsageIndex, answer_figures, as_records, owners_on_disk, write_lines
 from .users_file import UsersFile
@@ -139,23 +140,31 @@ class TinyDBDatabase(Database):
                     "put the accounts file back (or restore a dump into an empty folder)"
                 )
             self.users.create_empty()
+            write_marker(self.folder)  # a new folder starts in the current layout
         self.users.load()
-        self.usage.reset()
-        referenced: set[str] = set()  # the image files some stored message refers to
-        unreferenced = self.threads.check(self.users.ids(), _counting(self.usage.count_stored, referenced))
-        finished = len(journals)
-        removed = recover(self.folder, journals, self._folders())
-        if journals:  # the files they finished are what the times in memory must come from
-            self.usage.reset()
-            referenced.clear()
-            unreferenced = self.threads.check(
-                self.users.ids(), _counting(self.usage.count_stored, referenced)
-            )
-        self.usage.load_archives()
-        self.images.load()
-        # An image is committed with its message, so only an interrupted commit or a hand edit
-        # leaves one no message names: it could never be served or deleted, so it goes.
-        self.images.remove_orphans(referenced)
+        conversion = None if is_converted(self.folder) else Conversion(self.folder, self.threads)
+        referenced: set[str] = set()  # the image files some stored message refers to (conversion)
+        try:
+            unreferenced = self._read_threads(conversion if not journals else None, referenced)
+            finished = len(journals)
+            removed = recover(self.folder, journals, self._folders())
+            if journals:  # the files they finished are what the figures in memory must come from
+                unreferenced = self._read_threads(conversion, referenced)
+            self.usage.load_archives()
+            self.images.load()
+            if conversion is not None:
+                # An image is committed with its message, so only an interrupted commit of an older
+                # version or a hand edit leaves one no message names: it could never be served or
+                # deleted, so it goes. Only a conversion reads every message to know.
+                self.images.remove_orphans(referenced)
+                conversion.write(self.users.ids())
+                # Read back as every later start-up will: the same figures, in less memory.
+                self._read_threads(None, referenced)
+                self.usage.load_archives()
+        except BaseException:
+            if conversion is not None:
+                conversion.abandon()
+            raise
         unreferenced = [path for path in unreferenced if path.exists()]
         if finished or removed:
             logger.warning(
@@ -170,6 +179,19 @@ class TinyDBDatabase(Database):
                 len(unreferenced),
                 unreferenced[0],
             )
+
+    def _read_threads(self, conversion: Conversion | None, referenced: set[str]) -> list[Path]:
+        """The figures start-up keeps in memory: from the stored summaries (no history file read),
+        or, for a folder still to convert, from every message, each checked."""
+        self.usage.reset()
+        self.threads.summaries.clear()
+        self.threads.last_message.clear()
+        if is_converted(self.folder):
+            return self.threads.load(self.users.ids(), self.usage.count_thread)
+        referenced.clear()
+        on_thread = conversion.advance if conversion is not None else None
+        # No usage counted here: the summaries carry it, and the conversion reads them back.
+        return self.threads.check(self.users.ids(), _noting(referenced), on_thread)
 
     def _check_ownership(self) -> None:
         # The folder may have been deleted and made again under a running server: its lock
@@ -210,17 +232,27 @@ class TinyDBDatabase(Database):
         # commit point, whole), so it can simply be run again. Staged files are fresh objects,
         # outside the thread cache, so its trimming cannot drop one before the commit.
         moved = dump.bring_times_up()
+        threads = _group(dump.messages, "conversation_id")
+        summaries = {conversation_id: summarise(messages) for conversation_id, messages in threads.items()}
         transaction = FileTransaction(self.folder)
         with self.users.writing() as table:
             try:
                 with transaction.activate():
-                    for conversation_id, messages in _group(dump.messages, "conversation_id").items():
+                    for conversation_id, messages in threads.items():
                         RecordFile(self.threads.history_dir / f"{conversation_id}.json", "messages").insert(
                             messages
                         )
                     for user_id, conversations in _group(dump.conversations, "user_id").items():
                         path = self.threads.conversations_dir / f"{user_id}.json"
-                        RecordFile(path, "conversations").insert(conversations)
+                        # Each record stores its thread's summary: start-up reads no history file.
+                        stored = [
+                            {
+                                **conversation,
+                                "summary": summary_record(summaries.get(conversation["id"], EMPTY)),
+                            }
+                            for conversation in conversations
+                        ]
+                        RecordFile(path, "conversations").insert(stored)
                     for user_id, lines in _archived(dump).items():
                         write_lines(RecordFile(self.usage.folder / f"{user_id}.json", "usage"), lines)
                     # An account without preferences keeps the users.json shape it had before them.
@@ -241,8 +273,7 @@ class TinyDBDatabase(Database):
             self.users.committed()
         if unfinished is not None:
             unfinished()  # a restore has no later request to finish it: fail loudly now
-        for conversation_id, messages in _group(dump.messages, "conversation_id").items():
-            self.threads.summaries[conversation_id] = summarise(messages)
+        self.threads.summaries.update(summaries)
         self.usage.reset()
         for message in dump.messages:
             self.usage.count_stored(message["user_id"], message["conversation_id"], message)  # type: ignore[arg-type]
@@ -272,11 +303,10 @@ def _archived(dump: Dump) -> dict[str, Lines]:
     return archived
 
 
-def _counting(count: Counter, referenced: set[str]) -> Counter:
-    """`count`, also noting the stored images each message refers to."""
+def _noting(referenced: set[str]) -> Counter:
+    """Notes the stored images each message refers to."""
 
     def note(user_id: str, conversation_id: str, message: dict[str, Any]) -> None:
-        count(user_id, conversation_id, message)
         referenced.update(image["id"] for image in message.get("images") or () if image["id"])
 
     return note

@@ -57,7 +57,7 @@ class TinyOrganising:
         if conversation is None:
             return None
         self._files.history(conversation_id, user_id).insert([dict(message) for message in messages])
-        self._unit.summaries[conversation_id] = self._unit.summary(conversation_id).plus(messages)
+        self._unit.set_summary(user_id, conversation_id, self._unit.summary(conversation_id).plus(messages))
         entries = [message_entry(message) for message in messages]
         self._unit.search_changes.add(user_id, lambda index: index.add_all(entries))
         last = max([conversation["updated_at"], *(message["created_at"] for message in messages)])

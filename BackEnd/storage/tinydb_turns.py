@@ -71,7 +71,7 @@ class TinyTurns:
         else:  # no new message carries the change's time: the thread's record does, as a rename's
             self._files.conversations(user_id).update(conversation_id, {"updated_at": last})
         # A rare change: the thread's figures are read again rather than patched.
-        self._unit.summaries[conversation_id] = summarise(history.records())
+        self._unit.set_summary(user_id, conversation_id, summarise(history.records()))
         entries = [message_entry(message) for message in [*changed, *added] if message is not None]  # type: ignore[arg-type]
 
         def reindex(index: Any) -> None:

@@ -28,7 +28,7 @@ from .base import (
 from .credit_files import CreditFiles
 from .file_store import FileStore
 from .journal import FileTransaction, UnfinishedWork
-from .summaries import EMPTY, ThreadSummary
+from .summaries import EMPTY, ThreadSummary, summary_record
 from .thread_files import ThreadFiles
 from .thread_query import select_threads
 from .tiny_search import SearchCache, SearchChanges, message_entry, title_entry
@@ -111,6 +111,13 @@ class TinyUnitOfWork(UnitOfWork):
         if conversation_id in self.summaries:
             return self.summaries[conversation_id] or EMPTY
         return self.files.summaries.get(conversation_id, EMPTY)
+
+    def set_summary(self, user_id: str, conversation_id: str, summary: ThreadSummary | None) -> None:
+        """The thread's figures once this unit commits (None: its messages are gone), stored in its
+        record in the same commit: start-up reads them there instead of the thread's messages."""
+        self.summaries[conversation_id] = summary
+        stored = summary_record(summary or EMPTY)
+        self.files.conversations(user_id).update(conversation_id, {"summary": stored})  # None if deleted
 
     @property
     def search(self) -> SearchIndex:
@@ -200,9 +207,9 @@ class TinyThreads(TinyOrganising, TinyTurns, Threads):
         self._unit = unit
         self._files = unit.files
 
-    # A turn writes only its thread's file: a thread's `updated_at` is the later of its record's
-    # (creation, rename) and its last message's, which ThreadFiles keeps in memory. So a turn
-    # commits with one rename, and the conversation list is rewritten only when it changes.
+    # A thread's `updated_at` is the later of its record's (creation, rename) and its last
+    # message's, which ThreadFiles keeps in memory (and the record's stored summary on disk), so
+    # a turn changes the record's summary only, never its other fields.
     def _updated_at(self, doc: Mapping[str, Any]) -> str:
         moved = self._unit.moved.get(doc["id"]) or self._files.last_message.get(doc["id"], "")
         return max(str(doc["updated_at"]), moved)
@@ -291,7 +298,7 @@ class TinyThreads(TinyOrganising, TinyTurns, Threads):
         self._unit.ledger.thread_dropped(user_id, conversation_id)
         self._files.drop_history(conversation_id, self._unit.transaction)
         self._unit.image_files.drop_thread(conversation_id)  # the thread's images go with its messages
-        self._unit.summaries[conversation_id] = None
+        self._unit.set_summary(user_id, conversation_id, None)
         self._unit.forgotten.setdefault(user_id, []).append(conversation_id)
 
     def messages(
@@ -327,7 +334,7 @@ class TinyThreads(TinyOrganising, TinyTurns, Threads):
             stamped.append({**message, "created_at": last})
         self._files.history(conversation_id, user_id).insert(stamped)  # type: ignore[arg-type]
         self._unit.moved[conversation_id] = last
-        self._unit.summaries[conversation_id] = self._unit.summary(conversation_id).plus(stamped)
+        self._unit.set_summary(user_id, conversation_id, self._unit.summary(conversation_id).plus(stamped))
         entries = [message_entry(message) for message in stamped]
         self._unit.search_changes.add(user_id, lambda index: index.add_all(entries))
         return {**conversation, "updated_at": last, **self._sized(conversation_id)}  # type: ignore[return-value]

@@ -1,10 +1,10 @@
-"""The TinyDB usage ledger: counted from the stored answers themselves, plus an archive of deleted threads.
+"""The TinyDB usage ledger: each live thread's share in its stored summary, plus an archive of deleted threads.
 
-An answer's history line already carries its model, day and usage, so a turn writes nothing
-more than its thread's file (a second file would turn each turn's one rename into a journal
-and triple its fsyncs). The counts live in memory, rebuilt at start-up from every stored
-answer; what a thread spent moves into its owner's `usage/<user_id>.json` when the thread or
-its messages are deleted, in the same file transaction, so spending outlives the thread.
+An answer's history line carries its model, day and usage, and the thread's `summary` in its
+owner's conversations file (`summaries.py`) sums them per day and model, written in the same
+commit. The counts live in memory, read at start-up from those summaries; what a thread spent
+moves into its owner's `usage/<user_id>.json` when the thread or its messages are deleted, in
+the same file transaction, so spending outlives the thread.
 """
 
 from __future__ import annotations
@@ -83,6 +83,16 @@ class UsageIndex:
             with self._guard:
                 self._owner[conversation_id] = user_id
                 _add(self._by_thread.setdefault(conversation_id, {}), key, figures)
+                _add(self._by_user.setdefault(user_id, {}), key, figures)
+
+    def count_thread(self, user_id: str, conversation_id: str, lines: Lines) -> None:
+        """Start-up: count what a live thread spent, as its stored summary says."""
+        if not lines:
+            return
+        with self._guard:
+            self._owner[conversation_id] = user_id
+            self._by_thread[conversation_id] = dict(lines)  # its keys and figures shared, not copied
+            for key, figures in lines.items():
                 _add(self._by_user.setdefault(user_id, {}), key, figures)
 
     def load_archives(self) -> None:

@@ -1,4 +1,4 @@
-"""TinyDB start-up: image files a crash left behind (no message names them) are removed."""
+"""TinyDB start-up: image files a crash left behind (no message names them) are removed at conversion."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from BackEnd.records import new_id
 from BackEnd.storage import TinyDBDatabase
 from tests.storage.test_stored_files import turn_with_image
 from tests.utils.images import PNG
-from tests.utils.records import add_users, make_user
+from tests.utils.records import add_users, as_layout_1, make_user
 
 
-def test_start_up_removes_orphans_and_temp_files_and_keeps_named_files(data_dir: Path) -> None:
+def test_conversion_removes_orphans_and_start_up_temp_files_and_keeps_named_files(data_dir: Path) -> None:
     database = TinyDBDatabase.open(data_dir)
     alice = make_user("alice@example.com")
     add_users(database, alice)
@@ -32,6 +32,8 @@ def test_start_up_removes_orphans_and_temp_files_and_keeps_named_files(data_dir:
     temp.write_bytes(PNG[:4])
     stranger = files / "README.txt"  # not ours by its name: left alone
     stranger.write_text("hand-made")
+    # Only a conversion reads every message, so only it knows which image none names.
+    as_layout_1(data_dir)
 
     reopened = TinyDBDatabase.open(data_dir)
     try:

@@ -10,6 +10,7 @@ import pytest
 from BackEnd.errors import DataFileCorrupt, DataFolderInUse, DataFolderInvalid
 from BackEnd.storage import TinyDBDatabase
 from tests.utils.records import (
+    as_layout_1,
     json_snapshot,
     make_conversation,
     populate_folder,
@@ -66,6 +67,8 @@ def test_corrupt_data_file_refuses_to_open_names_the_file_and_leaves_it_untouche
     (thread,) = json.loads(conversations.read_text())["conversations"].values()
     history = data_dir / "historique" / f"{thread['id']}.json"
     target = {"users": data_dir / "users.json", "conversations": conversations, "history": history}[kind]
+    if kind == "history":  # only a conversion reads every history file (see test_tinydb_conversion.py)
+        as_layout_1(data_dir)
     target.write_bytes(CORRUPTIONS[corruption](target.read_bytes(), TABLES[kind]))
     before = target.read_bytes()
 
@@ -74,6 +77,7 @@ def test_corrupt_data_file_refuses_to_open_names_the_file_and_leaves_it_untouche
 
     assert target.name in str(raised.value)
     assert target.read_bytes() == before
+    assert (data_dir / "layout.json").exists() == (kind != "history")  # a refused conversion wrote nothing
     with pytest.raises(DataFileCorrupt):  # a failed open released the folder
         TinyDBDatabase.open(data_dir)
 

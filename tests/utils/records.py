@@ -163,3 +163,14 @@ def stored_state(database: Database) -> object:
     if isinstance(database, TinyDBDatabase):
         return json_snapshot(database.folder)
     return database.export_dump()
+
+
+def as_layout_1(folder: Path) -> None:
+    """Make a closed TinyDB folder look as the version before stored summaries wrote it: no
+    `summary` in conversation records and no `layout.json` (so the next open converts it)."""
+    (folder / "layout.json").unlink(missing_ok=True)
+    for path in sorted((folder / "conversations").glob("*.json")):
+        tables = json.loads(path.read_text(encoding="utf-8"))
+        for record in tables["conversations"].values():
+            record.pop("summary", None)
+        path.write_text(json.dumps(tables, ensure_ascii=False), encoding="utf-8")
