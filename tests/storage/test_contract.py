@@ -211,3 +211,27 @@ def test_messages_pages_in_time_order_with_the_total(db: Database, alice: UserRe
     assert [m["content"] for m in page.items] == ["m2", "echo: m2", "m3"]
     stamps = [m["created_at"] for m in page.items]
     assert stamps == sorted(stamps)
+
+
+def test_every_page_of_a_thread_is_the_same_read_from_either_end(db: Database, alice: UserRecord) -> None:
+    # SQL reads pages past the middle from the end of the thread's index: the same pages.
+    thread = chat(db, alice["id"], "m0")
+    for index in range(1, 7):
+        chat(db, alice["id"], f"m{index}", thread["id"])
+    with db.unit_of_work(alice["id"], write=False) as uow:
+        whole = uow.threads.messages(alice["id"], thread["id"], limit=100, offset=0)
+        assert whole is not None and whole.total == 14
+        contents = [m["content"] for m in whole.items]
+        for limit in (1, 3, 5, 14, 20):
+            for offset in range(0, 17):
+                page = uow.threads.messages(alice["id"], thread["id"], limit=limit, offset=offset)
+                assert page is not None and page.total == 14
+                assert [m["content"] for m in page.items] == contents[offset : offset + limit], (
+                    limit,
+                    offset,
+                )
+        recent = uow.threads.recent(alice["id"], thread["id"], 3)
+        assert recent is not None and recent.total == 14
+        assert [m["content"] for m in recent.items] == contents[-3:]
+        assert uow.threads.message_count(alice["id"], thread["id"]) == 14
+        assert uow.threads.message_count(alice["id"], "conv_unknown") == 0

@@ -279,10 +279,23 @@ class SQLThreads(SQLOrganising, Threads):
     def messages(
         self, user_id: str, conversation_id: str, *, limit: int, offset: int
     ) -> Page[MessageRecord] | None:
-        if self._find(user_id, conversation_id) is None:
+        conversation = self._find(user_id, conversation_id)
+        if conversation is None:
             return None
+        # The thread's size is kept on its row: counting a 5,000-message thread's rows would
+        # visit every one of them, and a page must cost the same in a long thread as a short one.
+        total = conversation["message_count"]
         thread = messages.c.conversation_id == conversation_id
-        total = self._db.execute(select(func.count()).select_from(messages).where(thread)).scalar_one()
+        tail = max(total - offset - limit, 0)
+        if offset > tail:  # nearer the end: walk the index from the end, so the last page is cheap
+            rows = self._db.execute(
+                select(*MESSAGE_COLUMNS)
+                .where(thread)
+                .order_by(messages.c.created_at.desc(), messages.c.seq.desc())
+                .limit(max(min(limit, total - offset), 0))
+                .offset(tail)
+            )
+            return Page(items=_all(rows)[::-1], total=total)
         rows = self._db.execute(
             select(*MESSAGE_COLUMNS)
             .where(thread)
@@ -293,28 +306,23 @@ class SQLThreads(SQLOrganising, Threads):
         return Page(items=_all(rows), total=total)
 
     def message_count(self, user_id: str, conversation_id: str) -> int:
-        # One query: a message's owner column is its thread's (a composite foreign key).
-        mine = (messages.c.conversation_id == conversation_id) & (messages.c.user_id == user_id)
-        total: int = self._db.execute(select(func.count()).select_from(messages).where(mine)).scalar_one()
-        return total
+        conversation = self._find(user_id, conversation_id)
+        return 0 if conversation is None else conversation["message_count"]
 
     def recent(self, user_id: str, conversation_id: str, count: int) -> Page[MessageRecord] | None:
-        if self._find(user_id, conversation_id) is None:
+        conversation = self._find(user_id, conversation_id)
+        if conversation is None:
             return None
+        total = conversation["message_count"]
         if count <= 0:
-            return Page(items=[], total=self.message_count(user_id, conversation_id))
-        # The thread's size rides along (a window counts every row before the limit): one query.
-        total = func.count().over().label("total")
+            return Page(items=[], total=total)
         rows = self._db.execute(
-            select(*MESSAGE_COLUMNS, total)
+            select(*MESSAGE_COLUMNS)
             .where(messages.c.conversation_id == conversation_id)
             .order_by(messages.c.created_at.desc(), messages.c.seq.desc())
             .limit(count)
-        ).all()
-        items = [
-            {key: value for key, value in row._asdict().items() if key != "total"} for row in reversed(rows)
-        ]
-        return Page(items=items, total=rows[0].total if rows else 0)  # type: ignore[arg-type]
+        )
+        return Page(items=_all(rows)[::-1], total=total)
 
     def append(
         self, user_id: str, conversation_id: str, messages_: list[MessageRecord]
