@@ -33,13 +33,16 @@ _AUDIT_OPTIONAL_TEXT = ("actor_id", "actor_email", "target_id", "target_email")
 _FILE_TEXTS = ("id", "user_id", "conversation_id", "message_id", "content_type", "data")
 
 
-def record_of(name: str, index: int, record: Any, check_text: bool) -> dict[str, Any]:
+def record_of(
+    name: str, index: int, record: Any, check_text: bool, *, checked: bool = False
+) -> dict[str, Any]:
     """A user, conversation or message as backends store it (emails normalised); RestoreError if bad.
 
     `check_text`: look for text no backend can store (costly: only when the file may hold some).
+    `checked`: the record passed the checks already (a restore's second reading), only shape it.
     """
     kind = KINDS[name]
-    problem = record_problem(kind, record) or _value_problem(kind, record, check_text)
+    problem = None if checked else record_problem(kind, record) or _value_problem(kind, record, check_text)
     if problem is not None:
         raise RestoreError(f"{name}[{index}] {problem}")
     if kind == "conversation":

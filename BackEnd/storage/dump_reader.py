@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,9 @@ class CheckedDump:
     `check` reads every record once and keeps only what is small: the account ids and emails,
     each thread's owner and summary, the image ids messages name, the ledger's keys. A thread's
     message ids need only differ within it, as the dump lists each thread's messages together
-    (a dump that does not is refused: both backends write it so). Memory stays bounded by the
-    largest thread, whatever the number of messages.
+    (both backends write it so). Memory stays bounded by the largest thread, whatever the number
+    of messages; a dump that is not grouped by thread (hand-made, generated) still restores, its
+    messages gathered by thread in memory.
     """
 
     def __init__(
@@ -36,6 +37,8 @@ class CheckedDump:
         self.counts = DumpCounts()
         self.summaries: dict[str, ThreadSummary] = {}
         self.moved = 0
+        self.grouped = True  # whether the file lists each thread's messages together
+        self._checked_once = False  # every record passed the checks: later readings only shape them
         self._format, self._versions = format_name, versions
         self._user_ids: set[str] = set()
         self._thread_owners: dict[str, str] = {}  # conversation id: its owner's
@@ -62,6 +65,7 @@ class CheckedDump:
             self._check_records(advance)
         except JSONStreamError as exc:
             raise RestoreError(f"{self.path} {exc}") from exc
+        self._checked_once = True
 
     def _check_header(self) -> None:
         if self._reader.value("format") != self._format:
@@ -104,21 +108,23 @@ class CheckedDump:
 
     def _check_messages(self, advance: Callable[[int], None]) -> dict[str, tuple[str, str, str, str | None]]:
         images: dict[str, tuple[str, str, str, str | None]] = {}
-        for start, thread in self._message_groups(advance):
+        for positions, thread in self._message_groups(advance):
             conversation_id = thread[0]["conversation_id"]
             if conversation_id in self.summaries:
-                raise RestoreError(
-                    f"messages[{start}] is in conversation {conversation_id!r}, whose messages came earlier: "
-                    "a dump lists each conversation's messages together"
-                )
+                # Not grouped by thread (a hand-made or generated file): check again, grouping in
+                # memory. Memory then grows with the messages; both backends write grouped dumps.
+                self.grouped = False
+                self.summaries.clear()
+                self.counts.messages = 0
+                return self._check_messages(lambda _: None)
             seen: set[str] = set()
-            for offset, message in enumerate(thread):
+            for position, message in zip(positions, thread, strict=True):
                 if self._thread_owners.get(conversation_id) != message["user_id"]:
                     raise RestoreError(
-                        f"messages[{start + offset}] points to an unknown conversation or the wrong owner"
+                        f"messages[{position}] points to an unknown conversation or the wrong owner"
                     )
                 if message["id"] in seen:
-                    raise RestoreError(f"messages[{start + offset}] repeats the id {message['id']!r}")
+                    raise RestoreError(f"messages[{position}] repeats the id {message['id']!r}")
                 seen.add(message["id"])
                 for image in message.get("images") or ():
                     if image["id"] is not None:
@@ -190,20 +196,31 @@ class CheckedDump:
         except JSONStreamError as exc:  # the file changed since it was checked
             raise RestoreError(f"{self.path} {exc}") from exc
 
-    def _message_groups(self, advance: Callable[[int], None]) -> Iterator[tuple[int, list[Record]]]:
-        """The messages, a thread's consecutive ones together, with the index of each group's first."""
+    def _message_groups(self, advance: Callable[[int], None]) -> Iterator[tuple[Sequence[int], list[Record]]]:
+        """Each thread's messages with their indexes in the file: consecutive ones together, or, for
+        a dump not grouped by thread, all of a thread's gathered in memory."""
+        messages = self._section("messages", required=True)
+        if not self.grouped:
+            gathered: dict[str, tuple[list[int], list[Record]]] = {}
+            for index, message in enumerate(messages):
+                positions, members = gathered.setdefault(message["conversation_id"], ([], []))
+                positions.append(index)
+                members.append(message)
+            yield from gathered.values()
+            return
         thread: list[Record] = []
         start = 0
-        for index, message in enumerate(self._section("messages", required=True)):
+        for index, message in enumerate(messages):
             if thread and message["conversation_id"] != thread[0]["conversation_id"]:
-                yield start, thread
+                yield range(start, index), thread
                 thread, start = [], index
             thread.append(message)
             advance(1)
         if thread:
-            yield start, thread
+            yield range(start, start + len(thread)), thread
 
     def _section(self, name: str, *, required: bool = False) -> Iterator[Any]:
+        """The section's records, checked on the first reading, only shaped on the next ones."""
         elements = self._reader.elements(name)
         if elements is None:
             present = self._reader.value(name, _ABSENT) is not _ABSENT
@@ -223,4 +240,6 @@ class CheckedDump:
             elif name == "files":
                 yield file_of(index, element)
             else:
-                yield record_of(name, index, element, self._reader.may_hold_unstorable_text)
+                yield record_of(
+                    name, index, element, self._reader.may_hold_unstorable_text, checked=self._checked_once
+                )

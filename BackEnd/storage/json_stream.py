@@ -12,6 +12,7 @@ from typing import IO, Any
 __all__ = ["JSONStreamError", "MemberReader"]
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+_SEPARATOR = re.compile(r"[ \t\n\r]*([,\]])[ \t\n\r]*")
 # Bytes read at a time: large enough that a read per record is rare, small against any dump.
 CHUNK_BYTES = 1 << 20
 # Text that may hold what no backend can store (a NUL, half a surrogate pair): see `dump.py`.
@@ -19,7 +20,6 @@ CHUNK_BYTES = 1 << 20
 # string never ends must not fill the memory.
 MAX_ELEMENT_CHARS = 1 << 28
 _SUSPECT_ESCAPES = (b"\\u0000", b"\\ud", b"\\uD")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class JSONStreamError(ValueError):
@@ -45,6 +45,13 @@ class MemberReader:
         self._values: dict[str, Any] = {}  # small (non-array) members already decoded
         self._scanned_to: int | None = None  # byte offset after the last member scanned
         self._finished = False  # the closing brace was reached
+        # The buffer: text decoded from byte `_base` on, read up to `_pos` (set by `_reset`).
+        self._decoder: codecs.IncrementalDecoder
+        self._buffer: str
+        self._pos: int
+        self._base: int
+        self._eof: bool
+        self._tail: bytes
         self._reset(0)
         self._skip_whitespace()
         if not self._peek_is("{"):
@@ -126,6 +133,13 @@ class MemberReader:
             return
         while True:
             yield self._decode()
+            # The common case in one match: the separator and the next element's start in the buffer.
+            found = _SEPARATOR.match(self._buffer, self._pos)
+            if found is not None and found.end() < len(self._buffer):
+                self._pos = found.end()
+                if found.group(1) == "]":
+                    return
+                continue
             self._skip_whitespace()
             if self._peek_is("]"):
                 self._pos += 1
@@ -142,7 +156,7 @@ class MemberReader:
     def _reset(self, offset: int) -> None:
         """Start reading at byte `offset` with an empty buffer."""
         self._handle.seek(offset)
-        self._decoder = codecs.getincrementaldecoder("utf-8")("surrogatepass")
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
         self._buffer = ""
         self._pos = 0
         self._base = offset  # byte offset of self._buffer[0]
@@ -165,18 +179,33 @@ class MemberReader:
         self._eof = not chunk
         if not self.may_hold_unstorable_text and chunk:
             # The escapes may straddle two chunks: look at the last bytes of the previous one too.
-            joined = self._tail + chunk
-            self.may_hold_unstorable_text = any(escape in joined for escape in _SUSPECT_ESCAPES)
+            edge = self._tail + chunk[:6]
+            self.may_hold_unstorable_text = any(
+                escape in chunk or escape in edge for escape in _SUSPECT_ESCAPES
+            )
             self._tail = chunk[-5:]
         try:
-            text = self._decoder.decode(chunk, final=self._eof)
+            text = self._decode_chunk(chunk)
         except UnicodeDecodeError as exc:
             raise JSONStreamError(f"is not UTF-8 near byte {self._base + exc.start}") from exc
-        if not self.may_hold_unstorable_text and _SURROGATE.search(text):
-            self.may_hold_unstorable_text = True
         self._buffer += text
         self.largest_buffer = max(self.largest_buffer, len(self._buffer))
         return bool(chunk)
+
+    def _decode_chunk(self, chunk: bytes) -> str:
+        """Strict UTF-8 while it holds (fast); a surrogate encoded in the bytes, which Python's
+        own JSON reader accepts, switches to a lenient decoder and marks the file suspect."""
+        state = self._decoder.getstate()
+        try:
+            return self._decoder.decode(chunk, final=self._eof)
+        except UnicodeDecodeError:
+            if self._decoder.errors == "surrogatepass":
+                raise
+        self._decoder = codecs.getincrementaldecoder("utf-8")("surrogatepass")
+        self._decoder.setstate(state)
+        text = self._decoder.decode(chunk, final=self._eof)
+        self.may_hold_unstorable_text = True
+        return text
 
     def _skip_whitespace(self) -> None:
         while True:

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Row, exists, func, insert, select
+from sqlalchemy import Connection, Row, exists, func, select
 
 from ...record_checks import STORED_CONVERSATION_FIELDS
 from ...records import UserRecord
 from ..dump_stream import DumpCounts, DumpSource, RestoreSource
+from .bulk import RESTORE_BATCH, insert_rows
 from .files import all_files, insert_files
 from .organise import conversation_row
 from .schema import (
@@ -34,8 +35,6 @@ __all__ = ["MESSAGE_COLUMNS", "export_all", "import_all", "is_empty", "user_from
 
 MESSAGE_COLUMNS = tuple(column for column in messages.c if column.name != "seq")
 _AUDIT_COLUMNS = tuple(column for column in audit_events.c if column.name != "seq")
-# Rows per INSERT batch when restoring: large enough to be fast, small enough for any driver.
-_RESTORE_BATCH = 5_000
 # Rows fetched at a time from a server-side cursor while dumping.
 _FETCH_BATCH = 2_000
 # The search index's GIN index: built once after a restore's rows, not updated row by row.
@@ -128,7 +127,7 @@ def import_all(db: Connection, source: RestoreSource, advance: Callable[[int], N
     postgresql = db.dialect.name == "postgresql"
     if postgresql:
         _GIN_INDEX.drop(db)
-    _insert(db, users, (dict(user) for user in source.users()), advance)
+    insert_rows(db, users, source.users(), advance)
     owners: dict[str, str] = {}
     tags: list[dict[str, Any]] = []
 
@@ -146,13 +145,13 @@ def import_all(db: Connection, source: RestoreSource, advance: Callable[[int], N
                 "preview": summary.preview if summary else None,
             }
 
-    _insert(db, conversations, thread_rows(), advance)
-    _insert(db, conversation_tags, iter(tags), lambda _: None)
+    insert_rows(db, conversations, thread_rows(), advance)
+    insert_rows(db, conversation_tags, iter(tags))
     _insert_messages(db, source, postgresql, advance)
-    _insert(db, user_stats, _account_stats(source, owners), lambda _: None)
-    _insert(db, user_message_days, _account_days(source, owners), lambda _: None)
-    _insert(db, usage_days, source.usage(), advance)
-    _insert(db, audit_events, source.audit(), advance)
+    insert_rows(db, user_stats, _account_stats(source, owners))
+    insert_rows(db, user_message_days, _account_days(source, owners))
+    insert_rows(db, usage_days, source.usage(), advance)
+    insert_rows(db, audit_events, source.audit(), advance)
     for file in source.files():
         insert_files(db, [file])
         advance(1)
@@ -168,7 +167,7 @@ def _insert_messages(
     for conversation, thread in source.threads():
         entries += entries_for([conversation], [], postgresql=postgresql)  # type: ignore[list-item]
         batch += thread
-        if len(batch) >= _RESTORE_BATCH:
+        if len(batch) >= RESTORE_BATCH:
             _flush(db, batch, entries, postgresql, advance)
     _flush(db, batch, entries, postgresql, advance)
 
@@ -180,11 +179,9 @@ def _flush(
     postgresql: bool,
     advance: Callable[[int], None],
 ) -> None:
-    if batch:
-        db.execute(insert(messages), batch)
-        entries += entries_for([], batch, postgresql=postgresql)  # type: ignore[arg-type]
-    if entries:
-        db.execute(insert(search_entries), entries)
+    insert_rows(db, messages, batch)
+    entries += entries_for([], batch, postgresql=postgresql)  # type: ignore[arg-type]
+    insert_rows(db, search_entries, entries)
     advance(len(batch))
     batch.clear()
     entries.clear()
@@ -210,18 +207,3 @@ def _account_days(source: RestoreSource, owners: dict[str, str]) -> Iterator[dic
             key = (owners[conversation_id], day)
             days[key] = days.get(key, 0) + count
     return ({"user_id": user_id, "day": day, "messages": count} for (user_id, day), count in days.items())
-
-
-def _insert(
-    db: Connection, table: Any, records: Iterator[dict[str, Any]], advance: Callable[[int], None]
-) -> None:
-    batch: list[dict[str, Any]] = []
-    for record in records:
-        batch.append(dict(record))
-        if len(batch) == _RESTORE_BATCH:
-            db.execute(insert(table), batch)
-            advance(len(batch))
-            batch = []
-    if batch:
-        db.execute(insert(table), batch)
-        advance(len(batch))
