@@ -12,6 +12,7 @@ from typing import IO, Any
 __all__ = ["JSONStreamError", "MemberReader"]
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+_AFTER_VALUE = re.compile(r"[ \t\n\r]*[,\]}]")
 _SEPARATOR = re.compile(r"[ \t\n\r]*([,\]])[ \t\n\r]*")
 # Bytes read at a time: large enough that a read per record is rare, small against any dump.
 CHUNK_BYTES = 1 << 20
@@ -235,8 +236,10 @@ class MemberReader:
                     wanted *= 2
                     continue
                 raise self._error(exc.msg, at=exc.pos) from exc
-            # A number or literal ending exactly at the buffer's end may go on in the file.
-            if end == len(self._buffer) and not isinstance(value, (dict, list, str)) and self._fill():
+            # A number or literal cut by the buffer's end may go on in the file ("-1.5|e3"):
+            # it is whole once what follows it (a separator) is in the buffer.
+            is_scalar = not isinstance(value, (dict, list, str))
+            if is_scalar and not _AFTER_VALUE.match(self._buffer, end) and self._fill():
                 continue
             self._pos = end
             return value
