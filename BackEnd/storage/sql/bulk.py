@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Table, insert
+from sqlalchemy.exc import DataError, IntegrityError
 
 __all__ = ["RESTORE_BATCH", "insert_rows"]
 
@@ -45,12 +46,34 @@ def _write(db: Connection, table: Table, batch: list[dict[str, Any]]) -> None:
     as_json = [isinstance(column.type, JSON) for column in columns]
     names = ", ".join(f'"{column.name}"' for column in columns)
     cursor = db.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-        for row in batch:
-            values = [row.get(column.name) for column in columns]
-            copy.write_row(
-                [
-                    json.dumps(value) if is_json and value is not None else value
-                    for value, is_json in zip(values, as_json, strict=True)
-                ]
-            )
+    lines = [
+        "\t".join(
+            [
+                _copy_text(row.get(column.name), is_json)
+                for column, is_json in zip(columns, as_json, strict=True)
+            ]
+        )
+        for row in batch
+    ]
+    statement = f'COPY "{table.name}" ({names}) FROM STDIN'
+    driver = db.dialect.loaded_dbapi
+    try:
+        with cursor.copy(statement) as copy:
+            # COPY's text format built here in one string: per-row `write_row` calls cost more.
+            copy.write("\n".join(lines) + "\n")
+    # The driver's own errors, as SQLAlchemy raises them for every other statement (the caller
+    # maps DataError and IntegrityError to a RestoreError).
+    except driver.DataError as exc:
+        raise DataError(statement, None, exc) from exc
+    except driver.IntegrityError as exc:
+        raise IntegrityError(statement, None, exc) from exc
+
+
+def _copy_text(value: Any, is_json: bool) -> str:
+    """One field in COPY's text format: \\N for null, backslash escapes for the separators."""
+    if value is None:
+        return "\\N"
+    text = json.dumps(value) if is_json else str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
