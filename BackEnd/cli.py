@@ -98,7 +98,11 @@ def _dump(settings: Settings, args: argparse.Namespace) -> int:
 
 def _restore(settings: Settings, args: argparse.Namespace) -> int:
     # Checked whole in a first streamed pass before anything is written, then written in a second.
-    with Progress("restore: check", 0) as checking, open_dump(args.file, checking.advance) as dump:
+    size = args.file.stat().st_size if args.file.is_file() else 0
+    with (
+        Progress("restore: check", size, unit="bytes") as checking,
+        open_dump(args.file, checking.advance) as dump,
+    ):
         checking.finish()
         database = open_database(settings)
         try:

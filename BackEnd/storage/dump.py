@@ -89,7 +89,8 @@ def _write_records(handle: Any, records: Iterable[Any], advance: Callable[[int],
 @contextmanager
 def open_dump(path: Path, advance: Callable[[int], None] = lambda _: None) -> Iterator[CheckedDump]:
     """A dump file checked whole in one streamed pass (RestoreError says what is wrong and where),
-    then ready to be read again by a backend's restore. Nothing is written while it is checked."""
+    then ready to be read again by a backend's restore. Nothing is written while it is checked;
+    `advance(n)`: n more bytes of the file were read."""
     dump = CheckedDump(path, DUMP_FORMAT, frozenset({1, 2, DUMP_VERSION}))
     try:
         dump.check(advance)

@@ -59,12 +59,16 @@ class CheckedDump:
 
     # -- the first pass: every check -------------------------------------------------------------
     def check(self, advance: Callable[[int], None]) -> None:
-        """Read and check the whole file; RestoreError names the first bad record."""
+        """Read and check the whole file, calling `advance(n)` as n more bytes are read;
+        RestoreError names the first bad record."""
+        self._reader.on_read = advance
         try:
             self._check_header()
-            self._check_records(advance)
+            self._check_records(lambda _: None)
         except JSONStreamError as exc:
             raise RestoreError(f"{self.path} {exc}") from exc
+        finally:
+            self._reader.on_read = lambda _: None
         self._checked_once = True
 
     def _check_header(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,6 +41,7 @@ class MemberReader:
         self.chunk_bytes = chunk_bytes
         self.may_hold_unstorable_text = False  # set once a chunk read may hold such text
         self.largest_buffer = 0  # characters, to show memory stays bounded (tests)
+        self.on_read: Callable[[int], None] = _nothing  # told how many bytes each read brought
         self._handle: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by close()
         self._places: dict[str, int] = {}  # member name: byte offset of its value
         self._values: dict[str, Any] = {}  # small (non-array) members already decoded
@@ -178,6 +179,7 @@ class MemberReader:
             self._pos = 0
         chunk = self._handle.read(max(self.chunk_bytes, at_least))
         self._eof = not chunk
+        self.on_read(len(chunk))
         if not self.may_hold_unstorable_text and chunk:
             # The escapes may straddle two chunks: look at the last bytes of the previous one too.
             edge = self._tail + chunk[:6]
@@ -251,3 +253,7 @@ class MemberReader:
 
 
 _DECODER = json.JSONDecoder()
+
+
+def _nothing(count: int) -> None:
+    """No one to tell."""
