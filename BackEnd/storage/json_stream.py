@@ -46,6 +46,7 @@ class MemberReader:
         self._places: dict[str, int] = {}  # member name: byte offset of its value
         self._values: dict[str, Any] = {}  # small (non-array) members already decoded
         self._scanned_to: int | None = None  # byte offset after the last member scanned
+        self._pending: str | None = None  # an array member found but not yet read to its end
         self._finished = False  # the closing brace was reached
         # The buffer: text decoded from byte `_base` on, read up to `_pos` (set by `_reset`).
         self._decoder: codecs.IncrementalDecoder
@@ -87,19 +88,25 @@ class MemberReader:
         self._skip_whitespace()
         if not self._peek_is("["):
             return None if name in self._values else self._not_array(name)
-        return self._array()
+        return self._array(name)
 
     # -- scanning --------------------------------------------------------------------------------
     def _find(self, name: str) -> bool:
         """Position the buffer at member `name`'s value; False when the object has no such member."""
         while name not in self._places and not self._finished:
-            self._scan_next_member()
+            self._scan_next_member(name)
         if name not in self._places:
             return False
         self._reset(self._places[name])
         return True
 
-    def _scan_next_member(self) -> None:
+    def _scan_next_member(self, wanted: str) -> None:
+        if self._pending is not None:  # an array read only in part: the scan passes it now
+            self._reset(self._places[self._pending])
+            self._pending = None
+            for _ in self._array(None):
+                pass
+            self._scanned_to = self._offset()
         assert self._scanned_to is not None
         self._reset(self._scanned_to)
         self._skip_whitespace()
@@ -120,19 +127,31 @@ class MemberReader:
         self._pos += 1
         self._skip_whitespace()
         self._places.setdefault(key, self._offset())  # the first of two equal names counts
+        if self._peek_is("[") and key == wanted:
+            # Not skipped: the caller reads it next, and reading it to its end moves the scan on.
+            self._pending = key
+            return
         if self._peek_is("["):
-            for _ in self._array():  # skipped, element by element
+            for _ in self._array(None):  # skipped, element by element
                 pass
         else:
             self._values.setdefault(key, self._decode())
         self._scanned_to = self._offset()
 
-    def _array(self) -> Iterator[Any]:
+    def _array(self, name: str | None) -> Iterator[Any]:
+        """The elements of the array at the position; the array of member `name`, if given."""
         self._pos += 1  # the "["
         self._skip_whitespace()
         if self._peek_is("]"):
             self._pos += 1
-            return
+        else:
+            yield from self._elements()
+        if name is not None and name == self._pending:  # read to its end: the scan goes on after it
+            self._pending = None
+            self._scanned_to = self._offset()
+
+    def _elements(self) -> Iterator[Any]:
+        """A non-empty array's elements, ending past its "]"."""
         while True:
             yield self._decode()
             # The common case in one match: the separator and the next element's start in the buffer.
@@ -182,11 +201,11 @@ class MemberReader:
         self.on_read(len(chunk))
         if not self.may_hold_unstorable_text and chunk:
             # The escapes may straddle two chunks: look at the last bytes of the previous one too.
-            edge = self._tail + chunk[:6]
+            edge = self._tail + chunk[:5]
             self.may_hold_unstorable_text = any(
                 escape in chunk or escape in edge for escape in _SUSPECT_ESCAPES
             )
-            self._tail = chunk[-5:]
+            self._tail = (self._tail + chunk)[-5:]
         try:
             text = self._decode_chunk(chunk)
         except UnicodeDecodeError as exc:

@@ -38,8 +38,13 @@ MESSAGE_COLUMNS = tuple(column for column in messages.c if column.name != "seq")
 _AUDIT_COLUMNS = tuple(column for column in audit_events.c if column.name != "seq")
 # Rows fetched at a time from a server-side cursor while dumping.
 _FETCH_BATCH = 2_000
-# The search index's GIN index: built once after a restore's rows, not updated row by row.
-_GIN_INDEX = next(index for index in search_entries.indexes if index.name == "ix_search_entries_document")
+# The secondary indexes of the big tables (the search index's GIN one above all): built once
+# after a restore's rows on PostgreSQL, not updated row by row. The unique ones stay (the
+# foreign keys need them, and they refuse a repeated id).
+_DEFERRED_INDEXES = sorted(
+    (index for table in (messages, search_entries) for index in table.indexes if not index.unique),
+    key=lambda index: str(index.name),
+)
 
 
 def user_from_row(row: Row[Any]) -> UserRecord:
@@ -122,12 +127,14 @@ def is_empty(db: Connection) -> bool:
 def import_all(db: Connection, source: RestoreSource, advance: Callable[[int], None]) -> None:
     """Insert a checked dump in large batches; derived rows (stats, search index) as they go.
 
-    On PostgreSQL the search index's GIN index is dropped first and built once at the end
-    (inside the same transaction): updating it row by row dominated a restore's time.
+    On PostgreSQL the rows go in by COPY, and the secondary indexes of messages and search rows
+    are dropped first and built once at the end (inside the same transaction): updating the
+    search index's GIN index row by row dominated a restore's time.
     """
     postgresql = db.dialect.name == "postgresql"
     if postgresql:
-        _GIN_INDEX.drop(db)
+        for index in _DEFERRED_INDEXES:
+            index.drop(db)
     insert_rows(db, users, source.users(), advance)
     owners: dict[str, str] = {}
     tags: list[dict[str, Any]] = []
@@ -159,7 +166,8 @@ def import_all(db: Connection, source: RestoreSource, advance: Callable[[int], N
     if postgresql:
         # Memory for building the index at once (this transaction only): a larger sort is faster.
         db.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
-        _GIN_INDEX.create(db)
+        for index in _DEFERRED_INDEXES:
+            index.create(db)
 
 
 def _insert_messages(
