@@ -10,10 +10,10 @@ from ..record_checks import stored_conversation, with_defaults
 from .base import UsageTotals
 from .dump_stream import DumpCounts, DumpSource, RestoreSource
 from .files import durable_temp
-from .journal import FileTransaction, write_or_stage
+from .journal import FileTransaction
 from .record_file import RecordFile
 from .record_layout import encode_value, line_of
-from .tinydb_files import FileEntry, NewFile
+from .tinydb_files import FileEntry
 from .usage_files import Lines, answer_figures, as_records, write_lines
 
 if TYPE_CHECKING:
@@ -93,7 +93,8 @@ def restore_folder(
     database.users.audit_table().insert_multiple(_counted(source.audit(), advance))
     for file in source.files():
         entry = FileEntry(file.id, file.user_id, file.conversation_id, file.message_id, file.content_type)
-        write_or_stage(NewFile(database.images.path(entry), file.data))
+        path = database.images.path(entry)
+        transaction.add_written(durable_temp(path, file.data)[0], path)  # not held until the commit
         advance(1)
 
 

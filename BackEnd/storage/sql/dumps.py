@@ -15,8 +15,9 @@ from sqlalchemy import Connection, Row, exists, func, select, text
 from ...record_checks import STORED_CONVERSATION_FIELDS
 from ...records import UserRecord
 from ..dump_stream import DumpCounts, DumpSource, RestoreSource
+from ..file_store import StoredFile
 from .bulk import RESTORE_BATCH, insert_rows
-from .files import all_files, insert_files
+from .files import insert_files
 from .organise import conversation_row
 from .schema import (
     audit_events,
@@ -75,7 +76,11 @@ def export_all(db: Connection) -> DumpSource:
             .order_by(users.c.created_at, users.c.id, usage_days.c.day, usage_days.c.model),
         ),
         audit=_rows(db, select(*_AUDIT_COLUMNS).order_by(audit_events.c.seq)),
-        files=_lazy(lambda: iter(all_files(db))),
+        # One file's bytes at a time: a class's images may be large.
+        files=(
+            StoredFile(**row)
+            for row in _rows(db, select(stored_files).order_by(stored_files.c.user_id, stored_files.c.id), 8)
+        ),
     )
 
 
@@ -108,15 +113,11 @@ def _threads(db: Connection) -> Iterator[dict[str, Any]]:
         yield {**record, "tags": sorted(tags.get(record["id"], []))}
 
 
-def _rows(db: Connection, query: Any) -> Iterator[dict[str, Any]]:
-    """The query's rows as records, fetched in batches through a server-side cursor."""
-    result = db.execution_options(stream_results=True, yield_per=_FETCH_BATCH).execute(query)
+def _rows(db: Connection, query: Any, batch: int = _FETCH_BATCH) -> Iterator[dict[str, Any]]:
+    """The query's rows as records, fetched `batch` at a time through a server-side cursor."""
+    result = db.execution_options(stream_results=True, yield_per=batch).execute(query)
     for row in result:
         yield row._asdict()
-
-
-def _lazy(make: Callable[[], Iterator[Any]]) -> Iterator[Any]:
-    yield from make()
 
 
 def is_empty(db: Connection) -> bool:
