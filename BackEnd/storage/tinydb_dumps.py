@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..record_checks import stored_conversation, with_defaults
 from .base import UsageTotals
 from .dump_stream import DumpCounts, DumpSource, RestoreSource
-from .files import durable_temp
+from .files import durable_temp, sync_all
 from .journal import FileTransaction
 from .record_file import RecordFile
 from .record_layout import encode_value, line_of
@@ -69,8 +69,9 @@ def restore_folder(
     """Write every file of the dump inside `transaction` (active): each thread's history straight
     to a durable temp file, renamed at commit, so memory holds one thread at a time."""
     counted: Counted = {}
+    written: list[str] = []  # temp files written unsynced, synced at once before the commit
     for conversation, thread in source.threads():
-        _restore_thread(database.threads.history_dir, conversation, thread, transaction, counted)
+        _restore_thread(database.threads.history_dir, conversation, thread, transaction, counted, written)
         for message in thread:  # the ledger counts the stored answers (usage_files.py)
             database.usage.count_stored(message["user_id"], message["conversation_id"], message)
         advance(len(thread))
@@ -79,9 +80,9 @@ def restore_folder(
         by_user.setdefault(conversation["user_id"], []).append(conversation)
         advance(1)
     for user_id, conversations in by_user.items():
-        RecordFile(database.threads.conversations_dir / f"{user_id}.json", "conversations").insert(
-            conversations
-        )
+        path = database.threads.conversations_dir / f"{user_id}.json"
+        written.append(_write_table(path, "conversations", conversations))
+        transaction.add_written(written[-1], path)
     archived: dict[str, Lines] = {}
     for line in source.usage():
         _archive(line, counted, archived)
@@ -94,8 +95,11 @@ def restore_folder(
     for file in source.files():
         entry = FileEntry(file.id, file.user_id, file.conversation_id, file.message_id, file.content_type)
         path = database.images.path(entry)
-        transaction.add_written(durable_temp(path, file.data)[0], path)  # not held until the commit
+        name, _ = durable_temp(path, file.data, sync=False)  # not held in memory until the commit
+        written.append(name)
+        transaction.add_written(name, path)
         advance(1)
+    sync_all(written)  # before the journal's commit point names them
 
 
 def _restore_thread(
@@ -104,6 +108,7 @@ def _restore_thread(
     thread: list[dict[str, Any]],
     transaction: FileTransaction,
     counted: Counted,
+    written: list[str],
 ) -> None:
     """One thread: its history file written, and what the rest of the restore needs noted.
 
@@ -112,14 +117,21 @@ def _restore_thread(
     if not thread:
         return
     path = folder / f"{conversation['id']}.json"
-    lines = b",\n".join(line_of(key, encode_value(message)) for key, message in enumerate(thread, start=1))
-    name, _ = durable_temp(path, [b'{"messages": {\n', lines, b"\n}}"])
-    transaction.add_written(name, path)
+    written.append(_write_table(path, "messages", thread))
+    transaction.add_written(written[-1], path)
     for message in thread:
         figures = answer_figures(message)
         if figures is not None:
             key = (message["user_id"], message["created_at"][:10], str(message.get("model")))
             counted[key] = counted[key].plus(figures) if key in counted else figures
+
+
+def _write_table(path: Path, table: str, records: list[dict[str, Any]]) -> str:
+    """A temp file beside `path` holding `records` as the one table of a record file (one
+    document a line, as `record_layout.py` lays them out); not synced yet."""
+    lines = b",\n".join(line_of(key, encode_value(record)) for key, record in enumerate(records, start=1))
+    name, _ = durable_temp(path, [b"{%s: {\n" % encode_value(table), lines, b"\n}}"], sync=False)
+    return name
 
 
 def _archive(line: dict[str, Any], counted: Counted, archived: dict[str, Lines]) -> None:
