@@ -16,6 +16,7 @@ from BackEnd.progress import Progress
 from BackEnd.storage import Database, TinyDBDatabase
 from BackEnd.storage.dump import DUMP_VERSION, open_dump, read_dump, write_dump
 from BackEnd.storage.dump_reader import CheckedDump
+from BackEnd.storage.files import TEMP_SUFFIX
 from tests.utils.records import make_conversation, make_turn, make_user, populate
 
 
@@ -213,3 +214,27 @@ def test_progress_counts_every_record_of_the_dump_on_a_terminal(
     shown = terminal.getvalue()
     assert f"dump: {total:,} of {total:,} records (100 %)" in shown or f"of {total:,} records" in shown
     assert shown.rsplit("\r\x1b[2K", 1)[1].startswith(f"dump: {total:,} records in ")
+
+
+def test_a_tinydb_restore_failing_before_its_commit_leaves_no_file_behind(
+    source: TinyDBDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "dump.json"
+    with source.dump_source() as dump_source:
+        write_dump(path, dump_source)
+    target = TinyDBDatabase.open(tmp_path / "target")
+
+    def disk_gone(names: list[str]) -> None:
+        assert names and all(Path(name).exists() for name in names)  # the threads were written
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr("BackEnd.storage.tinydb_dumps.sync_all", disk_gone)
+    try:
+        with pytest.raises(OSError):
+            _restore(target, path)
+        assert target.export_dump().users == []
+    finally:
+        target.close()
+    left = [p.name for p in (tmp_path / "target").rglob("*") if p.is_file() and p.suffix != ".lock"]
+    assert not [name for name in left if name.endswith(".json") and name != "users.json"], left
+    assert not [name for name in left if name.endswith(TEMP_SUFFIX)], left
