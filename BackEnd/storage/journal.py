@@ -152,6 +152,7 @@ class FileTransaction:
             raise
         for _, signature, staged in temps:
             staged.committed(signature)
+        self._written = []  # the journal names them now: a later rollback must not remove them
         try:
             unfinished()
         except OSError as exc:
