@@ -238,3 +238,26 @@ def test_a_tinydb_restore_failing_before_its_commit_leaves_no_file_behind(
     left = [p.name for p in (tmp_path / "target").rglob("*") if p.is_file() and p.suffix != ".lock"]
     assert not [name for name in left if name.endswith(".json") and name != "users.json"], left
     assert not [name for name in left if name.endswith(TEMP_SUFFIX)], left
+
+
+def test_sql_refuses_one_message_id_in_two_threads_and_stays_empty(
+    db: Database, backend: str, source: TinyDBDatabase, tmp_path: Path
+) -> None:
+    if backend == "tinydb":
+        pytest.skip("TinyDB keeps a thread's messages in its own file: ids need differ only within it")
+    document = _document(source)
+    first, other = (
+        document["messages"][0],
+        next(
+            m
+            for m in document["messages"]
+            if m["conversation_id"] != document["messages"][0]["conversation_id"]
+        ),
+    )
+    other["id"] = first["id"]
+    path = tmp_path / "shared-id.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+
+    with pytest.raises(RestoreError, match="refused a record"):
+        _restore(db, path)
+    assert db.export_dump().users == []
