@@ -14,11 +14,12 @@ from .cli_users import add_users_parser, run_users_command
 from .config import Settings
 from .emails import email_key
 from .errors import AssistantIAError
+from .progress import Progress
 from .records import Role
 from .security import load_or_create_secret
 from .services.audit import audit_event
 from .storage import change_role, migrate_schema, open_database
-from .storage.dump import read_dump, write_dump
+from .storage.dump import open_dump, write_dump
 
 __all__ = ["main"]
 
@@ -83,27 +84,36 @@ def _set_role(role: Role) -> Callable[[Settings, argparse.Namespace], int]:
 def _dump(settings: Settings, args: argparse.Namespace) -> int:
     database = open_database(settings)
     try:
-        dump = database.export_dump()
+        with database.dump_source() as source, Progress("dump", source.counts.total) as progress:
+            write_dump(args.file, source, progress.advance)
+            counts = source.counts
     finally:
         database.close()
-    write_dump(args.file, dump)
     print(
-        f"wrote {args.file}: {len(dump.users)} users, {len(dump.conversations)} conversations, "
-        f"{len(dump.messages)} messages"
+        f"wrote {args.file}: {counts.users} users, {counts.conversations} conversations, "
+        f"{counts.messages} messages"
     )
     return 0
 
 
 def _restore(settings: Settings, args: argparse.Namespace) -> int:
-    dump = read_dump(args.file)  # checked whole before anything is written
-    database = open_database(settings)
-    try:
-        database.import_dump(dump)
-    finally:
-        database.close()
+    # Checked whole in a first streamed pass before anything is written, then written in a second.
+    size = args.file.stat().st_size if args.file.is_file() else 0
+    with (
+        Progress("restore: check", size, unit="bytes") as checking,
+        open_dump(args.file, checking.advance) as dump,
+    ):
+        checking.finish()
+        database = open_database(settings)
+        try:
+            with Progress("restore", dump.counts.total) as progress:
+                database.restore(dump, progress.advance)
+        finally:
+            database.close()
+    counts = dump.counts
     print(
-        f"restored {len(dump.users)} users, {len(dump.conversations)} conversations, "
-        f"{len(dump.messages)} messages from {args.file}"
+        f"restored {counts.users} users, {counts.conversations} conversations, "
+        f"{counts.messages} messages from {args.file}"
     )
     return 0
 

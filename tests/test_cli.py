@@ -114,6 +114,22 @@ def test_dump_restore_dump_round_trip_keeps_every_record(tmp_path: Path, data_di
     assert "ça va ? ünïcödé" in {m["content"] for m in original["messages"]}
 
 
+def test_piped_dump_and_restore_print_only_their_one_line_summaries(tmp_path: Path, data_dir: Path) -> None:
+    populate_folder(data_dir)
+    dump_file = tmp_path / "dump.json"
+
+    dumped = run_cli("dump", str(dump_file), data_dir=data_dir)
+    restored = run_cli("restore", str(dump_file), data_dir=tmp_path / "copy")
+
+    document = json.loads(dump_file.read_text(encoding="utf-8"))
+    sections = ("users", "conversations", "messages", "usage", "audit", "files")
+    total = sum(len(document[name]) for name in sections)
+    assert dumped.returncode == 0 and restored.returncode == 0, dumped.stderr + restored.stderr
+    assert "\r" not in dumped.stderr + restored.stderr  # no live line when piped
+    assert dumped.stderr.startswith(f"dump: {total:,} records in ")
+    assert [line.split(":")[0] for line in restored.stderr.splitlines()] == ["restore", "restore"]
+
+
 def test_restore_into_a_non_empty_folder_exits_1_and_changes_nothing(tmp_path: Path, data_dir: Path) -> None:
     populate_folder(data_dir)
     dump_file = tmp_path / "dump.json"
@@ -132,7 +148,13 @@ def _unknown_conversation(document: dict) -> dict:  # type: ignore[type-arg]
     return document
 
 
+def _bad_last_message(document: dict) -> dict:  # type: ignore[type-arg]
+    document["messages"][-1]["created_at"] = "yesterday"
+    return document
+
+
 MALFORMED = {
+    "bad last message": (_bad_last_message, "messages[7] has a malformed created_at"),
     "wrong format": (lambda document: dict(document, format="something-else"), "not an AssistantIA dump"),
     "unknown conversation": (_unknown_conversation, "unknown conversation"),
     "user without email": (

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -43,6 +43,7 @@ from .capabilities import (
     UsageTotals,
     UserStats,
 )
+from .dump_stream import DumpSource, MemoryRestore, RestoreSource
 from .file_store import FileStore, StoredFile
 from .page import Page
 from .signals import LocalSignals, SignalChannel
@@ -75,6 +76,10 @@ __all__ = [
 STALE_TURN = "The conversation changed while the answer was written; nothing was replaced."
 
 
+def _ignore(count: int) -> None:
+    """No progress to show."""
+
+
 @dataclass
 class Dump:
     """The whole database as plain records: the backup and migration format."""
@@ -87,23 +92,6 @@ class Dump:
     audit: list[AuditRecord] = field(default_factory=list)  # oldest first
     # Stored files (issue 10), each with its bytes: dumped base64 (storage/dump.py).
     files: list[StoredFile] = field(default_factory=list)
-
-    def bring_times_up(self) -> int:
-        """Move each thread's `updated_at` up to its last message where it is older; how many moved.
-
-        The rule every backend keeps, applied to what a restore brings in (a hand-made dump).
-        """
-        last: dict[str, str] = {}
-        for message in self.messages:
-            last[message["conversation_id"]] = max(
-                last.get(message["conversation_id"], ""), message["created_at"]
-            )
-        moved = 0
-        for conversation in self.conversations:
-            if last.get(conversation["id"], "") > conversation["updated_at"]:
-                conversation["updated_at"] = last[conversation["id"]]
-                moved += 1
-        return moved
 
 
 ThreadSort = Literal["updated_at", "created_at", "title"]
@@ -369,12 +357,31 @@ class Database(ABC):
         """
 
     @abstractmethod
-    def export_dump(self) -> Dump:
-        """Every record, for `python main.py dump`."""
+    def dump_source(self) -> AbstractContextManager[DumpSource]:
+        """Every record, section by section, read as the dump is written (`python main.py dump`)."""
 
     @abstractmethod
+    def restore(self, source: RestoreSource, advance: Callable[[int], None] = _ignore) -> None:
+        """Load a checked dump into an empty database, calling `advance(n)` as records are written;
+        RestoreError if it is not empty. All or nothing: a failure leaves it empty."""
+
+    def export_dump(self) -> Dump:
+        """Every record in memory (tests and small tools; the dump command streams `dump_source`)."""
+        with self.dump_source() as source:
+            return Dump(
+                users=list(source.users),
+                conversations=list(source.conversations),
+                messages=list(source.messages),
+                usage=list(source.usage),
+                audit=list(source.audit),
+                files=list(source.files),
+            )
+
     def import_dump(self, dump: Dump) -> None:
-        """Load a validated dump into an empty database; RestoreError if it is not empty."""
+        """Load a validated in-memory dump into an empty database; RestoreError if it is not empty."""
+        self.restore(
+            MemoryRestore(dump.users, dump.conversations, dump.messages, dump.usage, dump.audit, dump.files)
+        )
 
     @abstractmethod
     def close(self) -> None:

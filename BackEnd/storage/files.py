@@ -102,8 +102,11 @@ def create_durably(path: Path, payload: Payload) -> bool:
     return True
 
 
-def durable_temp(path: Path, payload: Payload) -> tuple[str, Signature]:
-    """A synced temp file beside `path` holding `payload`, and its signature; mode 0600."""
+def durable_temp(path: Path, payload: Payload, *, sync: bool = True) -> tuple[str, Signature]:
+    """A synced temp file beside `path` holding `payload`, and its signature; mode 0600.
+
+    `sync=False`: the caller syncs many such files at once (`sync_all`) before relying on them.
+    """
     try:
         fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     except OSError as exc:
@@ -113,7 +116,8 @@ def durable_temp(path: Path, payload: Payload) -> tuple[str, Signature]:
             for chunk in [payload] if isinstance(payload, bytes) else payload:
                 handle.write(chunk)  # the GIL is free while a chunk goes to the kernel
             handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
             signature = _signature_of(os.fstat(handle.fileno()))
     except BaseException as exc:
         with suppress(FileNotFoundError):
@@ -122,6 +126,22 @@ def durable_temp(path: Path, payload: Payload) -> tuple[str, Signature]:
             raise StorageUnavailable(f"cannot write {path}: {exc.strerror}") from exc
         raise
     return temp_name, signature
+
+
+def sync_all(names: list[str]) -> None:
+    """Make files written without a sync durable, with their folders' entries.
+
+    One `os.sync()` where the system has it: a restore's 20,000 files synced one by one
+    took most of its time; elsewhere each file, then each folder, is synced.
+    """
+    if hasattr(os, "sync"):
+        os.sync()
+        return
+    for name in names:
+        with open(name, "rb") as handle:
+            os.fsync(handle.fileno())
+    for folder in {Path(name).parent for name in names}:
+        fsync_dir(folder)
 
 
 def read_json_file(path: Path) -> Any:

@@ -115,6 +115,9 @@ class FileTransaction:
         self._touched: dict[
             int, StagedFile
         ] = {}  # all ever staged, even if deleted since: rollback forgets it
+        # Files already written durably beside their targets (a restore's thousands of threads):
+        # renamed at commit like staged ones, but their content is never held in memory.
+        self._written: list[tuple[str, Path]] = []
 
     @contextmanager
     def activate(self) -> Iterator[FileTransaction]:
@@ -133,6 +136,10 @@ class FileTransaction:
         self._touched[id(staged)] = staged
         self._deletions.discard(staged.path)
 
+    def add_written(self, temp_name: str, target: Path) -> None:
+        """Rename `temp_name` (a durable temp file beside `target`) over `target` at commit."""
+        self._written.append((temp_name, target))
+
     def delete(self, path: Path) -> None:
         """Delete `path` at commit."""
         self._files.pop(path, None)
@@ -145,6 +152,10 @@ class FileTransaction:
         self._files.clear()
         self._touched.clear()
         self._deletions.clear()
+        for name, _ in self._written:
+            with suppress(OSError):
+                os.unlink(name)
+        self._written.clear()
 
     def commit(self) -> Callable[[], None] | None:
         """Make every staged change durable together.
@@ -154,7 +165,7 @@ class FileTransaction:
         could not be finished (a folder sync, the journal's renames) is returned, to be done
         again before the folder is used further; None when all is done.
         """
-        if not self._files and not self._deletions:
+        if not self._files and not self._deletions and not self._written:
             return None
         temps: list[tuple[str, Signature, StagedFile]] = []
         patches: list[tuple[Patch, StagedFile]] = []
@@ -166,19 +177,17 @@ class FileTransaction:
                     continue
                 name, signature = durable_temp(staged.path, staged.encode())
                 temps.append((name, signature, staged))
-            if len(temps) == 1 and not self._deletions and not patches:
+            if len(temps) == 1 and not self._deletions and not patches and not self._written:
                 name, _, staged = temps[0]
                 _sync_removals()
                 os.replace(name, staged.path)  # one file: its rename is the commit point
                 unfinished = functools.partial(fsync_dir, staged.path.parent)
             else:
-                journal = self._write_journal(
-                    [(name, staged.path) for name, _, staged in temps],
-                    [(staged.path, patch) for patch, staged in patches],
-                )
+                renames = [(name, staged.path) for name, _, staged in temps] + self._written
+                journal = self._write_journal(renames, [(staged.path, patch) for patch, staged in patches])
                 unfinished = functools.partial(finish_journal, self.root, journal)
         except BaseException as exc:
-            for name, _, _ in temps:
+            for name in [name for name, _, _ in temps] + [name for name, _ in self._written]:
                 with suppress(OSError):
                     os.unlink(name)
             if isinstance(exc, OSError):
@@ -188,6 +197,7 @@ class FileTransaction:
             staged.committed(signature)
         for patch, staged in patches:
             staged.committed((0, patch.size, 0))
+        self._written = []  # the journal names them now: a later rollback must not remove them
         try:
             unfinished()
         except OSError as exc:

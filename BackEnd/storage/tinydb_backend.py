@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..errors import DataFolderInUse, DataFolderInvalid, RestoreError, StorageUnavailable
-from ..record_checks import stored_conversation, with_defaults
-from .base import Database, Dump, UnitOfWork, UsageTotals
+from .base import Database, UnitOfWork
 from .credit_files import CreditFiles
+from .dump_stream import DumpSource, RestoreSource
 from .files import FileLock
-from .journal import FileTransaction, UnfinishedWork, check_journals, recover, write_or_stage
+from .journal import FileTransaction, UnfinishedWork, check_journals, recover
 from .memory_events import MemoryEvents
-from .record_file import RecordFile
-from .summaries import EMPTY, summarise, summary_record
 from .thread_files import ThreadFiles
 from .tiny_search import SearchCache
-from .tinydb_files import FileEntry, ImageFolder, NewFile
+from .tinydb_dumps import export_folder, restore_folder
+from .tinydb_files import ImageFolder
 from .tinydb_layout import Conversion, is_converted, write_marker
 from .tinydb_units import TinyUnitOfWork
-from .usage_files import Lines, UsageIndex, answer_figures, as_records, owners_on_disk, write_lines
+from .usage_files import UsageIndex, owners_on_disk
 from .users_file import UsersFile
 
 __all__ = ["TinyDBDatabase", "accounts_unit"]
@@ -202,105 +201,40 @@ class TinyDBDatabase(Database):
             )
 
     # -- whole database ------------------------------------------------------------------
-    def export_dump(self) -> Dump:
-        users = [with_defaults("user", self.credits.effective(user, {})) for user in self.users.all()]  # type: ignore[arg-type]
-        dump = Dump(users=users, conversations=[], messages=[], audit=self.users.audit())  # type: ignore[arg-type]
-        for user in dump.users:
-            with self.threads.lock(user["id"]):
-                dump.usage.extend(as_records(user["id"], self.usage.user_lines(user["id"])))
-                threads = sorted(
-                    self.threads.conversations(user["id"]).records(), key=lambda doc: doc["created_at"]
-                )
-                for thread in threads:
-                    last_message = self.threads.last_message.get(thread["id"], "")
-                    thread["updated_at"] = max(thread["updated_at"], last_message)
-                    dump.conversations.append(stored_conversation(thread))  # type: ignore[arg-type]
-                    messages = self.threads.history(thread["id"], user["id"]).records()
-                    dump.messages.extend(with_defaults("message", message) for message in messages)  # type: ignore[misc]
-            self.threads.trim()
-        with self.unit_of_work() as unit:  # the image files, read one by one
-            for entry in self.images.all():
-                found = unit.stored_files.get(entry.user_id, entry.id)
-                if found is not None:
-                    dump.files.append(found)
-        return dump
+    @contextmanager
+    def dump_source(self) -> Iterator[DumpSource]:
+        self._check_ownership()
+        yield export_folder(self)
+        self.threads.trim()
 
-    def import_dump(self, dump: Dump) -> None:
+    def restore(self, source: RestoreSource, advance: Callable[[int], None] = lambda _: None) -> None:
         if self.users.ids() or not self.threads.is_empty() or owners_on_disk(self.usage.folder):
             raise RestoreError(f"data folder {self.folder} is not empty; restore needs an empty one")
         # One file transaction: an interrupted restore leaves the folder empty (or, past the
-        # commit point, whole), so it can simply be run again. Staged files are fresh objects,
-        # outside the thread cache, so its trimming cannot drop one before the commit.
-        moved = dump.bring_times_up()
-        threads = _group(dump.messages, "conversation_id")
-        summaries = {conversation_id: summarise(messages) for conversation_id, messages in threads.items()}
+        # commit point, whole), so it can simply be run again. History files are written as
+        # durable temp files as the dump is read; the journal renames them all at the commit.
         transaction = FileTransaction(self.folder)
+        self.usage.reset()
         with self.users.writing() as table:
             try:
                 with transaction.activate():
-                    for conversation_id, messages in threads.items():
-                        RecordFile(self.threads.history_dir / f"{conversation_id}.json", "messages").insert(
-                            messages
-                        )
-                    for user_id, conversations in _group(dump.conversations, "user_id").items():
-                        path = self.threads.conversations_dir / f"{user_id}.json"
-                        # Each record stores its thread's summary: start-up reads no history file.
-                        stored = [
-                            {
-                                **conversation,
-                                "summary": summary_record(summaries.get(conversation["id"], EMPTY)),
-                            }
-                            for conversation in conversations
-                        ]
-                        RecordFile(path, "conversations").insert(stored)
-                    for user_id, lines in _archived(dump).items():
-                        write_lines(RecordFile(self.usage.folder / f"{user_id}.json", "usage"), lines)
-                    # An account without preferences keeps the users.json shape it had before them.
-                    table.insert_multiple(
-                        _without(dict(user), "preferences", only_none=True) for user in dump.users
-                    )
-                    self.users.audit_table().insert_multiple(dict(event) for event in dump.audit)
-                    for file in dump.files:
-                        entry = FileEntry(
-                            file.id, file.user_id, file.conversation_id, file.message_id, file.content_type
-                        )
-                        write_or_stage(NewFile(self.images.path(entry), file.data))
+                    restore_folder(self, source, transaction, table, advance)
                 unfinished = transaction.commit()
             except BaseException:
                 transaction.rollback()
                 self.users.abandoned()
+                self.usage.reset()
                 raise
             self.users.committed()
         if unfinished is not None:
             unfinished()  # a restore has no later request to finish it: fail loudly now
-        self.threads.summaries.update(summaries)
-        self.usage.reset()
-        for message in dump.messages:
-            self.usage.count_stored(message["user_id"], message["conversation_id"], message)  # type: ignore[arg-type]
+        for conversation_id, summary in source.summaries.items():
+            self.threads.summaries[conversation_id] = summary
+            self.threads.last_message[conversation_id] = summary.last
         self.usage.load_archives()
         self.images.load()
-        if moved:
-            logger.warning("Brought %d conversation time(s) up to their last message", moved)
-
-
-def _archived(dump: Dump) -> dict[str, Lines]:
-    """What the dump's ledger holds beyond its own answers (threads deleted before the dump): the
-    archive files, so that the answers counted at start-up plus them give the dump's ledger back.
-    A line below what the dump's answers show (a hand edit) comes back as the answers show."""
-    counted: dict[tuple[str, str, str], UsageTotals] = {}
-    for message in dump.messages:
-        figures = answer_figures(message)  # type: ignore[arg-type]
-        if figures is not None:
-            key = (message["user_id"], message["created_at"][:10], str(message.get("model")))
-            counted[key] = counted[key].plus(figures) if key in counted else figures
-    archived: dict[str, Lines] = {}
-    for line in dump.usage:
-        rest = _minus(
-            UsageTotals.of(line), counted.get((line["user_id"], line["day"], line["model"]), UsageTotals())
-        )
-        if rest.messages or rest.total_tokens or rest.prompt_tokens or rest.completion_tokens or rest.cost:
-            archived.setdefault(line["user_id"], {})[(line["day"], line["model"])] = rest
-    return archived
+        if source.moved:
+            logger.warning("Brought %d conversation time(s) up to their last message", source.moved)
 
 
 def _noting(referenced: set[str]) -> Counter:
@@ -310,30 +244,6 @@ def _noting(referenced: set[str]) -> Counter:
         referenced.update(image["id"] for image in message.get("images") or () if image["id"])
 
     return note
-
-
-def _minus(whole: UsageTotals, part: UsageTotals) -> UsageTotals:
-    cost = None if whole.cost is None else max(whole.cost - (part.cost or 0.0), 0.0)
-    return UsageTotals(
-        max(whole.messages - part.messages, 0),
-        max(whole.prompt_tokens - part.prompt_tokens, 0),
-        max(whole.completion_tokens - part.completion_tokens, 0),
-        max(whole.total_tokens - part.total_tokens, 0),
-        cost,
-    )
-
-
-def _without(record: Any, name: str, *, only_none: bool = False) -> dict[str, Any]:
-    if only_none and record.get(name) is not None:
-        return dict(record)
-    return {key: value for key, value in record.items() if key != name}
-
-
-def _group(records: Iterable[Any], key: str) -> dict[str, list[dict[str, Any]]]:
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for record in records:
-        groups.setdefault(record[key], []).append(dict(record))
-    return groups
 
 
 @contextmanager

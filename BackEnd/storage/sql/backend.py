@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError
 
 from ...errors import NotFoundError, RestoreError
-from ..base import Database, Dump, UnitOfWork
+from ..base import Database, UnitOfWork
+from ..dump_stream import DumpSource, RestoreSource
 from ..signals import LocalSignals, SignalChannel
 from .dumps import export_all, import_all, is_empty
 from .engine import (
@@ -74,19 +75,22 @@ class SQLDatabase(Database):
             raise refused_write(self.engine, exc) from exc
 
     # -- whole database ------------------------------------------------------------------
-    def export_dump(self) -> Dump:
+    @contextmanager
+    def dump_source(self) -> Iterator[DumpSource]:
         with transaction(self.engine, write=False, snapshot=True) as db:
-            return export_all(db)
+            yield export_all(db)
 
-    def import_dump(self, dump: Dump) -> None:
+    def restore(self, source: RestoreSource, advance: Callable[[int], None] = lambda _: None) -> None:
         try:
             with transaction(self.engine) as db:
                 if not is_empty(db):
                     raise RestoreError(
                         f"the database at {self.location} is not empty; restore needs an empty one"
                     )
-                refreshed = import_all(db, dump)
+                import_all(db, source, advance)
         except DataError as exc:  # e.g. a NUL character, which PostgreSQL's text cannot hold
             raise RestoreError(f"the database refused a value of the dump: {exc.orig}") from exc
-        if refreshed:
-            logger.warning("Brought %d conversation time(s) up to their last message", refreshed)
+        except IntegrityError as exc:  # e.g. one message id in two threads (the reader checks within one)
+            raise RestoreError(f"the database refused a record of the dump: {exc.orig}") from exc
+        if source.moved:
+            logger.warning("Brought %d conversation time(s) up to their last message", source.moved)

@@ -1,17 +1,23 @@
-"""The whole SQL database as a Dump and back, in the order TinyDB lists it, so dumps compare equal."""
+"""The whole SQL database read out as a DumpSource and a RestoreSource loaded, both streamed.
+
+Export lists accounts oldest first, after each account its threads by creation, each with its
+messages: the order TinyDB lists them in, so dumps of both compare equal.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import Connection, Row, exists, insert, select
+from sqlalchemy import Connection, Row, exists, func, select, text
 
 from ...record_checks import STORED_CONVERSATION_FIELDS
 from ...records import UserRecord
-from ..base import Dump
-from ..summaries import ThreadSummary, summarise
-from .files import all_files, insert_files
+from ..dump_stream import DumpCounts, DumpSource, RestoreSource
+from ..file_store import StoredFile
+from .bulk import RESTORE_BATCH, insert_rows
+from .files import insert_files
 from .organise import conversation_row
 from .schema import (
     audit_events,
@@ -19,6 +25,7 @@ from .schema import (
     conversations,
     messages,
     search_entries,
+    stored_files,
     usage_days,
     user_message_days,
     user_stats,
@@ -30,8 +37,15 @@ __all__ = ["MESSAGE_COLUMNS", "export_all", "import_all", "is_empty", "user_from
 
 MESSAGE_COLUMNS = tuple(column for column in messages.c if column.name != "seq")
 _AUDIT_COLUMNS = tuple(column for column in audit_events.c if column.name != "seq")
-# Rows per INSERT batch when restoring: large enough to be fast, small enough for any driver.
-_RESTORE_BATCH = 5_000
+# Rows fetched at a time from a server-side cursor while dumping.
+_FETCH_BATCH = 2_000
+# The secondary indexes of the big tables (the search index's GIN one above all): built once
+# after a restore's rows on PostgreSQL, not updated row by row. The unique ones stay (the
+# foreign keys need them, and they refuse a repeated id).
+_DEFERRED_INDEXES = sorted(
+    (index for table in (messages, search_entries) for index in table.indexes if not index.unique),
+    key=lambda index: str(index.name),
+)
 
 
 def user_from_row(row: Row[Any]) -> UserRecord:
@@ -42,34 +56,68 @@ def user_from_row(row: Row[Any]) -> UserRecord:
     return user  # type: ignore[return-value]
 
 
-def export_all(db: Connection) -> Dump:
-    """Accounts oldest first; after each account its threads by creation, each with its messages."""
-    accounts = [row._asdict() for row in db.execute(select(users).order_by(users.c.created_at, users.c.id))]
-    by_owner: dict[str, list[Any]] = {}
+def export_all(db: Connection) -> DumpSource:
+    """Each section read by one streamed query (inside the caller's snapshot) as it is written."""
+    counts = DumpCounts(
+        *(
+            db.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in (users, conversations, messages, usage_days, audit_events, stored_files)
+        )
+    )
+    return DumpSource(
+        counts,
+        users=_rows(db, select(users).order_by(users.c.created_at, users.c.id)),
+        conversations=_threads(db),
+        messages=_rows(db, _in_account_order(select(*MESSAGE_COLUMNS), messages.c.conversation_id)),
+        usage=_rows(
+            db,
+            select(usage_days)
+            .join(users, users.c.id == usage_days.c.user_id)
+            .order_by(users.c.created_at, users.c.id, usage_days.c.day, usage_days.c.model),
+        ),
+        audit=_rows(db, select(*_AUDIT_COLUMNS).order_by(audit_events.c.seq)),
+        # One file's bytes at a time: a class's images may be large.
+        files=(
+            StoredFile(**row)
+            for row in _rows(db, select(stored_files).order_by(stored_files.c.user_id, stored_files.c.id), 8)
+        ),
+    )
+
+
+def _in_account_order(query: Any, conversation_id: Any) -> Any:
+    return (
+        query.join(conversations, conversations.c.id == conversation_id)
+        .join(users, users.c.id == conversations.c.user_id)
+        .order_by(
+            users.c.created_at,
+            users.c.id,
+            conversations.c.created_at,
+            conversations.c.id,
+            messages.c.created_at,
+            messages.c.seq,
+        )
+    )
+
+
+def _threads(db: Connection) -> Iterator[dict[str, Any]]:
     tags: dict[str, list[str]] = {}
     for row in db.execute(select(conversation_tags.c.conversation_id, conversation_tags.c.tag)):
         tags.setdefault(row.conversation_id, []).append(row.tag)
     stored = [conversations.c[field] for field in STORED_CONVERSATION_FIELDS if field != "tags"]
-    threads = select(*stored).order_by(conversations.c.created_at, conversations.c.id)
-    for row in db.execute(threads):
-        by_owner.setdefault(row.user_id, []).append({**row._asdict(), "tags": sorted(tags.get(row.id, []))})
-    by_thread: dict[str, list[Any]] = {}
-    history = select(*MESSAGE_COLUMNS).order_by(messages.c.created_at, messages.c.seq)
-    for row in db.execute(history):
-        by_thread.setdefault(row.conversation_id, []).append(row._asdict())
-    lines: dict[str, list[Any]] = {}
-    ledger = select(usage_days).order_by(usage_days.c.user_id, usage_days.c.day, usage_days.c.model)
-    for row in db.execute(ledger):
-        lines.setdefault(row.user_id, []).append(row._asdict())
-    audit = [row._asdict() for row in db.execute(select(*_AUDIT_COLUMNS).order_by(audit_events.c.seq))]
-    dump = Dump(users=accounts, conversations=[], messages=[], audit=audit)  # type: ignore[arg-type]
-    for account in accounts:
-        dump.usage.extend(lines.get(account["id"], []))
-        for thread in by_owner.get(account["id"], []):
-            dump.conversations.append(thread)
-            dump.messages.extend(by_thread.get(thread["id"], []))
-    dump.files = all_files(db)
-    return dump
+    query = (
+        select(*stored)
+        .join(users, users.c.id == conversations.c.user_id)
+        .order_by(users.c.created_at, users.c.id, conversations.c.created_at, conversations.c.id)
+    )
+    for record in _rows(db, query):
+        yield {**record, "tags": sorted(tags.get(record["id"], []))}
+
+
+def _rows(db: Connection, query: Any, batch: int = _FETCH_BATCH) -> Iterator[dict[str, Any]]:
+    """The query's rows as records, fetched `batch` at a time through a server-side cursor."""
+    result = db.execution_options(stream_results=True, yield_per=batch).execute(query)
+    for row in result:
+        yield row._asdict()
 
 
 def is_empty(db: Connection) -> bool:
@@ -77,61 +125,100 @@ def is_empty(db: Connection) -> bool:
     return not db.execute(select(exists().select_from(users))).scalar_one()
 
 
-def import_all(db: Connection, dump: Dump) -> int:
-    """Insert a validated dump, in batches (psycopg pipelines each batch's rows).
+def import_all(db: Connection, source: RestoreSource, advance: Callable[[int], None]) -> None:
+    """Insert a checked dump in large batches; derived rows (stats, search index) as they go.
 
-    A thread's `updated_at` older than its last message is moved up to it first (`Dump.bring_times_up`);
-    returns how many were.
+    On PostgreSQL the rows go in by COPY, and the secondary indexes of messages and search rows
+    are dropped first and built once at the end (inside the same transaction): updating the
+    search index's GIN index row by row dominated a restore's time.
     """
-    moved = dump.bring_times_up()
-    entries = entries_for(  # the index is derived, never dumped
-        dump.conversations, dump.messages, postgresql=db.dialect.name == "postgresql"
-    )
-    threads = _summaries(dump.messages, "conversation_id")
-    rows = [
-        {
-            **conversation_row(record),
-            "message_count": threads[record["id"]].count if record["id"] in threads else 0,
-            "preview": threads[record["id"]].preview if record["id"] in threads else None,
-        }
-        for record in dump.conversations
-    ]
-    tags = [
-        {"conversation_id": record["id"], "user_id": record["user_id"], "tag": tag}
-        for record in dump.conversations
-        for tag in record.get("tags") or ()
-    ]
-    accounts = _summaries(dump.messages, "user_id")
-    kept = [
-        {"user_id": user_id, "messages": s.count, "first_message_at": s.first, "last_message_at": s.last}
-        for user_id, s in accounts.items()
-    ]
-    days = [
-        {"user_id": user_id, "day": day, "messages": count}
-        for user_id, s in accounts.items()
-        for day, count in s.days.items()
-    ]
-    tables = (
-        (users, dump.users),
-        (conversations, rows),
-        (conversation_tags, tags),
-        (messages, dump.messages),
-        (user_stats, kept),
-        (user_message_days, days),
-        (search_entries, entries),
-        (usage_days, dump.usage),
-        (audit_events, dump.audit),
-    )
-    for table, records in tables:
-        for start in range(0, len(records), _RESTORE_BATCH):
-            batch = records[start : start + _RESTORE_BATCH]
-            db.execute(insert(table), [dict(record) for record in batch])
-    insert_files(db, dump.files)
-    return moved
+    postgresql = db.dialect.name == "postgresql"
+    if postgresql:
+        for index in _DEFERRED_INDEXES:
+            index.drop(db)
+    insert_rows(db, users, source.users(), advance)
+    owners: dict[str, str] = {}
+    tags: list[dict[str, Any]] = []
+
+    def thread_rows() -> Iterator[dict[str, Any]]:
+        for record in source.conversations():
+            summary = source.summaries.get(record["id"])
+            owners[record["id"]] = record["user_id"]
+            tags.extend(
+                {"conversation_id": record["id"], "user_id": record["user_id"], "tag": tag}
+                for tag in record.get("tags") or ()
+            )
+            yield {
+                **conversation_row(record),
+                "message_count": summary.count if summary else 0,
+                "preview": summary.preview if summary else None,
+            }
+
+    insert_rows(db, conversations, thread_rows(), advance)
+    insert_rows(db, conversation_tags, iter(tags))
+    _insert_messages(db, source, postgresql, advance)
+    insert_rows(db, user_stats, _account_stats(source, owners))
+    insert_rows(db, user_message_days, _account_days(source, owners))
+    insert_rows(db, usage_days, source.usage(), advance)
+    insert_rows(db, audit_events, source.audit(), advance)
+    for file in source.files():
+        insert_files(db, [file])
+        advance(1)
+    if postgresql:
+        # Memory for building the index at once (this transaction only): a larger sort is faster.
+        db.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+        for index in _DEFERRED_INDEXES:
+            index.create(db)
 
 
-def _summaries(records: Iterable[Any], key: str) -> dict[str, ThreadSummary]:
-    grouped: dict[str, list[Any]] = {}
-    for record in records:
-        grouped.setdefault(record[key], []).append(record)
-    return {group: summarise(members) for group, members in grouped.items()}
+def _insert_messages(
+    db: Connection, source: RestoreSource, postgresql: bool, advance: Callable[[int], None]
+) -> None:
+    """The messages and their search rows, a batch at a time. A writer thread sends one batch
+    while this one reads and indexes the next: the database's work overlaps the reading."""
+    batch: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        sending: Future[None] | None = None
+        for conversation, thread in source.threads():
+            entries += entries_for([conversation], [], postgresql=postgresql)  # type: ignore[list-item]
+            batch += thread
+            if len(batch) >= RESTORE_BATCH:
+                entries += entries_for([], batch, postgresql=postgresql)  # type: ignore[arg-type]
+                if sending is not None:
+                    sending.result()  # one batch in flight at most: memory stays bounded
+                sending = writer.submit(_write_batch, db, batch, entries)
+                advance(len(batch))
+                batch, entries = [], []
+        entries += entries_for([], batch, postgresql=postgresql)  # type: ignore[arg-type]
+        if sending is not None:
+            sending.result()
+        _write_batch(db, batch, entries)
+        advance(len(batch))
+
+
+def _write_batch(db: Connection, batch: list[dict[str, Any]], entries: list[dict[str, Any]]) -> None:
+    insert_rows(db, messages, batch)
+    insert_rows(db, search_entries, entries)
+
+
+def _account_stats(source: RestoreSource, owners: dict[str, str]) -> Iterator[dict[str, Any]]:
+    kept: dict[str, dict[str, Any]] = {}
+    for conversation_id, summary in source.summaries.items():
+        user_id = owners[conversation_id]
+        line = kept.setdefault(
+            user_id, {"user_id": user_id, "messages": 0, "first_message_at": None, "last_message_at": None}
+        )
+        line["messages"] += summary.count
+        line["first_message_at"] = min(filter(None, (line["first_message_at"], summary.first)))
+        line["last_message_at"] = max(filter(None, (line["last_message_at"], summary.last)))
+    return iter(kept.values())
+
+
+def _account_days(source: RestoreSource, owners: dict[str, str]) -> Iterator[dict[str, Any]]:
+    days: dict[tuple[str, str], int] = {}
+    for conversation_id, summary in source.summaries.items():
+        for day, count in summary.days.items():
+            key = (owners[conversation_id], day)
+            days[key] = days.get(key, 0) + count
+    return ({"user_id": user_id, "day": day, "messages": count} for (user_id, day), count in days.items())

@@ -9,6 +9,7 @@ re-splits them. A quoted phrase narrows by its words there and is checked in Pyt
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from typing import Any
@@ -28,6 +29,7 @@ _CONVERSATION = tuple(conversations.c)
 _MAX_LEXEME = 200  # characters of a word kept in a lexeme (PostgreSQL refuses past 2047 bytes)
 
 
+@functools.lru_cache(maxsize=4096)  # a restore asks once per message, for a few thousand owners
 def _owner_key(user_id: str) -> str:
     return hashlib.blake2b(user_id.encode(), digest_size=6).hexdigest()
 
