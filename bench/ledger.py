@@ -1,4 +1,4 @@
-"""The usage ledger a generated data set carries: LEDGER_DAYS days × 2 models per account, plus its answers."""
+"""A generated set's usage ledger: LEDGER_DAYS days × 2 models per account, plus its answers."""
 
 from __future__ import annotations
 
