@@ -154,7 +154,7 @@ def long_thread_table(columns: dict[str, tuple[DataSet, dict[str, float]]]) -> s
         "| figure | " + " | ".join(names) + " | target | met? |",
         "|---|" + "---:|" * len(names) + "---|---|",
     ]
-    long_lengths = ", ".join(f"{data.long_length:,}" for data, _ in columns.values())
+    long_lengths = ", ".join(sorted({f"{data.long_length:,}" for data, _ in columns.values()}))
     short_lengths = ", ".join(f"{data.short_length:,}" for data, _ in columns.values())
     for key, label, target, met in _ROWS:
         values = [figures[key] for _, figures in columns.values()]
