@@ -11,7 +11,16 @@ from typing import Any, TextIO
 
 from .ledger import ANSWER_USAGE, MODELS, Ledger
 
-__all__ = ["LONG_THREADS", "PASSWORD", "SCHOOL_YEAR", "DataSet", "Shape", "make_data_set", "shape_for"]
+__all__ = [
+    "LONG_THREADS",
+    "LONG_THREADS_MESSAGES",
+    "PASSWORD",
+    "SCHOOL_YEAR",
+    "DataSet",
+    "Shape",
+    "make_data_set",
+    "shape_for",
+]
 
 PASSWORD = "bench-password"
 # About 600 bytes, the size of a typical student question or model answer.
