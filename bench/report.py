@@ -29,28 +29,46 @@ class Row:
     ratio_to: str | None = None  # a key of the bare app's figures, or "upstream" for the burst
 
 
+SCHOOL_YEAR = 1_000_000  # issue 13's targets apply from this size on
+
+
 def _chat_met(figures: Figures, largest: int) -> bool:
     smallest = min(figures)
-    return (
-        figures[largest]["chat_p50"] < 15
-        and figures[largest]["chat_p50"] <= 1.5 * figures[smallest]["chat_p50"]
-    )
+    chat = figures[largest]["chat_p50"]
+    met = chat < 15 and chat <= 1.5 * figures[smallest]["chat_p50"]
+    if largest >= SCHOOL_YEAR and 100_000 in figures:
+        met = met and chat <= 1.2 * figures[100_000]["chat_p50"]
+    return met
 
 
-def _below(key: str, limit: float) -> Callable[[Figures, int], bool]:
-    return lambda figures, largest: figures[largest][key] < limit
+def _below(key: str, limit: float, school_year_limit: float | None = None) -> Callable[[Figures, int], bool]:
+    """Below `limit`, or at most `school_year_limit` when the largest set is the school year's."""
+
+    def met(figures: Figures, largest: int) -> bool:
+        if largest >= SCHOOL_YEAR and school_year_limit is not None:
+            return figures[largest][key] <= school_year_limit
+        return figures[largest][key] < limit
+
+    return met
 
 
 ROWS = [
-    Row("chat_p50", "chat turn p50", "ms", "< 15 ms and ≤ 1.5× the smallest set", _chat_met, "root_p50"),
+    Row(
+        "chat_p50",
+        "chat turn p50",
+        "ms",
+        "< 15 ms and ≤ 1.5× the smallest set; at 1,000,000 also ≤ 1.2× the 100,000 figure",
+        _chat_met,
+        "root_p50",
+    ),
     Row("chat_p95", "chat turn p95", "ms", ratio_to="root_p50"),
     Row("chat_cpu_ms", "server CPU per chat turn (all threads)", "ms"),
     Row(
         "history_p50",
         "`GET /history/{id}?limit=50` p50, cold",
         "ms",
-        "< 10 ms",
-        _below("history_p50", 10),
+        "< 10 ms (≤ 5 ms at 1,000,000)",
+        _below("history_p50", 10, 5),
         "root_p50",
     ),
     Row("history_p95", "`GET /history/{id}?limit=50` p95, cold", "ms", ratio_to="root_p50"),
@@ -58,16 +76,31 @@ ROWS = [
         "conversations_p50",
         "`GET /conversations` p50",
         "ms",
-        "< 5 ms",
-        _below("conversations_p50", 5),
+        "< 5 ms (≤ 5 ms at 1,000,000)",
+        _below("conversations_p50", 5, 5),
         "root_p50",
     ),
     Row("root_p50", "`GET /` p50 (this server)", "ms", ratio_to="root_p50"),
     Row("login_p50", "login p50 (bcrypt cost 12)", "ms", ratio_to="root_p50"),
-    Row("startup_s", "start-up to first answer", "s", "< 2 s", _below("startup_s", 2), "startup_s"),
+    Row(
+        "startup_s",
+        "start-up to first answer",
+        "s",
+        "< 2 s (≤ 3 s at 1,000,000)",
+        _below("startup_s", 2, 3),
+        "startup_s",
+    ),
     Row("rss_mb", "peak RSS", "MB", "< 150 MB", _below("rss_mb", 150), "rss_mb"),
-    Row("restore_s", "`python main.py restore`", "s", "< 20 s", _below("restore_s", 20)),
-    Row("dump_s", "`python main.py dump`", "s", "< 20 s", _below("dump_s", 20)),
+    Row(
+        "restore_s",
+        "`python main.py restore`",
+        "s",
+        "< 20 s (≤ 60 s at 1,000,000)",
+        _below("restore_s", 20, 60),
+    ),
+    Row("restore_rss_mb", "`restore` peak RSS", "MB", "does not grow with the data"),
+    Row("dump_s", "`python main.py dump`", "s", "< 20 s (≤ 60 s at 1,000,000)", _below("dump_s", 20, 60)),
+    Row("dump_rss_mb", "`dump` peak RSS", "MB", "does not grow with the data"),
     Row(
         "burst_wall_s",
         "burst of 100 chats, upstream 1 s: wall (median)",
@@ -130,11 +163,15 @@ def plot(figures: Figures, baseline: dict[str, float], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     ax.plot(sizes, [figures[s]["chat_p50"] for s in sizes], "o-", label="chat turn p50")
     ax.plot(sizes, [figures[s]["chat_p95"] for s in sizes], "s--", label="chat turn p95")
+    long = [s for s in sizes if "long_chat_p50" in figures[s]]  # issue 13: sets with 5,000-message threads
+    if long:
+        ax.plot(long, [figures[s]["long_chat_p50"] for s in long], "D", label="p50 in a 5,000-message thread")
     ax.axhline(15, color="tab:red", linestyle=":", label="target p50 (15 ms)")
     ax.axhline(baseline["root_p50"], color="grey", linestyle="-.", label="bare FastAPI endpoint p50")
     ax.set_xscale("log")
     ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
-    ax.set_ylim(0, max(20.0, max(figures[s]["chat_p95"] for s in sizes) * 1.2))
+    highest = max(max(figures[s]["chat_p95"], figures[s].get("long_chat_p50", 0.0)) for s in sizes)
+    ax.set_ylim(0, max(20.0, highest * 1.2))
     ax.set_xlabel("stored messages (log scale)")
     ax.set_ylabel("latency over HTTP (ms)")
     ax.set_title("AssistantIA: chat turn latency against stored history")

@@ -41,6 +41,22 @@ _ROWS = [
         "root_p50",
     ),
     Row(
+        "search_cold_long_p50",
+        "`GET /search` 1 word p50, first search of an owner of a 5,000-message thread",
+        "ms",
+        "≤ 20 ms",
+        lambda f, n: f[n]["search_cold_long_p50"] <= 20,
+        "root_p50",
+    ),
+    Row(
+        "search1_long_p50",
+        "`GET /search` 1 word p50, owners of a 5,000-message thread searching again",
+        "ms",
+        "≤ 20 ms",
+        lambda f, n: f[n]["search1_long_p50"] <= 20,
+        "root_p50",
+    ),
+    Row(
         "search3_p50",
         f"`GET /search` 3 words p50, {ACTIVE_USERS} users searching again",
         "ms",
@@ -54,8 +70,10 @@ _ROWS = [
 def measure_search(client: httpx.Client, data: DataSet, samples: scenarios.Samples) -> dict[str, float]:
     """Each user's first search (TinyDB builds their index then), then ACTIVE_USERS searching again."""
     tokens = {user_id: scenarios.bearer_for(user_id) for user_id in data.user_ids}
+    owners = {data.owner_of[thread] for thread in data.long_threads}  # issue 13's long threads
     cold_users = iter(data.user_ids)
-    users = itertools.cycle(data.user_ids[:ACTIVE_USERS])
+    # Owners of a 5,000-message thread are measured apart, so this figure compares across sets.
+    users = itertools.cycle([user_id for user_id in data.user_ids if user_id not in owners][:ACTIVE_USERS])
 
     def search(words: str, user_ids: Iterator[str]) -> httpx.Response:
         response = client.get("/search", params={"q": words, "limit": 20}, headers=tokens[next(user_ids)])
@@ -65,11 +83,21 @@ def measure_search(client: httpx.Client, data: DataSet, samples: scenarios.Sampl
     cold = timed(lambda: search(ONE_WORD, cold_users), min(samples.reads, len(data.user_ids)), warmup=0)
     one = timed(lambda: search(ONE_WORD, users), samples.reads)
     three = timed(lambda: search(THREE_WORDS, users), samples.reads)
-    return {
+    figures = {
         "search_cold_p50": percentile(cold, 50),
         "search1_p50": percentile(one, 50),
         "search3_p50": percentile(three, 50),
     }
+    # Issue 13: the owners' first searches are among the cold ones above (they are the first
+    # accounts); shown apart too.
+    cold_of_owners = [took for user_id, took in zip(data.user_ids, cold, strict=False) if user_id in owners]
+    if cold_of_owners:
+        owner_cycle = itertools.cycle(sorted(owners))
+        figures["search_cold_long_p50"] = percentile(cold_of_owners, 50)
+        figures["search1_long_p50"] = percentile(
+            timed(lambda: search(ONE_WORD, owner_cycle), samples.reads), 50
+        )
+    return figures
 
 
 def install() -> None:

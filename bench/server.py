@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -57,16 +58,23 @@ def bench_env(data_dir: Path, database_url: str | None, **settings: str) -> dict
     return env
 
 
-def run_command(args: list[str], env: dict[str, str], cwd: Path) -> float:
-    """Run `python main.py ARGS` to completion; its wall time in seconds."""
+def run_command(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """Run `python main.py ARGS` to completion; its wall time in seconds and its peak RSS in MB."""
     start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, str(MAIN), *args], check=False, cwd=cwd, env=env, capture_output=True, text=True
-    )
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"python main.py {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    return elapsed
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            [sys.executable, str(MAIN), *args], cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+        # wait4 gives this one child's own peak RSS (ru_maxrss, in KB on Linux), which
+        # getrusage(RUSAGE_CHILDREN) would mix with every earlier child's.
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.perf_counter() - start
+        if process.returncode != 0:
+            output.seek(0)
+            text = output.read().decode(errors="replace")
+            raise RuntimeError(f"python main.py {' '.join(args)} failed:\n{text}")
+    return elapsed, usage.ru_maxrss / 1024
 
 
 class Process:
