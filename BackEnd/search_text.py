@@ -11,7 +11,10 @@ from dataclasses import dataclass
 __all__ = [
     "MAX_QUERY_WORDS",
     "SNIPPET_CHARS",
+    "TOTAL_CAP",
     "SearchQuery",
+    "counted_total",
+    "counting_limit",
     "fold",
     "indexed_words",
     "matches",
@@ -21,6 +24,9 @@ __all__ = [
 
 MAX_QUERY_WORDS = 16
 SNIPPET_CHARS = 200
+# Matches are counted exactly up to this many (or to the end of the page asked, if further):
+# counting thousands of hits is what a common word costs, and no one pages through them.
+TOTAL_CAP = 1000
 _CONTEXT_BEFORE = 50  # visible characters kept before the first match
 _WORD = re.compile(r"[^\W_]+")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
@@ -87,6 +93,20 @@ def parse_query(text: str) -> SearchQuery:
     if sum(len(term) for term in terms) > MAX_QUERY_WORDS:
         raise ValueError(f"the query has more than {MAX_QUERY_WORDS} words")
     return SearchQuery(terms=tuple(terms))
+
+
+def counted_total(found: int, *, limit: int, offset: int) -> tuple[int, bool]:
+    """The `total` to report when `found` matches were counted, and whether it is a lower bound.
+
+    A search counts at most `counting_limit` + 1 matches; past that it reports the limit.
+    """
+    ceiling = counting_limit(limit=limit, offset=offset)
+    return (ceiling, True) if found > ceiling else (found, False)
+
+
+def counting_limit(*, limit: int, offset: int) -> int:
+    """How many matches a search counts exactly: TOTAL_CAP, or to the end of the page if further."""
+    return max(TOTAL_CAP, offset + limit)
 
 
 def matches(words: str, query: SearchQuery) -> bool:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from ..records import ConversationRecord, MessageRecord
-from ..search_text import SearchQuery, indexed_words
+from ..search_text import SearchQuery, counted_total, counting_limit, indexed_words
 from .base import Page
 
 __all__ = ["Entry", "SearchCache", "SearchChanges", "UserIndex"]
@@ -157,14 +157,20 @@ class UserIndex:
         phrases = [
             pattern for term, pattern in zip(query.terms, query.patterns, strict=True) if len(term) > 1
         ]
-        if phrases:
-            entries = [
-                entry
-                for entry in entries
-                if all(pattern.search(indexed_words(text_of(entry))) for pattern in phrases)
-            ]
-        newest = heapq.nlargest(offset + limit, entries)
-        return Page(items=newest[offset:], total=len(entries))
+        if not phrases:  # every candidate matches: only the page's entries need ordering
+            total, capped = counted_total(len(entries), limit=limit, offset=offset)
+            newest = heapq.nlargest(offset + limit, entries)
+            return Page(items=newest[offset:], total=total, total_is_lower_bound=capped)
+        # A phrase is checked against each candidate's text, newest first, until enough are counted.
+        ceiling = counting_limit(limit=limit, offset=offset)
+        matched: list[Entry] = []
+        for entry in sorted(entries, reverse=True):
+            if all(pattern.search(indexed_words(text_of(entry))) for pattern in phrases):
+                matched.append(entry)
+                if len(matched) > ceiling:
+                    break
+        total, capped = counted_total(len(matched), limit=limit, offset=offset)
+        return Page(items=matched[offset : offset + limit], total=total, total_is_lower_bound=capped)
 
 
 def title_entry(conversation: ConversationRecord) -> tuple[Entry, str]:

@@ -30,7 +30,8 @@ class TinySearch(SearchIndex):
         page = index.search(
             query, limit=limit, offset=offset, text_of=lambda entry: self._hit(user_id, entry, threads).text
         )
-        return Page(items=[self._hit(user_id, entry, threads) for entry in page.items], total=page.total)
+        items = [self._hit(user_id, entry, threads) for entry in page.items]
+        return Page(items=items, total=page.total, total_is_lower_bound=page.total_is_lower_bound)
 
     def _hit(self, user_id: str, entry: Entry, threads: dict[str, dict[str, Any]]) -> SearchHit:
         # The index changes in the same committed units as the files: both hold the entry.
