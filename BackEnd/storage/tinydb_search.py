@@ -30,6 +30,12 @@ class TinySearch(SearchIndex):
         page = index.search(
             query, limit=limit, offset=offset, text_of=lambda entry: self._hit(user_id, entry, threads).text
         )
+        wanted: dict[str, list[str]] = {}  # the page's messages of threads not read whole above
+        for entry in page.items:
+            if entry.message_id is not None and entry.conversation_id not in threads:
+                wanted.setdefault(entry.conversation_id, []).append(entry.message_id)
+        for conversation_id, message_ids in wanted.items():
+            threads[conversation_id] = self._files.committed_messages(conversation_id, message_ids)
         items = [self._hit(user_id, entry, threads) for entry in page.items]
         return Page(items=items, total=page.total, total_is_lower_bound=page.total_is_lower_bound)
 
