@@ -20,6 +20,7 @@ __all__ = [
     "matches",
     "parse_query",
     "snippet",
+    "word_set",
 ]
 
 MAX_QUERY_WORDS = 16
@@ -51,6 +52,13 @@ def indexed_words(text: str) -> str:
     if text.isascii():  # most messages: one pass in C (ASCII letters and digits are the words)
         return " ".join(text.lower().encode("ascii").translate(_ASCII_SEPARATORS).decode("ascii").split())
     return " ".join(_WORD.findall(fold(text)))
+
+
+def word_set(text: str) -> set[str]:
+    """The distinct `indexed_words` of `text` (what an index posts), without joining them first."""
+    if text.isascii():
+        return set(text.lower().encode("ascii").translate(_ASCII_SEPARATORS).decode("ascii").split())
+    return set(_WORD.findall(fold(text)))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import heapq
 import threading
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import NamedTuple
 
 from ..records import ConversationRecord, MessageRecord
@@ -74,22 +74,28 @@ class UserIndex:
         self._resize()
 
     @classmethod
-    def built(cls, entries: Iterable[tuple[Entry, str]]) -> UserIndex:
-        """An index of these entries (distinct keys): `add` without its per-entry bookkeeping."""
+    def built(cls, entries: Iterable[tuple[Entry, Collection[str]]]) -> UserIndex:
+        """An index of these entries (distinct keys) with their distinct words: `add` without its bookkeeping."""
         index = cls()
-        postings = index._postings
+        listed: dict[str, list[int]] = {}  # lists while building: appending to them is cheaper
+        append_entry, number_of, by_conversation = (
+            index._entries.append,
+            index._number,
+            index._by_conversation,
+        )
         for number, (entry, words) in enumerate(entries):
-            index._entries.append(entry)
-            index._number[entry.key] = number
-            index._by_conversation.setdefault(entry.conversation_id, []).append(number)
-            for word in set(words.split()):
-                numbers = postings.get(word)
+            append_entry(entry)
+            number_of[entry.key] = number
+            by_conversation.setdefault(entry.conversation_id, []).append(number)
+            for word in words:
+                numbers = listed.get(word)
                 if numbers is None:
-                    postings[word] = array("I", (number,))
+                    listed[word] = [number]
                 else:
                     numbers.append(number)
+        index._postings = {word: array("I", numbers) for word, numbers in listed.items()}
         index._vocabulary = None
-        index._posted = sum(len(numbers) for numbers in postings.values())
+        index._posted = sum(len(numbers) for numbers in listed.values())
         index._resize()
         return index
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..search_text import SearchQuery, indexed_words
+from ..search_text import SearchQuery, word_set
 from .base import Page, SearchHit, SearchIndex
 from .tiny_search import Entry, UserIndex
 
@@ -61,15 +61,17 @@ class TinySearch(SearchIndex):
     def _build(self, user_id: str) -> UserIndex:
         return UserIndex.built(self._entries(user_id))
 
-    def _entries(self, user_id: str) -> Iterator[tuple[Entry, str]]:
+    def _entries(self, user_id: str) -> Iterator[tuple[Entry, set[str]]]:
+        new_entry = tuple.__new__  # Entry(...) goes through a Python-level __new__: a fifth of the build
         for conversation in self._files.conversations(user_id).records():
             conversation_id = conversation["id"]  # one string shared by all the thread's entries
             yield (
-                Entry(conversation["created_at"], conversation_id, conversation_id, None),
-                indexed_words(conversation["title"]),
+                new_entry(Entry, (conversation["created_at"], conversation_id, conversation_id, None)),
+                word_set(conversation["title"]),
             )
             # Straight from the file, committed (the unit finished any pending commit first):
             # reading every thread through the thread cache would evict the threads in use.
             for message in self._files.committed_history(conversation_id):
-                entry = Entry(message["created_at"], message["id"], conversation_id, message["id"])
-                yield entry, indexed_words(message["content"])
+                key = message["id"]
+                entry = new_entry(Entry, (message["created_at"], key, conversation_id, key))
+                yield entry, word_set(message["content"])

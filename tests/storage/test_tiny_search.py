@@ -15,7 +15,7 @@ def keys(index: UserIndex, query: str, limit: int = 10_000) -> list[str]:
 
 
 def test_removed_entries_are_skipped_then_compacted_away() -> None:
-    index = UserIndex.built([(entry(n, f"conv_{n % 2}"), f"mot{n % 3} commun") for n in range(3000)])
+    index = UserIndex.built([(entry(n, f"conv_{n % 2}"), {f"mot{n % 3}", "commun"}) for n in range(3000)])
     index.remove_conversation("conv_0", keep_title=False)
     for n in range(1, 1000, 2):
         index.remove(f"msg_{n:06d}")
@@ -23,7 +23,7 @@ def test_removed_entries_are_skipped_then_compacted_away() -> None:
     remaining = [f"msg_{n:06d}" for n in range(2999, 999, -2)]
     assert keys(index, "commun") == remaining
     assert keys(index, "mot1") == [key for key in remaining if int(key[4:]) % 3 == 1]
-    assert index.size < UserIndex.built([(entry(n), "mot commun") for n in range(3000)]).size
+    assert index.size < UserIndex.built([(entry(n), {"mot", "commun"}) for n in range(3000)]).size
 
 
 def test_add_replaces_an_entry_with_the_same_key() -> None:
@@ -38,7 +38,7 @@ def test_the_cache_drops_the_least_recently_used_beyond_its_budget() -> None:
 
     def build(user: str) -> UserIndex:
         built.append(user)
-        return UserIndex.built([(entry(n), "mot") for n in range(100)])
+        return UserIndex.built([(entry(n), {"mot"}) for n in range(100)])
 
     one = build("probe").size
     cache = SearchCache(max_bytes=2 * one)
