@@ -144,6 +144,10 @@ class SQLSearch(SearchIndex):
         return Page(items=items, total=total, total_is_lower_bound=capped)
 
     def _hits(self, condition: ColumnElement[bool], *, limit: int, offset: int) -> list[SearchHit]:
+        newest = (_ENTRY.created_at.desc(), _ENTRY.seq.desc())
+        # The page's entries first, then their threads and messages: joined before the LIMIT, a
+        # generic plan (psycopg prepares a statement run 5 times) read every match's message.
+        page = select(_ENTRY.seq).where(condition).order_by(*newest).limit(limit).offset(offset).subquery()
         rows = self._db.execute(
             select(
                 *_CONVERSATION,
@@ -153,12 +157,10 @@ class SQLSearch(SearchIndex):
                 messages.c.content.label("hit_content"),
             )
             .select_from(search_entries)
+            .join(page, page.c.seq == _ENTRY.seq)
             .join(conversations, conversations.c.id == _ENTRY.conversation_id)
             .outerjoin(messages, messages.c.id == _ENTRY.message_id)
-            .where(condition)
-            .order_by(_ENTRY.created_at.desc(), _ENTRY.seq.desc())
-            .limit(limit)
-            .offset(offset)
+            .order_by(*newest)
         )
         hits: list[SearchHit] = []
         for row in rows:
