@@ -16,7 +16,7 @@ import threading
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 from ..records import ConversationRecord, MessageRecord
 from ..search_text import SearchQuery, counted_total, counting_limit, indexed_words
@@ -27,7 +27,10 @@ __all__ = ["Entry", "SearchCache", "SearchChanges", "UserIndex"]
 # Estimated bytes of memory per entry (its tuple and id strings) and per word posted.
 _ENTRY_BYTES = 260
 _POSTING_BYTES = 4
-_WORD_BYTES = 150
+_WORD_BYTES = 100  # the word, its dict slot; a word of one entry holds its number, not an array
+
+# Most words are in one entry only (names, numbers, typos): an array for each cost 116 bytes.
+Postings: TypeAlias = "int | array[int]"
 
 
 class Entry(NamedTuple):
@@ -51,7 +54,7 @@ class UserIndex:
         self._entries: list[Entry | None] = []
         self._number: dict[str, int] = {}  # key: entry number
         self._by_conversation: dict[str, list[int]] = {}
-        self._postings: dict[str, array[int]] = {}
+        self._postings: dict[str, Postings] = {}
         self._vocabulary: list[str] | None = []  # sorted; None once a new word must be sorted in
         self._holes = 0
         self._posted = 0
@@ -67,9 +70,12 @@ class UserIndex:
         for word in set(words.split()):
             numbers = self._postings.get(word)
             if numbers is None:
-                numbers = self._postings[word] = array("I")
+                self._postings[word] = number
                 self._vocabulary = None
-            numbers.append(number)
+            elif isinstance(numbers, int):
+                self._postings[word] = array("I", (numbers, number))
+            else:
+                numbers.append(number)
             self._posted += 1
         self._resize()
 
@@ -93,7 +99,9 @@ class UserIndex:
                     listed[word] = [number]
                 else:
                     numbers.append(number)
-        index._postings = {word: array("I", numbers) for word, numbers in listed.items()}
+        index._postings = {
+            word: numbers[0] if len(numbers) == 1 else array("I", numbers) for word, numbers in listed.items()
+        }
         index._vocabulary = None
         index._posted = sum(len(numbers) for numbers in listed.values())
         index._resize()
@@ -125,13 +133,15 @@ class UserIndex:
 
     def _compact(self) -> None:
         for word, numbers in list(self._postings.items()):
-            kept = array("I", (number for number in numbers if self._entries[number] is not None))
-            if kept:
-                self._postings[word] = kept
+            kept = [number for number in _numbers(numbers) if self._entries[number] is not None]
+            if len(kept) > 1:
+                self._postings[word] = array("I", kept)
+            elif kept:
+                self._postings[word] = kept[0]
             else:
                 del self._postings[word]
         self._vocabulary = None
-        self._posted = sum(len(numbers) for numbers in self._postings.values())
+        self._posted = sum(len(_numbers(numbers)) for numbers in self._postings.values())
         self._holes = 0  # the holes left in `_entries` cost a pointer each
         self._resize()
 
@@ -146,7 +156,7 @@ class UserIndex:
         for word in self._vocabulary[bisect.bisect_left(self._vocabulary, prefix) :]:
             if not word.startswith(prefix):
                 break
-            found.update(self._postings[word])
+            found.update(_numbers(self._postings[word]))
         return found
 
     def search(
@@ -177,6 +187,11 @@ class UserIndex:
                     break
         total, capped = counted_total(len(matched), limit=limit, offset=offset)
         return Page(items=matched[offset : offset + limit], total=total, total_is_lower_bound=capped)
+
+
+def _numbers(postings: Postings) -> array[int] | tuple[int]:
+    """The entry numbers of a word's postings."""
+    return (postings,) if isinstance(postings, int) else postings
 
 
 def title_entry(conversation: ConversationRecord) -> tuple[Entry, str]:

@@ -52,3 +52,20 @@ def test_the_cache_drops_the_least_recently_used_beyond_its_budget() -> None:
     cache.apply(changes)
     assert keys(cache.get("b", lambda: build("b")), "ajout") == ["msg_000500"]
     assert built[-1] == "b"  # b was kept up to date, not built again
+
+
+def test_a_word_of_one_entry_grows_to_several_and_back() -> None:
+    index = UserIndex.built([(entry(n), {"commun", f"seul{n:04d}"}) for n in range(1500)])
+    index.add(entry(2000), "seul0007 nouveau")  # from one entry's number to an array of two
+    assert keys(index, "seul0007") == ["msg_002000", "msg_000007"]
+    assert keys(index, "nouveau") == ["msg_002000"]
+
+    for n in range(1100):  # past 1,000 holes and half the entries: compacted
+        index.remove(f"msg_{n:06d}")
+
+    assert keys(index, "seul0007") == ["msg_002000"]
+    assert keys(index, "seul14") == [f"msg_{n:06d}" for n in range(1499, 1399, -1)]
+    assert keys(index, "seul1") == [f"msg_{n:06d}" for n in range(1499, 1099, -1)]
+    assert len(keys(index, "commun")) == 400
+    index.add(entry(2001), "seul0007")
+    assert keys(index, "seul0007") == ["msg_002001", "msg_002000"]
