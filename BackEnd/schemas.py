@@ -261,7 +261,11 @@ class SearchItem(BaseModel):
 
 
 class SearchPage(BaseModel):
-    """The matches, newest first, and how many there are in all."""
+    """The matches, newest first, and how many there are in all (or at least, past the count's cap)."""
 
     items: list[SearchItem]
     total: int
+    total_is_lower_bound: bool = Field(
+        default=False,
+        description="True when counting stopped at the cap: there are more than `total` matches.",
+    )

@@ -11,16 +11,23 @@ from dataclasses import dataclass
 __all__ = [
     "MAX_QUERY_WORDS",
     "SNIPPET_CHARS",
+    "TOTAL_CAP",
     "SearchQuery",
+    "counted_total",
+    "counting_limit",
     "fold",
     "indexed_words",
     "matches",
     "parse_query",
     "snippet",
+    "word_set",
 ]
 
 MAX_QUERY_WORDS = 16
 SNIPPET_CHARS = 200
+# Matches are counted exactly up to this many (or to the end of the page asked, if further):
+# counting thousands of hits is what a common word costs, and no one pages through them.
+TOTAL_CAP = 1000
 _CONTEXT_BEFORE = 50  # visible characters kept before the first match
 _WORD = re.compile(r"[^\W_]+")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
@@ -45,6 +52,13 @@ def indexed_words(text: str) -> str:
     if text.isascii():  # most messages: one pass in C (ASCII letters and digits are the words)
         return " ".join(text.lower().encode("ascii").translate(_ASCII_SEPARATORS).decode("ascii").split())
     return " ".join(_WORD.findall(fold(text)))
+
+
+def word_set(text: str) -> set[str]:
+    """The distinct `indexed_words` of `text` (what an index posts), without joining them first."""
+    if text.isascii():
+        return set(text.lower().encode("ascii").translate(_ASCII_SEPARATORS).decode("ascii").split())
+    return set(_WORD.findall(fold(text)))
 
 
 @dataclass(frozen=True)
@@ -87,6 +101,20 @@ def parse_query(text: str) -> SearchQuery:
     if sum(len(term) for term in terms) > MAX_QUERY_WORDS:
         raise ValueError(f"the query has more than {MAX_QUERY_WORDS} words")
     return SearchQuery(terms=tuple(terms))
+
+
+def counted_total(found: int, *, limit: int, offset: int) -> tuple[int, bool]:
+    """The `total` to report when `found` matches were counted, and whether it is a lower bound.
+
+    A search counts at most `counting_limit` + 1 matches; past that it reports the limit.
+    """
+    ceiling = counting_limit(limit=limit, offset=offset)
+    return (ceiling, True) if found > ceiling else (found, False)
+
+
+def counting_limit(*, limit: int, offset: int) -> int:
+    """How many matches a search counts exactly: TOTAL_CAP, or to the end of the page if further."""
+    return max(TOTAL_CAP, offset + limit)
 
 
 def matches(words: str, query: SearchQuery) -> bool:

@@ -6,7 +6,15 @@ import re
 
 import pytest
 
-from BackEnd.search_text import SNIPPET_CHARS, fold, indexed_words, matches, parse_query, snippet
+from BackEnd.search_text import (
+    SNIPPET_CHARS,
+    fold,
+    indexed_words,
+    matches,
+    parse_query,
+    snippet,
+    word_set,
+)
 
 
 def visible(html: str) -> str:
@@ -23,6 +31,14 @@ def test_fold_drops_case_and_accents(text: str, folded: str) -> None:
 
 def test_words_are_letters_and_digits_and_decomposed_accents_join_their_word() -> None:
     assert indexed_words("L'E\u0301cole_2026, c'est: ça!") == "l ecole 2026 c est ca"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Lorem ipsum, lorem IPSUM dolor.", "l'École et l'ÉCOLE_2 ﬁn", "E\u0301cole\tou\n  ecole!", "", "?!"],
+)
+def test_word_set_is_the_distinct_indexed_words(text: str) -> None:
+    assert word_set(text) == set(indexed_words(text).split())
 
 
 @pytest.mark.parametrize(

@@ -31,4 +31,4 @@ def search(database: Database, user_id: str, text: str, *, limit: int, offset: i
         }
         for hit in page.items
     ]
-    return Page(items=items, total=page.total)
+    return Page(items=items, total=page.total, total_is_lower_bound=page.total_is_lower_bound)

@@ -12,7 +12,11 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
-    """One slice of a longer list, with the length of the whole list."""
+    """One slice of a longer list, with the length of the whole list.
+
+    Only search sets `total_is_lower_bound`: it stops counting its matches past a cap.
+    """
 
     items: list[T]
     total: int
+    total_is_lower_bound: bool = False

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ __all__ = [
     "encode_file",
     "encode_value",
     "keyed",
+    "find_documents",
     "line_of",
     "parse_whole",
     "read_lines",
@@ -37,6 +39,7 @@ _CHUNK_BYTES = 1 << 20
 # Between two document lines, and after the last (with the table's and the file's braces).
 _SEPARATOR = b",\n"
 _CLOSING = b"\n}}"
+_ID = re.compile(rb'"id": ("(?:[^"\\]|\\.)*")')  # a JSON string, escapes and all
 
 
 def read_records(path: Path, table: str) -> Iterator[Record]:
@@ -105,6 +108,41 @@ def keyed(lines: list[bytes]) -> dict[int, bytes] | None:
         return None
     docs = dict(zip(map(int, keys), lines, strict=True))
     return docs if len(docs) == len(lines) else None  # a repeated key: not a file we wrote
+
+
+def find_documents(path: Path, table: str, values: Iterable[str]) -> dict[str, Record] | None:
+    """The documents of one table whose `id` is one of `values`, parsing only their lines.
+
+    A search shows 20 messages of a thread of thousands: finding their lines in the file's
+    bytes (one regex pass, in C) costs a fifth of parsing it whole. None when the file is laid
+    out otherwise (the caller then parses it whole); {} if the file is absent.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise StorageUnavailable(f"cannot read {path}: {exc.strerror}") from exc
+    if not data.startswith(b"{%s: {\n" % encode_value(table)):
+        return None
+    wanted = {encode_value(value): value for value in values}
+    found: dict[str, Record] = {}
+    # Inside a JSON string a quote is escaped, so `"id": "…"` can only be a key and its value.
+    for match in _ID.finditer(data):
+        value = wanted.get(match.group(1))
+        if value is None or value in found:
+            continue
+        start = data.rfind(b"\n", 0, match.start()) + 1
+        end = data.find(b"\n", match.end())
+        try:
+            document = decode_line(data[start : end if end >= 0 else len(data)].removesuffix(b","))
+        except (ValueError, json.JSONDecodeError):
+            return None
+        if isinstance(document, dict) and document.get("id") == value:  # not a nested object's id
+            found[value] = document
+            if len(found) == len(wanted):
+                break
+    return found
 
 
 def parse_whole(path: Path, table: str) -> tuple[dict[int, Record], dict[str, Any]]:

@@ -13,7 +13,7 @@ from ..record_checks import record_problem
 from ..records import ConversationRecord
 from .journal import FileTransaction
 from .record_file import RecordFile
-from .record_layout import Record, read_records
+from .record_layout import Record, find_documents, read_records
 from .summaries import ThreadSummary, summarise, summary_from_record
 from .usage_files import Lines
 
@@ -102,6 +102,22 @@ class ThreadFiles:
         path = self.history_dir / f"{conversation_id}.json"
         if path.exists():
             yield from read_records(path, "messages")
+
+    def committed_messages(self, conversation_id: str, message_ids: list[str]) -> dict[str, Record]:
+        """Some of a thread's messages by id, as its file holds them, without keeping them in the cache."""
+        with self._history_guard:
+            cached = self._history_tables.get(conversation_id)
+        wanted = set(message_ids)
+        if cached is None or not cached.is_loaded():
+            path = self.history_dir / f"{conversation_id}.json"
+            found = find_documents(path, "messages", wanted)
+            if found is not None:
+                return found
+        return {
+            record["id"]: record
+            for record in self.committed_history(conversation_id)
+            if record["id"] in wanted
+        }
 
     def trim(self) -> None:
         """Evict least recently used threads until the cache fits its budget in bytes.

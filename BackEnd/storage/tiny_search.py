@@ -15,11 +15,11 @@ import heapq
 import threading
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from typing import NamedTuple
+from collections.abc import Callable, Collection, Iterable
+from typing import NamedTuple, TypeAlias
 
 from ..records import ConversationRecord, MessageRecord
-from ..search_text import SearchQuery, indexed_words
+from ..search_text import SearchQuery, counted_total, counting_limit, indexed_words
 from .base import Page
 
 __all__ = ["Entry", "SearchCache", "SearchChanges", "UserIndex"]
@@ -27,7 +27,10 @@ __all__ = ["Entry", "SearchCache", "SearchChanges", "UserIndex"]
 # Estimated bytes of memory per entry (its tuple and id strings) and per word posted.
 _ENTRY_BYTES = 260
 _POSTING_BYTES = 4
-_WORD_BYTES = 150
+_WORD_BYTES = 100  # the word, its dict slot; a word of one entry holds its number, not an array
+
+# Most words are in one entry only (names, numbers, typos): an array for each cost 116 bytes.
+Postings: TypeAlias = "int | array[int]"
 
 
 class Entry(NamedTuple):
@@ -51,7 +54,7 @@ class UserIndex:
         self._entries: list[Entry | None] = []
         self._number: dict[str, int] = {}  # key: entry number
         self._by_conversation: dict[str, list[int]] = {}
-        self._postings: dict[str, array[int]] = {}
+        self._postings: dict[str, Postings] = {}
         self._vocabulary: list[str] | None = []  # sorted; None once a new word must be sorted in
         self._holes = 0
         self._posted = 0
@@ -67,29 +70,40 @@ class UserIndex:
         for word in set(words.split()):
             numbers = self._postings.get(word)
             if numbers is None:
-                numbers = self._postings[word] = array("I")
+                self._postings[word] = number
                 self._vocabulary = None
-            numbers.append(number)
+            elif isinstance(numbers, int):
+                self._postings[word] = array("I", (numbers, number))
+            else:
+                numbers.append(number)
             self._posted += 1
         self._resize()
 
     @classmethod
-    def built(cls, entries: Iterable[tuple[Entry, str]]) -> UserIndex:
-        """An index of these entries (distinct keys): `add` without its per-entry bookkeeping."""
+    def built(cls, entries: Iterable[tuple[Entry, Collection[str]]]) -> UserIndex:
+        """An index of these entries (distinct keys) with their distinct words: `add` without its bookkeeping."""
         index = cls()
-        postings = index._postings
+        listed: dict[str, list[int]] = {}  # lists while building: appending to them is cheaper
+        append_entry, number_of, by_conversation = (
+            index._entries.append,
+            index._number,
+            index._by_conversation,
+        )
         for number, (entry, words) in enumerate(entries):
-            index._entries.append(entry)
-            index._number[entry.key] = number
-            index._by_conversation.setdefault(entry.conversation_id, []).append(number)
-            for word in set(words.split()):
-                numbers = postings.get(word)
+            append_entry(entry)
+            number_of[entry.key] = number
+            by_conversation.setdefault(entry.conversation_id, []).append(number)
+            for word in words:
+                numbers = listed.get(word)
                 if numbers is None:
-                    postings[word] = array("I", (number,))
+                    listed[word] = [number]
                 else:
                     numbers.append(number)
+        index._postings = {
+            word: numbers[0] if len(numbers) == 1 else array("I", numbers) for word, numbers in listed.items()
+        }
         index._vocabulary = None
-        index._posted = sum(len(numbers) for numbers in postings.values())
+        index._posted = sum(len(numbers) for numbers in listed.values())
         index._resize()
         return index
 
@@ -119,13 +133,15 @@ class UserIndex:
 
     def _compact(self) -> None:
         for word, numbers in list(self._postings.items()):
-            kept = array("I", (number for number in numbers if self._entries[number] is not None))
-            if kept:
-                self._postings[word] = kept
+            kept = [number for number in _numbers(numbers) if self._entries[number] is not None]
+            if len(kept) > 1:
+                self._postings[word] = array("I", kept)
+            elif kept:
+                self._postings[word] = kept[0]
             else:
                 del self._postings[word]
         self._vocabulary = None
-        self._posted = sum(len(numbers) for numbers in self._postings.values())
+        self._posted = sum(len(_numbers(numbers)) for numbers in self._postings.values())
         self._holes = 0  # the holes left in `_entries` cost a pointer each
         self._resize()
 
@@ -140,7 +156,7 @@ class UserIndex:
         for word in self._vocabulary[bisect.bisect_left(self._vocabulary, prefix) :]:
             if not word.startswith(prefix):
                 break
-            found.update(self._postings[word])
+            found.update(_numbers(self._postings[word]))
         return found
 
     def search(
@@ -157,14 +173,25 @@ class UserIndex:
         phrases = [
             pattern for term, pattern in zip(query.terms, query.patterns, strict=True) if len(term) > 1
         ]
-        if phrases:
-            entries = [
-                entry
-                for entry in entries
-                if all(pattern.search(indexed_words(text_of(entry))) for pattern in phrases)
-            ]
-        newest = heapq.nlargest(offset + limit, entries)
-        return Page(items=newest[offset:], total=len(entries))
+        if not phrases:  # every candidate matches: only the page's entries need ordering
+            total, capped = counted_total(len(entries), limit=limit, offset=offset)
+            newest = heapq.nlargest(offset + limit, entries)
+            return Page(items=newest[offset:], total=total, total_is_lower_bound=capped)
+        # A phrase is checked against each candidate's text, newest first, until enough are counted.
+        ceiling = counting_limit(limit=limit, offset=offset)
+        matched: list[Entry] = []
+        for entry in sorted(entries, reverse=True):
+            if all(pattern.search(indexed_words(text_of(entry))) for pattern in phrases):
+                matched.append(entry)
+                if len(matched) > ceiling:
+                    break
+        total, capped = counted_total(len(matched), limit=limit, offset=offset)
+        return Page(items=matched[offset : offset + limit], total=total, total_is_lower_bound=capped)
+
+
+def _numbers(postings: Postings) -> array[int] | tuple[int]:
+    """The entry numbers of a word's postings."""
+    return (postings,) if isinstance(postings, int) else postings
 
 
 def title_entry(conversation: ConversationRecord) -> tuple[Entry, str]:

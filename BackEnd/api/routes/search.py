@@ -24,4 +24,6 @@ def search(
 ) -> SearchPage:
     """The caller's titles and messages matching every word, newest first, with `<mark>`ed snippets."""
     page = search_service.search(database, user["id"], q, limit=limit, offset=offset)
-    return SearchPage.model_validate({"items": page.items, "total": page.total})
+    return SearchPage.model_validate(
+        {"items": page.items, "total": page.total, "total_is_lower_bound": page.total_is_lower_bound}
+    )

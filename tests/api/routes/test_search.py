@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from BackEnd import search_text
 from BackEnd.search_text import parse_query
 from tests.api.routes.test_conversations import chat, create
 
@@ -101,6 +102,20 @@ async def test_paging(client: httpx.AsyncClient, alice: Account) -> None:
     page = await search(client, alice, "zebre", limit=2, offset=3)
     assert everything["total"] == page["total"] == 6
     assert page["items"] == everything["items"][3:5]
+    assert everything["total_is_lower_bound"] is page["total_is_lower_bound"] is False
+
+
+async def test_past_the_count_cap_the_total_is_a_lower_bound(
+    client: httpx.AsyncClient, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_text, "TOTAL_CAP", 3)
+    for number in range(3):
+        await say(client, alice, f"zèbre {number}")
+    everything = await search(client, alice, "zebre", limit=100)
+    first = await search(client, alice, "zebre", limit=2)
+    assert (everything["total"], everything["total_is_lower_bound"]) == (6, False)
+    assert (first["total"], first["total_is_lower_bound"]) == (3, True)
+    assert first["items"] == everything["items"][:2]
 
 
 @pytest.mark.parametrize("query", ["", "   ", '""', "!!! ?", "_"])
