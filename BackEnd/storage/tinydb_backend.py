@@ -18,6 +18,7 @@ from .journal import FileTransaction, UnfinishedWork, check_journals, recover, w
 from .memory_events import MemoryEvents
 from .record_file import RecordFile
 from .summaries import EMPTY, summarise, summary_record
+from .summary_flush import SummaryFlusher, flush_owner
 from .thread_files import ThreadFiles
 from .tiny_search import SearchCache
 from .tinydb_files import FileEntry, ImageFolder, NewFile
@@ -54,6 +55,7 @@ class TinyDBDatabase(Database):
         self._events = MemoryEvents()
         self.credits = CreditFiles(folder)
         self.images = ImageFolder(folder)
+        self._flusher = SummaryFlusher(self.flush_summaries)
 
     @contextmanager
     def unit_of_work(self, owner: str | None = None, *, write: bool = True) -> Iterator[UnitOfWork]:
@@ -91,11 +93,23 @@ class TinyDBDatabase(Database):
         except BaseException:
             database.close()
             raise
+        database.flush_summaries()  # the summaries start-up rebuilt, once every check has passed
+        database._flusher.start()
         return database
 
     def close(self) -> None:
-        """Release the data folder for another process."""
-        self._owner_lock.release()
+        """Store the summaries still in memory, then release the data folder for another process."""
+        try:
+            self._flusher.stop()
+        finally:
+            self._owner_lock.release()
+
+    def flush_summaries(self) -> None:
+        """Store every changed thread summary, stamped, one owner's file at a time (summary_flush.py)."""
+        if not self._owner_lock.still_ours():  # a replaced folder is not ours to write
+            return
+        for user_id in list(self.threads.dirty):
+            flush_owner(self.threads, self._unfinished, self.folder, user_id)
 
     # -- start-up ------------------------------------------------------------------------
     def _folders(self) -> tuple[Path, ...]:
@@ -166,6 +180,12 @@ class TinyDBDatabase(Database):
                 conversion.abandon()
             raise
         unreferenced = [path for path in unreferenced if path.exists()]
+        if self.threads.rebuilt:
+            logger.warning(
+                "rebuilt %d thread summaries after an interruption (their history files changed since "
+                "the summaries were stored)",
+                self.threads.rebuilt,
+            )
         if finished or removed:
             logger.warning(
                 "Finished %d committed change(s) and removed %d uncommitted temp file(s) "
@@ -274,6 +294,9 @@ class TinyDBDatabase(Database):
         if unfinished is not None:
             unfinished()  # a restore has no later request to finish it: fail loudly now
         self.threads.summaries.update(summaries)
+        for conversation in dump.conversations:  # stamped now that the history files exist
+            self.threads.dirty.setdefault(conversation["user_id"], set()).add(conversation["id"])
+        self.flush_summaries()
         self.usage.reset()
         for message in dump.messages:
             self.usage.count_stored(message["user_id"], message["conversation_id"], message)  # type: ignore[arg-type]

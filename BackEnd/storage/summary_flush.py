@@ -1,0 +1,109 @@
+"""Thread summaries persisted lazily: stamped with the history file they describe, flushed in the background."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import StorageUnavailable
+from .files import Signature, file_signature
+from .journal import FileTransaction, UnfinishedWork
+from .summaries import EMPTY, ThreadSummary, summary_record
+
+__all__ = ["FLUSH_SECONDS", "SummaryFlusher", "flush_owner", "stamp_of", "stamped_record"]
+
+logger = logging.getLogger(__name__)
+
+# How long a changed summary may wait in memory. A crash before the flush costs only a rebuild of
+# the changed threads' summaries at start-up (their files' stamps differ), never a wrong figure.
+FLUSH_SECONDS = 5.0
+_STAMP = "file"  # the summary's field holding its history file's [inode, size, mtime_ns], or null
+
+
+def stamped_record(summary: ThreadSummary, history: Path) -> dict[str, Any]:
+    """The stored `summary` object of a thread, stamped with its history file as it is now.
+
+    Taken under the owner's lock after the commit that made `summary` true of the file."""
+    signature = file_signature(history)
+    return {**summary_record(summary), _STAMP: None if signature is None else list(signature)}
+
+
+def stamp_of(stored: object) -> Signature | None | str:
+    """The stamp a stored summary carries (None: no history file then), or "" when it has none valid
+    (a summary written before stamps, or a hand edit): such a summary is rebuilt at start-up."""
+    stamp = stored.get(_STAMP, "") if isinstance(stored, dict) else ""
+    if stamp is None:
+        return None
+    if (
+        isinstance(stamp, list)
+        and len(stamp) == 3
+        and all(isinstance(part, int) and not isinstance(part, bool) for part in stamp)
+    ):
+        return (stamp[0], stamp[1], stamp[2])
+    return ""
+
+
+def flush_owner(threads: Any, unfinished: UnfinishedWork, folder: Path, user_id: str) -> bool:
+    """Write one owner's changed summaries, stamped, in one durable single-file write under the
+    owner's lock; False (the owner stays dirty) if the disk refused."""
+    with threads.lock(user_id):
+        conversation_ids = threads.dirty.pop(user_id, set())
+        path = threads.conversations_dir / f"{user_id}.json"
+        if not conversation_ids or not path.exists():  # nothing changed, or the account is gone
+            return True
+        transaction = FileTransaction(folder)
+        try:
+            # An older commit's unfinished journal goes first, as before any unit's commit.
+            unfinished.finish()
+            table = threads.conversations(user_id)
+            with transaction.activate():
+                for conversation_id in sorted(conversation_ids):
+                    summary = threads.summaries.get(conversation_id, EMPTY)
+                    history = threads.history_dir / f"{conversation_id}.json"
+                    table.update(conversation_id, {"summary": stamped_record(summary, history)})
+            step = transaction.commit()
+        except (StorageUnavailable, OSError) as exc:
+            transaction.rollback()
+            threads.forget(user_id, [])  # the cached table may hold the abandoned change
+            threads.dirty.setdefault(user_id, set()).update(conversation_ids)
+            logger.error("cannot store the thread summaries of %s yet: %s", user_id, exc)
+            return False
+        if step is not None:
+            unfinished.add(step)
+        return True
+
+
+class SummaryFlusher:
+    """A daemon thread that flushes every dirty owner every FLUSH_SECONDS, and at `stop()`."""
+
+    def __init__(self, flush_all: Callable[[], None], period: float = FLUSH_SECONDS) -> None:
+        self._flush_all = flush_all
+        self._period = period
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="summary-flusher", daemon=True)
+        self._started = False
+
+    def start(self) -> None:
+        """Begin flushing in the background."""
+        self._started = True
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread, then flush what is left (the caller's close()). Never started (a refused
+        start-up): nothing is written, as a refused start-up changes no file."""
+        if not self._started:
+            return
+        self._started = False
+        self._stopping.set()
+        self._thread.join()
+        self._flush_all()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._period):
+            try:
+                self._flush_all()
+            except Exception:  # a background thread must not die silently: the next round retries
+                logger.exception("flushing thread summaries failed")
