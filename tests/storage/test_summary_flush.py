@@ -1,0 +1,114 @@
+"""TinyDB thread summaries stored lazily: a turn writes its history file alone, a flush stores them stamped."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from BackEnd.errors import ThreadDamaged
+from BackEnd.storage import TinyDBDatabase
+from BackEnd.storage.files import file_signature
+from tests.storage.test_tinydb_conversion import answer, build, figures, opened_figures
+from tests.utils.records import add_users, chat, make_user, stored_summaries
+
+
+def _history(folder: Path, conversation_id: str) -> Path:
+    return folder / "historique" / f"{conversation_id}.json"
+
+
+def test_a_turn_writes_its_history_file_alone_and_the_flush_stores_the_summary_stamped(
+    data_dir: Path,
+) -> None:
+    database = TinyDBDatabase.open(data_dir)
+    try:
+        user = make_user("alice@example.com")
+        add_users(database, user)
+        thread = chat(database, user["id"], "bonjour")["id"]
+        database.flush_summaries()
+        conversations = data_dir / "conversations" / f"{user['id']}.json"
+        before = (file_signature(conversations), conversations.read_bytes())
+
+        chat(database, user["id"], "encore", thread)
+        answer(database, user["id"], thread, 5)
+
+        assert (file_signature(conversations), conversations.read_bytes()) == before  # not rewritten
+        assert stored_summaries(data_dir)[thread]["count"] == 2  # the last flush's figures
+        database.flush_summaries()
+        stored = stored_summaries(data_dir)[thread]
+        assert stored["count"] == 6  # three turns of two messages
+        assert stored["file"] == list(file_signature(_history(data_dir, thread)) or ())
+        assert stored["usage"] and stored["usage"][0]["total_tokens"] == 10
+    finally:
+        database.close()
+
+
+def test_close_stores_the_summaries_still_in_memory(data_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    user_ids = build(data_dir)  # build() closes the database after its turns
+    for conversation_id, stored in stored_summaries(data_dir).items():
+        assert stored["file"] == list(file_signature(_history(data_dir, conversation_id)) or ()) or (
+            stored["file"] is None and not _history(data_dir, conversation_id).exists()
+        )
+    before = opened_figures(data_dir, user_ids)
+
+    with caplog.at_level(logging.INFO):
+        assert opened_figures(data_dir, user_ids) == before
+    assert "rebuilt" not in caplog.text  # every stamp matched: no history file was read
+
+
+def test_a_hand_edited_history_file_gets_its_summary_rebuilt_at_start_up(
+    data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = TinyDBDatabase.open(data_dir)
+    user = make_user("alice@example.com")
+    try:
+        add_users(database, user)
+        thread = chat(database, user["id"], "bonjour")["id"]
+        chat(database, user["id"], "encore", thread)
+    finally:
+        database.close()
+    history = _history(data_dir, thread)
+    tables = json.loads(history.read_text(encoding="utf-8"))
+    kept = dict(list(tables["messages"].items())[:2])  # the second turn removed by hand
+    history.write_text(json.dumps({"messages": kept}), encoding="utf-8")
+
+    with caplog.at_level(logging.INFO):
+        database = TinyDBDatabase.open(data_dir)
+    try:
+        assert "rebuilt 1 thread summaries" in caplog.text
+        page = figures(database, [user["id"]])[user["id"]][0]
+        assert page.items[0]["message_count"] == 2
+        assert page.items[0]["preview"] is not None and "encore" not in page.items[0]["preview"]
+        stored = stored_summaries(data_dir)[thread]  # stored again at start-up, stamped
+        assert stored["count"] == 2 and stored["file"] == list(file_signature(history) or ())
+    finally:
+        database.close()
+
+
+def test_a_damaged_history_file_whose_stamp_changed_is_logged_and_served_as_damaged(
+    data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = TinyDBDatabase.open(data_dir)
+    user = make_user("alice@example.com")
+    try:
+        add_users(database, user)
+        damaged = chat(database, user["id"], "bonjour")["id"]
+        healthy = chat(database, user["id"], "salut")["id"]
+    finally:
+        database.close()
+    _history(data_dir, damaged).write_bytes(b"{damaged")
+    stored_before = stored_summaries(data_dir)[damaged]
+
+    with caplog.at_level(logging.INFO):
+        database = TinyDBDatabase.open(data_dir)  # one damaged thread does not stop the others
+    try:
+        assert _history(data_dir, damaged).name in caplog.text
+        with database.unit_of_work(user["id"]) as unit:
+            assert unit.threads.messages(user["id"], healthy, limit=10, offset=0) is not None
+        with pytest.raises(ThreadDamaged), database.unit_of_work(user["id"]) as unit:
+            unit.threads.messages(user["id"], damaged, limit=10, offset=0)
+    finally:
+        database.close()
+    assert stored_summaries(data_dir)[damaged] == stored_before  # kept, tried again next start-up
