@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import StorageUnavailable
 from .files import Signature, file_signature
 from .journal import FileTransaction, UnfinishedWork
+from .record_file import RecordFile
 from .summaries import EMPTY, ThreadSummary, summary_record
 
 __all__ = ["FLUSH_SECONDS", "SummaryFlusher", "flush_owner", "stamp_of", "stamped_record"]
@@ -58,7 +59,9 @@ def flush_owner(threads: Any, unfinished: UnfinishedWork, folder: Path, user_id:
         try:
             # An older commit's unfinished journal goes first, as before any unit's commit.
             unfinished.finish()
-            table = threads.conversations(user_id)
+            # An owner not served since start-up (its summary rebuilt there) is written through a
+            # table of its own: caching every owner's records would hold the whole folder in memory.
+            table = threads.cached_conversations(user_id) or RecordFile(path, "conversations")
             with transaction.activate():
                 for conversation_id in sorted(conversation_ids):
                     summary = threads.summaries.get(conversation_id, EMPTY)

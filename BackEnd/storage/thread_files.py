@@ -78,6 +78,10 @@ class ThreadFiles:
             self._conversation_tables[user_id] = table
         return table
 
+    def cached_conversations(self, user_id: str) -> RecordFile | None:
+        """The user's conversations if a request already read them, else None."""
+        return self._conversation_tables.get(user_id)
+
     def history(self, conversation_id: str, user_id: str | None = None) -> RecordFile:
         """A thread's messages table; each message it serves is checked (ThreadDamaged if bad).
 
