@@ -34,7 +34,10 @@ def stamped_record(summary: ThreadSummary, history: Path) -> dict[str, Any]:
 
 def stamp_of(stored: object) -> Signature | None | str:
     """The stamp a stored summary carries (None: no history file then), or "" when it has none valid
-    (a summary written before stamps, or a hand edit): such a summary is rebuilt at start-up."""
+    (a summary written before stamps, or a hand edit): such a summary is rebuilt at start-up. A record
+    without a summary was written before its thread had a message (None): no file expected."""
+    if stored is None:
+        return None
     stamp = stored.get(_STAMP, "") if isinstance(stored, dict) else ""
     if stamp is None:
         return None

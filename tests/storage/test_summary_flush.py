@@ -12,7 +12,7 @@ from BackEnd.errors import ThreadDamaged
 from BackEnd.storage import TinyDBDatabase
 from BackEnd.storage.files import file_signature
 from tests.storage.test_tinydb_conversion import answer, build, figures, opened_figures
-from tests.utils.records import add_users, chat, make_user, stored_summaries
+from tests.utils.records import add_users, chat, make_conversation, make_user, stored_summaries
 
 
 def _history(folder: Path, conversation_id: str) -> Path:
@@ -112,3 +112,23 @@ def test_a_damaged_history_file_whose_stamp_changed_is_logged_and_served_as_dama
     finally:
         database.close()
     assert stored_summaries(data_dir)[damaged] == stored_before  # kept, tried again next start-up
+
+
+def test_a_thread_without_messages_needs_no_summary_and_no_rebuild(
+    data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = TinyDBDatabase.open(data_dir)
+    user = make_user("alice@example.com")
+    try:
+        add_users(database, user)
+        with database.unit_of_work(user["id"]) as unit:
+            unit.threads.add(make_conversation(user["id"], "vide"))
+    finally:
+        database.close()
+    conversations = data_dir / "conversations" / f"{user['id']}.json"
+    before = conversations.read_bytes()
+
+    with caplog.at_level(logging.INFO):
+        TinyDBDatabase.open(data_dir).close()
+    assert "rebuilt" not in caplog.text
+    assert conversations.read_bytes() == before and stored_summaries(data_dir) == {}
