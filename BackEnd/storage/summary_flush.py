@@ -85,9 +85,9 @@ def flush_owner(threads: Any, unfinished: UnfinishedWork, folder: Path, user_id:
 class SummaryFlusher:
     """A daemon thread that flushes every dirty owner every FLUSH_SECONDS, and at `stop()`."""
 
-    def __init__(self, flush_all: Callable[[], None], period: float = FLUSH_SECONDS) -> None:
+    def __init__(self, flush_all: Callable[[], None], period: float | None = None) -> None:
         self._flush_all = flush_all
-        self._period = period
+        self._period = FLUSH_SECONDS if period is None else period  # read when made: tests shorten it
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="summary-flusher", daemon=True)
         self._started = False

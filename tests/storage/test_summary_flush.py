@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import threading
 from pathlib import Path
 
 import pytest
 
 from BackEnd.errors import ThreadDamaged
-from BackEnd.storage import TinyDBDatabase
+from BackEnd.storage import TinyDBDatabase, files, journal, summary_flush
 from BackEnd.storage.files import file_signature
 from tests.storage.test_tinydb_conversion import answer, build, figures, opened_figures
 from tests.utils.records import add_users, chat, make_conversation, make_user, stored_summaries
@@ -132,3 +134,60 @@ def test_a_thread_without_messages_needs_no_summary_and_no_rebuild(
         TinyDBDatabase.open(data_dir).close()
     assert "rebuilt" not in caplog.text
     assert conversations.read_bytes() == before and stored_summaries(data_dir) == {}
+
+
+def test_the_background_flusher_stores_a_turns_summary_without_being_asked(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(summary_flush, "FLUSH_SECONDS", 0.01)
+    database = TinyDBDatabase.open(data_dir)
+    try:
+        user = make_user("alice@example.com")
+        add_users(database, user)
+        thread = chat(database, user["id"], "bonjour")["id"]
+        chat(database, user["id"], "encore", thread)
+        for _ in range(1000):  # waits for the flusher's thread, not for a duration
+            if stored_summaries(data_dir).get(thread, {}).get("count") == 4:
+                break
+            threading.Event().wait(0.01)
+        stored = stored_summaries(data_dir)[thread]
+        assert stored["count"] == 4
+        assert stored["file"] == list(file_signature(_history(data_dir, thread)) or ())
+    finally:
+        database.close()
+
+
+def test_a_flush_the_disk_refuses_keeps_the_owner_dirty_and_the_next_one_stores_it(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = TinyDBDatabase.open(data_dir)
+    try:
+        user = make_user("alice@example.com")
+        add_users(database, user)
+        thread = chat(database, user["id"], "bonjour")["id"]
+        database.flush_summaries()
+        chat(database, user["id"], "encore", thread)
+        real_replace = files.os.replace
+
+        def disk_full(source: str, target: str) -> None:
+            if "conversations" in str(target):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            real_replace(source, target)
+
+        monkeypatch.setattr(files.os, "replace", disk_full)
+        monkeypatch.setattr(journal.os, "replace", disk_full)
+        with caplog.at_level(logging.INFO):
+            database.flush_summaries()
+        assert "No space left on device" in caplog.text
+        assert stored_summaries(data_dir)[thread]["count"] == 2
+        assert user["id"] in database.threads.dirty
+        assert not list((data_dir / "conversations").glob("*.tmp"))  # the refused write left nothing
+
+        monkeypatch.undo()
+        database.flush_summaries()
+        assert stored_summaries(data_dir)[thread]["count"] == 4
+        with database.unit_of_work(user["id"], write=False) as unit:  # the cached table is still right
+            found = unit.threads.get(user["id"], thread)
+        assert found is not None and found["message_count"] == 4
+    finally:
+        database.close()
