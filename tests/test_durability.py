@@ -406,7 +406,7 @@ _EVERY_DAY = {"from": "2000-01-01", "to": "2999-12-31"}
 
 
 def test_summaries_not_yet_flushed_when_the_server_is_killed_are_rebuilt_at_restart(tmp_path: Path) -> None:
-    from BackEnd.storage.files import file_signature
+    from BackEnd.storage.summary_flush import history_stamp
     from tests.utils.records import stored_summaries
 
     data_dir = tmp_path / "BDD"
@@ -446,4 +446,4 @@ def test_summaries_not_yet_flushed_when_the_server_is_killed_are_rebuilt_at_rest
     for thread in threads:
         history = data_dir / "historique" / f"{thread}.json"
         assert stored[thread]["count"] == counts[thread]
-        assert stored[thread]["file"] == list(file_signature(history) or ())
+        assert stored[thread]["file"] == list(history_stamp(history) or ())

@@ -12,12 +12,11 @@ from typing import Any
 from ..errors import DataFileCorrupt, ThreadDamaged
 from ..record_checks import record_problem
 from ..records import ConversationRecord
-from .files import file_signature
 from .journal import FileTransaction
 from .record_file import RecordFile
 from .record_layout import Record, read_records
 from .summaries import ThreadSummary, summarise, summary_from_record
-from .summary_flush import stamp_of
+from .summary_flush import history_stamp, stamp_of
 from .usage_files import Lines
 
 __all__ = ["PATCH_FROM_BYTES", "ThreadFiles"]
@@ -185,7 +184,7 @@ class ThreadFiles:
                 history = self.history_dir / f"{doc['id']}.json"
                 # One stat: the summary is the file's only if the file is still the one it describes.
                 # A file no account owns is left as it is (reported, never written).
-                if path.stem in user_ids and stamp_of(doc.get("summary")) != file_signature(history):
+                if path.stem in user_ids and stamp_of(doc.get("summary")) != history_stamp(history):
                     summary = self._rebuilt(path.stem, doc["id"], history, summary)
                 if summary is not None and summary.count:
                     self.summaries[doc["id"]] = summary

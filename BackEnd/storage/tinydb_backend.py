@@ -55,7 +55,7 @@ class TinyDBDatabase(Database):
         self._events = MemoryEvents()
         self.credits = CreditFiles(folder)
         self.images = ImageFolder(folder)
-        self._flusher = SummaryFlusher(self.flush_summaries)
+        self._flusher = SummaryFlusher(lambda wait_quiet: self.flush_summaries(wait_quiet=wait_quiet))
 
     @contextmanager
     def unit_of_work(self, owner: str | None = None, *, write: bool = True) -> Iterator[UnitOfWork]:
@@ -104,12 +104,14 @@ class TinyDBDatabase(Database):
         finally:
             self._owner_lock.release()
 
-    def flush_summaries(self) -> None:
-        """Store every changed thread summary, stamped, one owner's file at a time (summary_flush.py)."""
+    def flush_summaries(self, *, wait_quiet: bool = False) -> None:
+        """Store every changed thread summary, stamped, one owner's file at a time (summary_flush.py).
+
+        `wait_quiet`: the background flush, beside requests; start-up, restore and close() stamp all."""
         if not self._owner_lock.still_ours():  # a replaced folder is not ours to write
             return
         for user_id in list(self.threads.dirty):
-            flush_owner(self.threads, self._unfinished, self.folder, user_id)
+            flush_owner(self.threads, self._unfinished, self.folder, user_id, wait_quiet=wait_quiet)
 
     # -- start-up ------------------------------------------------------------------------
     def _folders(self) -> tuple[Path, ...]:

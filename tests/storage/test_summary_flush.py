@@ -5,7 +5,10 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import os
+import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ import pytest
 from BackEnd.errors import ThreadDamaged
 from BackEnd.storage import TinyDBDatabase, files, journal, summary_flush
 from BackEnd.storage.files import file_signature
+from BackEnd.storage.summary_flush import history_stamp
 from tests.storage.test_tinydb_conversion import answer, build, figures, opened_figures
 from tests.utils.records import add_users, chat, make_conversation, make_user, stored_summaries
 
@@ -41,7 +45,7 @@ def test_a_turn_writes_its_history_file_alone_and_the_flush_stores_the_summary_s
         database.flush_summaries()
         stored = stored_summaries(data_dir)[thread]
         assert stored["count"] == 6  # three turns of two messages
-        assert stored["file"] == list(file_signature(_history(data_dir, thread)) or ())
+        assert stored["file"] == list(history_stamp(_history(data_dir, thread)) or ())
         assert stored["usage"] and stored["usage"][0]["total_tokens"] == 10
     finally:
         database.close()
@@ -50,7 +54,7 @@ def test_a_turn_writes_its_history_file_alone_and_the_flush_stores_the_summary_s
 def test_close_stores_the_summaries_still_in_memory(data_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
     user_ids = build(data_dir)  # build() closes the database after its turns
     for conversation_id, stored in stored_summaries(data_dir).items():
-        assert stored["file"] == list(file_signature(_history(data_dir, conversation_id)) or ()) or (
+        assert stored["file"] == list(history_stamp(_history(data_dir, conversation_id)) or ()) or (
             stored["file"] is None and not _history(data_dir, conversation_id).exists()
         )
     before = opened_figures(data_dir, user_ids)
@@ -84,7 +88,7 @@ def test_a_hand_edited_history_file_gets_its_summary_rebuilt_at_start_up(
         assert page.items[0]["message_count"] == 2
         assert page.items[0]["preview"] is not None and "encore" not in page.items[0]["preview"]
         stored = stored_summaries(data_dir)[thread]  # stored again at start-up, stamped
-        assert stored["count"] == 2 and stored["file"] == list(file_signature(history) or ())
+        assert stored["count"] == 2 and stored["file"] == list(history_stamp(history) or ())
     finally:
         database.close()
 
@@ -152,7 +156,7 @@ def test_the_background_flusher_stores_a_turns_summary_without_being_asked(
             threading.Event().wait(0.01)
         stored = stored_summaries(data_dir)[thread]
         assert stored["count"] == 4
-        assert stored["file"] == list(file_signature(_history(data_dir, thread)) or ())
+        assert stored["file"] == list(history_stamp(_history(data_dir, thread)) or ())
     finally:
         database.close()
 
@@ -191,3 +195,36 @@ def test_a_flush_the_disk_refuses_keeps_the_owner_dirty_and_the_next_one_stores_
         assert found is not None and found["message_count"] == 4
     finally:
         database.close()
+
+
+def test_the_periodic_flush_waits_for_a_file_written_a_moment_ago(data_dir: Path) -> None:
+    database = TinyDBDatabase.open(data_dir)
+    try:
+        user = make_user("alice@example.com")
+        add_users(database, user)
+        thread = chat(database, user["id"], "bonjour")["id"]
+        history = _history(data_dir, thread)
+        now = time.time_ns()
+        os.utime(history, ns=(now, now))  # written "just now", whatever the test machine's speed
+
+        database.flush_summaries(wait_quiet=True)  # what each background round does
+        assert thread not in stored_summaries(data_dir)  # its mtime could still be shared by a write
+        assert thread in database.threads.dirty[user["id"]]
+
+        database.flush_summaries()  # close() and start-up stamp every file
+        assert stored_summaries(data_dir)[thread]["file"] == list(history_stamp(history) or ())
+    finally:
+        database.close()
+
+
+def test_a_copy_of_the_folder_that_keeps_times_starts_without_rebuilding(
+    data_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    user_ids = build(data_dir)
+    before = opened_figures(data_dir, user_ids)
+    copy = tmp_path / "copy"
+    shutil.copytree(data_dir, copy)  # new inodes, same sizes and mtimes (as `cp -a`)
+
+    with caplog.at_level(logging.INFO):
+        assert opened_figures(copy, user_ids) == before
+    assert "rebuilt" not in caplog.text
