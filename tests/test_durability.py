@@ -389,3 +389,61 @@ def test_acknowledged_turns_of_a_long_thread_survive_sigkill_in_the_middle_of_it
         assert read is not None and read[1] is not None, "the file left the line layout"
         assert path.stat().st_ino == inode, "a turn rewrote the long thread's file instead of patching it"
         assert everything.turns, f"seed {seed}: no turn was answered"
+
+
+def _summaries_seen(url: str, headers: dict[str, str]) -> list[Any]:
+    """What the stored summaries answer: the list (message_count, preview), stats and usage."""
+    with _client(url) as http:
+        answers = [_every_item(http, "/conversations", headers)]
+        for path, params in (("/auth/me/stats", None), ("/auth/me/usage", _EVERY_DAY)):
+            response = http.get(path, params=params, headers=headers)
+            assert response.status_code == 200, response.text
+            answers.append(response.json())
+    return answers
+
+
+_EVERY_DAY = {"from": "2000-01-01", "to": "2999-12-31"}
+
+
+def test_summaries_not_yet_flushed_when_the_server_is_killed_are_rebuilt_at_restart(tmp_path: Path) -> None:
+    from BackEnd.storage.summary_flush import history_stamp
+    from tests.utils.records import stored_summaries
+
+    data_dir = tmp_path / "BDD"
+    with fake_chat_server(max_delay=0.0) as upstream:
+        env = {"OPENROUTER_BASE_URL": upstream.base_url, "OPENROUTER_API_KEY": "sk-test-fake-key"}
+        server = ServerProcess(data_dir, tmp_path / "server-0.log", **env)
+        try:
+            server.wait_ready()
+            headers = _sign_up(server.url, "kill@example.com")
+            with _client(server.url) as http:
+                threads = []
+                for text in ("premier", "second"):
+                    reply = http.post("/ai/chat", json={"message": text}, headers=headers)
+                    assert reply.status_code == 200, reply.text
+                    threads.append(reply.json()["conversation_id"])
+                for n in range(3):
+                    body = {"message": f"suite {n}", "conversation_id": threads[0]}
+                    assert http.post("/ai/chat", json=body, headers=headers).status_code == 200
+            before = _summaries_seen(server.url, headers)
+        finally:
+            server.kill()  # well within the flush period of the server's start
+    counts = {thread["id"]: thread["message_count"] for thread in before[0]}
+    assert counts == {threads[0]: 8, threads[1]: 2}
+    stored = stored_summaries(data_dir)
+    assert all(stored.get(thread, {}).get("count") != counts[thread] for thread in threads), (
+        "the flusher ran before the kill: this test needs the summaries not stored yet"
+    )
+
+    server = ServerProcess(data_dir, tmp_path / "server-1.log", **env)
+    try:
+        server.wait_ready()
+        assert _summaries_seen(server.url, headers) == before
+        assert "rebuilt 2 thread summaries" in server.output()
+    finally:
+        server.stop()  # a clean stop stores them, stamped
+    stored = stored_summaries(data_dir)
+    for thread in threads:
+        history = data_dir / "historique" / f"{thread}.json"
+        assert stored[thread]["count"] == counts[thread]
+        assert stored[thread]["file"] == list(history_stamp(history) or ())

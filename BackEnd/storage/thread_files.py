@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -15,9 +16,12 @@ from .journal import FileTransaction
 from .record_file import RecordFile
 from .record_layout import Record, find_documents, read_records
 from .summaries import ThreadSummary, summarise, summary_from_record
+from .summary_flush import history_stamp, stamp_of
 from .usage_files import Lines
 
 __all__ = ["PATCH_FROM_BYTES", "ThreadFiles"]
+
+logger = logging.getLogger(__name__)
 
 # A thread's file from this size on takes a turn as an in-place patch (record_file.py): one
 # sync more than a rewrite (the journal's), which costs less than rewriting the file from
@@ -50,6 +54,9 @@ class ThreadFiles:
         self.last_message: dict[str, str] = {}
         # Thread id: its size, preview and messages per day, kept the same way (threads without messages absent).
         self.summaries: dict[str, ThreadSummary] = {}
+        # User id: their threads whose summary changed since it was last stored (summary_flush.py).
+        self.dirty: dict[str, set[str]] = {}
+        self.rebuilt = 0  # summaries the last start-up rebuilt from their history files
 
     def lock(self, user_id: str) -> threading.Lock:
         """The lock that serialises every change to this user's files."""
@@ -69,6 +76,10 @@ class ThreadFiles:
             table = RecordFile(path, "conversations", keep_decoded=True)
             self._conversation_tables[user_id] = table
         return table
+
+    def cached_conversations(self, user_id: str) -> RecordFile | None:
+        """The user's conversations if a request already read them, else None."""
+        return self._conversation_tables.get(user_id)
 
     def history(self, conversation_id: str, user_id: str | None = None) -> RecordFile:
         """A thread's messages table; each message it serves is checked (ThreadDamaged if bad).
@@ -178,6 +189,7 @@ class ThreadFiles:
         """
         unreferenced: list[Path] = []
         owned: set[str] = set()
+        self.rebuilt = 0
         for path in sorted(self.conversations_dir.glob("*.json")):
             for doc in read_records(path, "conversations"):
                 _check_conversation(path, path.stem, doc)
@@ -185,6 +197,11 @@ class ThreadFiles:
                 summary = summary_from_record(doc["summary"]) if "summary" in doc else None
                 if isinstance(summary, str):
                     raise DataFileCorrupt(path, f"conversation {doc['id']!r} summary {summary}")
+                history = self.history_dir / f"{doc['id']}.json"
+                # One stat: the summary is the file's only if the file is still the one it describes.
+                # A file no account owns is left as it is (reported, never written).
+                if path.stem in user_ids and stamp_of(doc.get("summary")) != history_stamp(history):
+                    summary = self._rebuilt(path.stem, doc["id"], history, summary)
                 if summary is not None and summary.count:
                     self.summaries[doc["id"]] = summary
                     self.last_message[doc["id"]] = summary.last
@@ -194,6 +211,23 @@ class ThreadFiles:
         # Names only: listing the folder costs no read of the files in it.
         unreferenced += [path for path in sorted(self.history_dir.glob("*.json")) if path.stem not in owned]
         return unreferenced
+
+    def _rebuilt(
+        self, user_id: str, conversation_id: str, history: Path, stored: ThreadSummary | None
+    ) -> ThreadSummary | None:
+        """A thread's summary read from its file (changed since the summary was stored: a crash
+        before the flush, a hand edit); its owner is dirty. A damaged file keeps the stored
+        summary: the thread itself answers 503 when read, and the next start-up tries again."""
+        try:
+            docs = list(read_records(history, "messages")) if history.exists() else []
+            for doc in docs:
+                _check_message(history, conversation_id, user_id, doc)
+        except DataFileCorrupt as exc:
+            logger.error("thread summary not rebuilt, the thread is damaged: %s", exc)
+            return stored
+        self.rebuilt += 1
+        self.dirty.setdefault(user_id, set()).add(conversation_id)
+        return summarise(docs)
 
     def history_files(self) -> int:
         """How many thread files the folder holds (a conversion's total)."""

@@ -16,6 +16,7 @@ from .dump_stream import DumpSource, RestoreSource
 from .files import FileLock
 from .journal import FileTransaction, UnfinishedWork, check_journals, recover
 from .memory_events import MemoryEvents
+from .summary_flush import SummaryFlusher, flush_owner
 from .thread_files import ThreadFiles
 from .tiny_search import SearchCache
 from .tinydb_dumps import export_folder, restore_folder
@@ -53,6 +54,7 @@ class TinyDBDatabase(Database):
         self._events = MemoryEvents()
         self.credits = CreditFiles(folder)
         self.images = ImageFolder(folder)
+        self._flusher = SummaryFlusher(lambda wait_quiet: self.flush_summaries(wait_quiet=wait_quiet))
 
     @contextmanager
     def unit_of_work(self, owner: str | None = None, *, write: bool = True) -> Iterator[UnitOfWork]:
@@ -90,11 +92,25 @@ class TinyDBDatabase(Database):
         except BaseException:
             database.close()
             raise
+        database.flush_summaries()  # the summaries start-up rebuilt, once every check has passed
+        database._flusher.start()
         return database
 
     def close(self) -> None:
-        """Release the data folder for another process."""
-        self._owner_lock.release()
+        """Store the summaries still in memory, then release the data folder for another process."""
+        try:
+            self._flusher.stop()
+        finally:
+            self._owner_lock.release()
+
+    def flush_summaries(self, *, wait_quiet: bool = False) -> None:
+        """Store every changed thread summary, stamped, one owner's file at a time (summary_flush.py).
+
+        `wait_quiet`: the background flush, beside requests; start-up, restore and close() stamp all."""
+        if not self._owner_lock.still_ours():  # a replaced folder is not ours to write
+            return
+        for user_id in list(self.threads.dirty):
+            flush_owner(self.threads, self._unfinished, self.folder, user_id, wait_quiet=wait_quiet)
 
     # -- start-up ------------------------------------------------------------------------
     def _folders(self) -> tuple[Path, ...]:
@@ -165,6 +181,12 @@ class TinyDBDatabase(Database):
                 conversion.abandon()
             raise
         unreferenced = [path for path in unreferenced if path.exists()]
+        if self.threads.rebuilt:
+            logger.warning(
+                "rebuilt %d thread summaries after an interruption (their history files changed since "
+                "the summaries were stored)",
+                self.threads.rebuilt,
+            )
         if finished or removed:
             logger.warning(
                 "Finished %d committed change(s) and removed %d uncommitted temp file(s) "
@@ -218,7 +240,7 @@ class TinyDBDatabase(Database):
         with self.users.writing() as table:
             try:
                 with transaction.activate():
-                    restore_folder(self, source, transaction, table, advance)
+                    threads = restore_folder(self, source, transaction, table, advance)
                 unfinished = transaction.commit()
             except BaseException:
                 transaction.rollback()
@@ -231,6 +253,9 @@ class TinyDBDatabase(Database):
         for conversation_id, summary in source.summaries.items():
             self.threads.summaries[conversation_id] = summary
             self.threads.last_message[conversation_id] = summary.last
+        for user_id, conversation_ids in threads.items():  # stamped now that the history files exist
+            self.threads.dirty.setdefault(user_id, set()).update(conversation_ids)
+        self.flush_summaries()
         self.usage.load_archives()
         self.images.load()
         if source.moved:

@@ -66,9 +66,10 @@ def restore_folder(
     transaction: FileTransaction,
     table: Any,
     advance: Callable[[int], None],
-) -> None:
+) -> dict[str, set[str]]:
     """Write every file of the dump inside `transaction` (active): each thread's history straight
-    to a durable temp file, renamed at commit, so memory holds one thread at a time."""
+    to a durable temp file, renamed at commit, so memory holds one thread at a time. Returns each
+    account's threads that hold messages (their summaries are stamped once the files exist)."""
     counted: Counted = {}
     written: list[str] = []  # temp files written unsynced, synced at once before the commit
     for conversation, thread in source.threads():
@@ -103,6 +104,10 @@ def restore_folder(
         transaction.add_written(name, path)
         advance(1)
     sync_all(written)  # before the journal's commit point names them
+    return {
+        user_id: {record["id"] for record in conversations if record["id"] in source.summaries}
+        for user_id, conversations in by_user.items()
+    }
 
 
 def _restore_thread(

@@ -12,7 +12,8 @@ from ..progress import Progress
 from .files import read_json_file, write_durably
 from .journal import FileTransaction
 from .record_file import RecordFile
-from .summaries import EMPTY, summary_record
+from .summaries import EMPTY
+from .summary_flush import history_stamp, stamped_record
 from .thread_files import ThreadFiles
 
 __all__ = ["LAYOUT_VERSION", "Conversion", "is_converted", "write_marker"]
@@ -85,7 +86,8 @@ class Conversion:
             with transaction.activate():
                 for conversation_id in table.ids():
                     summary = self.threads.summaries.get(conversation_id, EMPTY)
-                    table.update(conversation_id, {"summary": summary_record(summary)})
+                    stamp = history_stamp(self.threads.history_dir / f"{conversation_id}.json")
+                    table.update(conversation_id, {"summary": stamped_record(summary, stamp)})
             unfinished = transaction.commit()
             if unfinished is not None:
                 unfinished()  # nothing later in start-up would finish it: fail loudly now

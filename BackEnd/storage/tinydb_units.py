@@ -28,7 +28,7 @@ from .base import (
 from .credit_files import CreditFiles
 from .file_store import FileStore
 from .journal import FileTransaction, UnfinishedWork
-from .summaries import EMPTY, ThreadSummary, summary_record
+from .summaries import EMPTY, ThreadSummary
 from .thread_files import ThreadFiles
 from .thread_query import select_threads
 from .tiny_search import SearchCache, SearchChanges, message_entry, title_entry
@@ -77,6 +77,7 @@ class TinyUnitOfWork(UnitOfWork):
         self.deleted_accounts: list[str] = []
         # Thread id: its summary once this unit commits (None: the thread is gone).
         self.summaries: dict[str, ThreadSummary | None] = {}
+        self.summary_owners: dict[str, str] = {}  # thread id: its owner, whose record is now stale
         self._accounts = TinyAccounts(self)  # the accounts side lives in tinydb_accounts.py
         self._threads = TinyThreads(self)
         self._stats = TinyStats(self)
@@ -113,11 +114,11 @@ class TinyUnitOfWork(UnitOfWork):
         return self.files.summaries.get(conversation_id, EMPTY)
 
     def set_summary(self, user_id: str, conversation_id: str, summary: ThreadSummary | None) -> None:
-        """The thread's figures once this unit commits (None: its messages are gone), stored in its
-        record in the same commit: start-up reads them there instead of the thread's messages."""
+        """The thread's figures once this unit commits (None: its messages are gone). Kept in memory
+        and stored later, stamped, by the flusher (summary_flush.py): a turn writes its history
+        file alone, and a record this unit rewrites keeps the summary and stamp last stored."""
         self.summaries[conversation_id] = summary
-        stored = summary_record(summary or EMPTY)
-        self.files.conversations(user_id).update(conversation_id, {"summary": stored})  # None if deleted
+        self.summary_owners[conversation_id] = user_id
 
     @property
     def search(self) -> SearchIndex:
@@ -176,6 +177,9 @@ class TinyUnitOfWork(UnitOfWork):
                         self.files.summaries.pop(conversation_id, None)
                     else:
                         self.files.summaries[conversation_id] = summary
+                    # Under the owner's lock still: the flusher stamps it once this commit is whole.
+                    owner = self.summary_owners[conversation_id]
+                    self.files.dirty.setdefault(owner, set()).add(conversation_id)
                 self.search_cache.apply(self.search_changes)
                 self.credits.committed(self.spent, self.deleted_accounts)
                 for user_id, conversation_ids in self.forgotten.items():

@@ -52,9 +52,9 @@ async def test_disk_full_at_a_turns_commit_point_refuses_it_and_leaves_the_conve
     before = await _everything_alice_has(client, alice, data_dir)
     real_replace = files.os.replace
 
-    # The commit point: a turn writes its thread's messages and its record's summary (two files),
-    # so it commits with its journal's rename, in a new thread as in an existing one.
-    commit_point = ".journal-"
+    # The commit point: a new thread (two files) commits with its journal's rename, a turn in an
+    # existing thread (its file only: the summary is stored later, stamped) with that file's rename.
+    commit_point = "historique" if existing else ".journal-"
 
     def disk_full_at_the_commit_point(source: str, target: str) -> None:
         if commit_point in str(target):  # everything is written; the commit fails

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import bcrypt
 
@@ -174,3 +176,21 @@ def as_layout_1(folder: Path) -> None:
         for record in tables["conversations"].values():
             record.pop("summary", None)
         path.write_text(json.dumps(tables, ensure_ascii=False), encoding="utf-8")
+
+
+def stored_summaries(folder: Path) -> dict[str, dict[str, Any]]:
+    """Thread id: the `summary` its record stores on disk (absent: none stored yet)."""
+    stored: dict[str, dict[str, Any]] = {}
+    for path in sorted((folder / "conversations").glob("*.json")):
+        for record in json.loads(path.read_text(encoding="utf-8"))["conversations"].values():
+            if "summary" in record:
+                stored[record["id"]] = record["summary"]
+    return stored
+
+
+def damage_keeping_stamp(path: Path) -> None:
+    """Damage a file in place keeping its inode, size and mtime: only a read of it would notice."""
+    before = path.stat()
+    with open(path, "r+b") as file:
+        file.write(b"{" * before.st_size)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
