@@ -36,7 +36,7 @@ from .record_layout import (
     read_lines,
     tail_patch,
 )
-from .record_tail import PARTIAL_MOST_LINES, Tail, read_head, read_tail
+from .record_tail import ColdReads, Tail
 
 __all__ = ["RecordCheck", "RecordFile"]
 
@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 RecordCheck = Callable[[Record], str | None]
 
 
-class RecordFile:
+class RecordFile(ColdReads):
     """The records of one table of one file; writes are staged in the thread's file transaction."""
 
     def __init__(
@@ -201,53 +201,6 @@ class RecordFile:
         assert self._keep_decoded, "only a file that keeps its records decoded shares them"
         self._loaded()
         return list(self._decoded.values())
-
-    # -- a cold file read at its ends (record_tail.py) --------------------------------------
-    def _partial_total(self) -> int | None:
-        """How many records, when known without loading the file (None: load it to know)."""
-        if self._docs is not None or self._lines is not None or self._known_count is None:
-            return None
-        if self._damaged is not None:
-            raise self._damaged
-        return self._tail.total() if self._tail is not None else self._known_count()
-
-    def _partial(self, count: int) -> Tail | None:
-        """A tail holding at least the last `count` lines, read if need be; None: load the file."""
-        total = self._partial_total()
-        if total is None or not 0 < count < total or count > PARTIAL_MOST_LINES:
-            return None
-        tail = self._tail
-        if tail is None or len(tail.held()) < count:
-            staged = [] if tail is None else tail.added
-            tail = read_tail(self.path, count - len(staged))
-            if tail is None:
-                return None
-            tail.count, tail.added = total - len(staged), staged
-            tail.next_key += len(staged)
-            self._tail = tail
-            self.size = tail.held_bytes()
-        return tail
-
-    def _read_partly(self, start: int, stop: int | None) -> list[bytes] | None:
-        """The lines of a slice near either end of a cold file, without the rest; None: load it."""
-        total = self._partial_total()
-        if total is None or (stop is not None and stop < 0):
-            return None
-        start, stop = (
-            max(start + total, 0) if start < 0 else start,
-            total if stop is None else min(stop, total),
-        )
-        if start >= stop:
-            return []
-        tail = self._partial(total - start)
-        if tail is not None:
-            held = tail.held()
-            return held[len(held) - (total - start) : len(held) - (total - stop)]
-        disk_count = total - (0 if self._tail is None else len(self._tail.added))
-        if stop <= PARTIAL_MOST_LINES and stop < disk_count:  # the staged lines come after these
-            head = read_head(self.path, self.table, stop)
-            return None if head is None else head[start:]
-        return None
 
     def get(self, record_id: str) -> Record | None:
         """A copy of the record with this id, or None."""

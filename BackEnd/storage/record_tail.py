@@ -10,14 +10,15 @@ read are not checked: damage there is found when a request needs them (or the fi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import StorageUnavailable
+from ..errors import DataFileCorrupt, StorageUnavailable
 from .file_patch import Patch
 from .record_layout import encode_value, line_of, tail_patch
 
-__all__ = ["PARTIAL_MOST_LINES", "Tail", "read_head", "read_tail"]
+__all__ = ["PARTIAL_MOST_LINES", "ColdReads", "Tail", "read_head", "read_tail"]
 
 # Bytes read per step back from a file's end (or forward from its start).
 _CHUNK_BYTES = 64 * 1024
@@ -65,6 +66,65 @@ class Tail:
         self.count = self.total()
         self.added = []
         self.file_size = file_size
+
+
+class ColdReads:
+    """Mixed into RecordFile: a cold file's slices near either end, read without the rest."""
+
+    path: Path
+    table: str
+    size: int
+    _docs: dict[int, bytes] | None
+    _lines: list[bytes] | None
+    _damaged: DataFileCorrupt | None
+    _known_count: Callable[[], int | None] | None
+    _tail: Tail | None
+
+    def _partial_total(self) -> int | None:
+        """How many records, when known without loading the file (None: load it to know)."""
+        if self._docs is not None or self._lines is not None or self._known_count is None:
+            return None
+        if self._damaged is not None:
+            raise self._damaged
+        return self._tail.total() if self._tail is not None else self._known_count()
+
+    def _partial(self, count: int) -> Tail | None:
+        """A tail holding at least the last `count` lines, read if need be; None: load the file."""
+        total = self._partial_total()
+        if total is None or not 0 < count < total or count > PARTIAL_MOST_LINES:
+            return None
+        tail = self._tail
+        if tail is None or len(tail.held()) < count:
+            staged = [] if tail is None else tail.added
+            tail = read_tail(self.path, count - len(staged))
+            if tail is None:
+                return None
+            tail.count, tail.added = total - len(staged), staged
+            tail.next_key += len(staged)
+            self._tail = tail
+            self.size = tail.held_bytes()
+        return tail
+
+    def _read_partly(self, start: int, stop: int | None) -> list[bytes] | None:
+        """The lines of a slice near either end of a cold file, without the rest; None: load it."""
+        total = self._partial_total()
+        if total is None or (stop is not None and stop < 0):
+            return None
+        start, stop = (
+            max(start + total, 0) if start < 0 else start,
+            total if stop is None else min(stop, total),
+        )
+        if start >= stop:
+            return []
+        tail = self._partial(total - start)
+        if tail is not None:
+            held = tail.held()
+            return held[len(held) - (total - start) : len(held) - (total - stop)]
+        disk_count = total - (0 if self._tail is None else len(self._tail.added))
+        if stop <= PARTIAL_MOST_LINES and stop < disk_count:  # the staged lines come after these
+            head = read_head(self.path, self.table, stop)
+            return None if head is None else head[start:]
+        return None
 
 
 def read_tail(path: Path, count: int) -> Tail | None:
