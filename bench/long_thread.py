@@ -2,8 +2,9 @@
 
 Issue 13: a school keeps some threads all term (thousands of messages). On the TinyDB backend,
 in-process (httpx against the ASGI app, fake upstream in memory), this prints the chat turn's
-p50 in each thread and the p50 of `GET /history/{id}?limit=50` on the first and the last page
-with the thread's cache cold (dropped before each request, as a thread not read since start-up).
+p50 in each thread (with the thread in memory, and cold) and the p50 of
+`GET /history/{id}?limit=50` on the first and the last page with the thread's cache cold
+(dropped before each request, as a thread not read since start-up: its summary stays).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -35,7 +37,7 @@ async def _measure(
     app = create_app(settings, upstream_transport=httpx.MockTransport(FakeUpstream().handle))
     token = TokenCodec(settings.jwt_secret or "", algorithm="HS256", expires_minutes=60).issue(user_id)
     headers = {"Authorization": f"Bearer {token}"}
-    times: dict[str, list[float]] = {"turn": [], "cold first page": [], "cold last page": []}
+    times: dict[str, list[float]] = {"turn": [], "cold turn": [], "cold first page": [], "cold last page": []}
     async with app.router.lifespan_context(app):
         threads = app.state.context.database.threads
         transport = httpx.ASGITransport(app=app)
@@ -46,9 +48,14 @@ async def _measure(
                 started = time.perf_counter()
                 (await client.post("/ai/chat", json=body, headers=headers)).raise_for_status()
                 times["turn"].append(time.perf_counter() - started)
+            for _ in range(rounds):
+                _drop_cached(threads, user_id, conversation_id)
+                started = time.perf_counter()
+                (await client.post("/ai/chat", json=body, headers=headers)).raise_for_status()
+                times["cold turn"].append(time.perf_counter() - started)
             for name, offset in (("cold first page", 0), ("cold last page", max(count - 50, 0))):
                 for _ in range(rounds):
-                    threads.forget(user_id, [conversation_id])  # not in memory: read from its file
+                    _drop_cached(threads, user_id, conversation_id)  # not in memory: read from its file
                     started = time.perf_counter()
                     page = await client.get(
                         f"/history/{conversation_id}?limit=50&offset={offset}", headers=headers
@@ -56,6 +63,14 @@ async def _measure(
                     times[name].append(time.perf_counter() - started)
                     page.raise_for_status()
     return {name: statistics.median(values) * 1000 for name, values in times.items()}
+
+
+def _drop_cached(threads: Any, user_id: str, conversation_id: str) -> None:
+    """The thread's files out of the cache, as after a start-up: its summary (kept in memory) stays."""
+    summary, last = threads.summaries.get(conversation_id), threads.last_message.get(conversation_id)
+    threads.forget(user_id, [conversation_id])
+    if summary is not None:
+        threads.summaries[conversation_id], threads.last_message[conversation_id] = summary, last
 
 
 def main() -> None:
@@ -72,13 +87,17 @@ def main() -> None:
             thread_bytes = (folder / "historique" / f"{conversation_id}.json").stat().st_size
             figures = asyncio.run(_measure(folder, user_id, conversation_id, messages, args.rounds))
             rows.append((messages, thread_bytes, figures))
-    base = rows[0][2]["turn"]
-    print("| thread | file | turn p50 | turn ratio | cold first page p50 | cold last page p50 |")
-    print("|---|---:|---:|---:|---:|---:|")
+    base, cold_base = rows[0][2]["turn"], rows[0][2]["cold turn"]
+    print(
+        "| thread | file | turn p50 | turn ratio | cold turn p50 | cold turn ratio"
+        " | cold first page p50 | cold last page p50 |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for messages, thread_bytes, figures in rows:
         print(
             f"| {messages:,} messages | {thread_bytes / 1e6:.2f} MB | {figures['turn']:.1f} ms"
-            f" | {figures['turn'] / base:.2f}x | {figures['cold first page']:.1f} ms"
+            f" | {figures['turn'] / base:.2f}x | {figures['cold turn']:.1f} ms"
+            f" | {figures['cold turn'] / cold_base:.2f}x | {figures['cold first page']:.1f} ms"
             f" | {figures['cold last page']:.1f} ms |"
         )
 

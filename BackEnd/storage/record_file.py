@@ -10,6 +10,8 @@ A change that leaves the file's first lines as they are (new messages, a replace
 is committed as an in-place patch of its end (file_patch.py): a turn writes its own lines, not
 the thread. A history file is checked when first read (its framing, in C) and each line when
 decoded; damage raises ThreadDamaged, is logged once, and the file is never written again.
+A cold history file whose count is known is read only where it is used (record_tail.py): a
+page near either end, the memory window and an append touch its last or first lines only.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from .record_layout import (
     read_lines,
     tail_patch,
 )
+from .record_tail import ColdReads, Tail
 
 __all__ = ["RecordCheck", "RecordFile"]
 
@@ -43,7 +46,7 @@ logger = logging.getLogger(__name__)
 RecordCheck = Callable[[Record], str | None]
 
 
-class RecordFile:
+class RecordFile(ColdReads):
     """The records of one table of one file; writes are staged in the thread's file transaction."""
 
     def __init__(
@@ -55,6 +58,7 @@ class RecordFile:
         check: RecordCheck | None = None,
         damage: type[DataFileCorrupt] | None = None,
         patch_from_bytes: int | None = None,
+        known_count: Callable[[], int | None] | None = None,
     ) -> None:
         self.path = path
         self.table = table
@@ -81,6 +85,10 @@ class RecordFile:
         # From what file size a change may be a patch (None: never; only threads grow by turns).
         # Below it a rewrite costs less than the patch's extra sync of its journal.
         self._patch_from = patch_from_bytes
+        # How many records the file holds while none is loaded (a thread's summary), or None:
+        # with it, a cold file is read only at the end or start a request uses (`_tail`).
+        self._known_count = known_count
+        self._tail: Tail | None = None
 
     # -- reading -------------------------------------------------------------------------
     def _loaded(self) -> dict[int, bytes]:
@@ -109,6 +117,7 @@ class RecordFile:
         if self._damaged is not None:
             raise self._damaged
         self._keys, self._decoded, self._others = None, {}, {}
+        staged, self._tail = ([] if self._tail is None else self._tail.added), None
         try:
             read = read_lines(self.path, self.table)
             size, lines = (0, []) if read is None else read
@@ -123,6 +132,13 @@ class RecordFile:
             raise self._found_damaged(exc.reason) from exc
         self._clean = self._disk_count or 0
         self.size = size
+        if staged:  # lines inserted in the partial state, after the file's (keys included)
+            docs = self._loaded()
+            added = keyed(staged)
+            if added is None or not docs.keys().isdisjoint(added):
+                raise self._found_damaged("a line's key is not a unique number")
+            docs.update(added)
+            self._next = max(docs) + 1
         if self._keep_decoded:  # small files, used whole: keyed and decoded at once
             docs = self._loaded()
             self._decoded = dict(zip(docs, self._decode(list(docs.values())), strict=True))
@@ -148,7 +164,7 @@ class RecordFile:
             return DataFileCorrupt(self.path, reason)
         if self._damaged is None:
             self._damaged = self._damage(self.path, reason)
-            self._docs, self._lines, self._keys, self._decoded = None, None, None, {}
+            self._docs, self._lines, self._keys, self._decoded, self._tail = None, None, None, {}, None
             logger.error("%s; it is refused until repaired (then restart the server)", self._damaged)
         return self._damaged
 
@@ -167,10 +183,14 @@ class RecordFile:
 
     def count(self) -> int:
         """How many records the file holds."""
-        return len(self._values())
+        total = self._partial_total()
+        return len(self._values()) if total is None else total
 
     def records(self, start: int = 0, stop: int | None = None) -> list[Record]:
         """Copies of the records in file order; a slice of them with `start`/`stop`."""
+        partly = self._read_partly(start, stop)
+        if partly is not None:
+            return self._decode(partly)
         lines = self._values()
         if self._keep_decoded:
             return [dict(record) for record in list(self._decoded.values())[start:stop]]
@@ -198,6 +218,12 @@ class RecordFile:
     # -- changing ------------------------------------------------------------------------
     def insert(self, records: Iterable[Record]) -> None:
         """Append records (each with an id no record of the file has)."""
+        tail = self._tail or self._partial(1)
+        if tail is not None and self._patch_from is not None and tail.file_size >= self._patch_from:
+            tail.insert([encode_value(record) for record in records])  # all or none: encoding may fail
+            self.size = tail.held_bytes()
+            self._changed()
+            return
         docs = self._loaded()
         encoded = [(record, encode_value(record)) for record in records]  # all or none: encoding may fail
         for record, doc in encoded:
@@ -256,6 +282,7 @@ class RecordFile:
         unit of work discards it and the file is read again.
         """
         self._docs, self._lines, self._keys, self._decoded, self._others = {}, None, {}, {}, {}
+        self._tail = None
         self._damaged, self._disk_count, self._clean, self._next = None, None, 0, 1
         self._changed()
 
@@ -269,6 +296,8 @@ class RecordFile:
 
     def patch(self) -> Patch | None:
         """The change as a patch of the file's end, if its first line at least is unchanged."""
+        if self._tail is not None:  # only lines were added, after the file's: the same bytes
+            return self._tail.patch(self.table)
         if self._patch_from is None or self.size < self._patch_from:
             return None
         docs = self._loaded()
@@ -278,6 +307,10 @@ class RecordFile:
 
     def committed(self, signature: Signature) -> None:
         """The documents held are now the file's, in our layout (with other tables: not ours)."""
+        if self._tail is not None:
+            self._tail.committed(signature[1])
+            self.size = self._tail.held_bytes()
+            return
         self.size = signature[1]
         self._clean = len(self._loaded())
         self._disk_count = None if self._others else self._clean
@@ -285,7 +318,7 @@ class RecordFile:
     def discard(self) -> None:
         """Forget everything held (it may be an abandoned change): the disk is the truth."""
         self._docs, self._lines, self._keys, self._decoded, self._others = None, None, None, {}, {}
-        self._disk_count, self._clean = None, 0
+        self._disk_count, self._clean, self._tail = None, 0, None
         self.size = 0
 
     def is_loaded(self) -> bool:

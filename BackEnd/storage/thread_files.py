@@ -92,7 +92,12 @@ class ThreadFiles:
                 check = _MessageCheck(conversation_id)
                 path = self.history_dir / f"{conversation_id}.json"
                 table = RecordFile(
-                    path, "messages", check=check, damage=ThreadDamaged, patch_from_bytes=PATCH_FROM_BYTES
+                    path,
+                    "messages",
+                    check=check,
+                    damage=ThreadDamaged,
+                    patch_from_bytes=PATCH_FROM_BYTES,
+                    known_count=lambda: self._known_count(conversation_id),
                 )
                 self._history_tables[conversation_id] = table
                 self._history_checks[conversation_id] = check
@@ -102,6 +107,12 @@ class ThreadFiles:
             if user_id is not None:
                 self._history_checks[conversation_id].user_id = user_id
         return table
+
+    def _known_count(self, conversation_id: str) -> int | None:
+        # The count of the thread's file as committed (its summary), so a cold thread is read
+        # only where a request uses it (record_tail.py); None: no message, read it whole.
+        summary = self.summaries.get(conversation_id)
+        return summary.count if summary is not None and summary.count else None
 
     def committed_history(self, conversation_id: str) -> Iterator[Record]:
         """A thread's messages as its file holds them, without keeping them in the cache."""

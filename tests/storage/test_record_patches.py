@@ -173,3 +173,38 @@ def test_a_file_too_large_to_split_at_once_is_read_line_by_line_to_the_same_line
 
     assert record_layout.read_lines(_history(folder).path, "messages") == whole
     assert whole is not None and whole[1] is not None and len(whole[1]) == 5
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_crash_at_each_step_of_an_append_read_at_the_files_end_recovers_the_same_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    # A cold long thread appends without reading the whole file (record_tail.py): its patch is
+    # the one a full load writes, and recovers as that one does.
+    folders = {name: tmp_path / name for name in ("cold", "full")}
+    for folder in folders.values():
+        (folder / "historique").mkdir(parents=True)
+    _commit(folders["cold"], lambda t: t.insert(_messages(1000)), _history(folders["cold"]))
+    before = (folders["cold"] / "historique" / "conv_a.json").read_bytes()
+    (folders["full"] / "historique" / "conv_a.json").write_bytes(before)
+    turn = _messages(2, "turn")
+    full = _history(folders["full"])
+    full.records()  # read whole, as before record_tail.py
+    _commit(folders["full"], lambda t: t.insert(turn), full)
+    expected = full.path.read_bytes()
+    folder = folders["cold"]
+    table = RecordFile(
+        folder / "historique" / "conv_a.json", "messages", patch_from_bytes=0, known_count=lambda: 1000
+    )
+    assert len(table.records(-20)) == 20 and not table.is_loaded()
+    module, name, torn = STEPS[step]
+
+    _die_at(monkeypatch, module, name, torn=torn, inode=table.path.stat().st_ino)
+    with pytest.raises(Crash):
+        _commit(folder, lambda t: t.insert(turn), table)
+    monkeypatch.undo()
+    recover(folder, check_journals(folder), (folder / "historique",))  # the next start-up
+
+    assert table.path.read_bytes() == (before if step == "journal-not-yet-committed" else expected)
+    assert list(folder.glob(".journal-*")) == [] and list(folder.rglob("*.tmp")) == []
+    assert _history(folder).count() == (1000 if step == "journal-not-yet-committed" else 1002)
