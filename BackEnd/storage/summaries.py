@@ -9,7 +9,7 @@ from typing import Any
 
 from ..organising import preview_of
 from .base import UsageTotals
-from .usage_files import Lines, answer_figures, usage_problem
+from .usage_files import Lines, answer_figures, line_problem
 
 __all__ = ["EMPTY", "ThreadSummary", "summarise", "summary_for", "summary_from_record", "summary_record"]
 
@@ -100,11 +100,15 @@ def summary_from_record(stored: object) -> ThreadSummary | str:
         return "has no valid 'usage'"
     usage: Lines = {}
     for line in lines:
-        problem = usage_problem({**line, "user_id": ""}) if isinstance(line, dict) else "is not an object"
+        problem = line_problem(line) if isinstance(line, dict) else "is not an object"
         if problem is not None:
             return f"usage line {problem}"
         usage[(sys.intern(line["day"]), sys.intern(line["model"]))] = UsageTotals(
-            *(line[name] for name in _USAGE_FIELDS)
+            line["messages"],
+            line["prompt_tokens"],
+            line["completion_tokens"],
+            line["total_tokens"],
+            line["cost"],
         )
     # Interned: 20,000 threads repeat the same days and model names; one string each in memory.
     days = {sys.intern(day): n for day, n in days.items()}

@@ -149,7 +149,7 @@ class TinyDBDatabase(Database):
             removed = recover(self.folder, journals, self._folders())
             if journals:  # the files they finished are what the figures in memory must come from
                 unreferenced = self._read_threads(conversion, referenced)
-            self.usage.load_archives()
+            self.usage.forget_archives()  # journals may have finished archive writes
             self.images.load()
             if conversion is not None:
                 # An image is committed with its message, so only an interrupted commit of an older
@@ -159,7 +159,7 @@ class TinyDBDatabase(Database):
                 conversion.write(self.users.ids())
                 # Read back as every later start-up will: the same figures, in less memory.
                 self._read_threads(None, referenced)
-                self.usage.load_archives()
+                self.usage.forget_archives()
         except BaseException:
             if conversion is not None:
                 conversion.abandon()
@@ -231,7 +231,7 @@ class TinyDBDatabase(Database):
         for conversation_id, summary in source.summaries.items():
             self.threads.summaries[conversation_id] = summary
             self.threads.last_message[conversation_id] = summary.last
-        self.usage.load_archives()
+        self.usage.forget_archives()
         self.images.load()
         if source.moved:
             logger.warning("Brought %d conversation time(s) up to their last message", source.moved)

@@ -298,18 +298,30 @@ def test_tinydb_counts_answers_again_at_start_up_and_keeps_deleted_threads_in_an
         database.close()
 
 
-def test_tinydb_refuses_to_start_on_a_corrupt_ledger_file_naming_it(data_dir: Path) -> None:
+def test_tinydb_refuses_a_corrupt_ledger_file_on_its_accounts_first_read_naming_it(data_dir: Path) -> None:
+    # Start-up no longer reads the archives: the damage shows on the account's first need, and
+    # stays there (never served, never cached), while other accounts are served.
     database = TinyDBDatabase.open(data_dir)
-    alice = make_user("alice@example.com")
+    alice, bob = make_user("alice@example.com"), make_user("bob@example.com")
     try:
-        add_users(database, alice)
+        add_users(database, alice, bob)
         thread = _answer(database, alice["id"], None, Usage(1, 1, 2))
         with database.unit_of_work(alice["id"]) as unit:
             unit.threads.delete(alice["id"], thread)
+        _answer(database, bob["id"], None, Usage(1, 1, 2))
     finally:
         database.close()
     path = data_dir / "usage" / f"{alice['id']}.json"
     path.write_text(path.read_text().replace('"total_tokens": 2', '"total_tokens": -2'))
 
-    with pytest.raises(DataFileCorrupt, match="usage.*total_tokens"):
-        TinyDBDatabase.open(data_dir)
+    database = TinyDBDatabase.open(data_dir)
+    try:
+        for _ in range(2):
+            with pytest.raises(DataFileCorrupt, match="usage.*total_tokens") as refused:
+                _lines(database, alice["id"])
+            assert refused.value.path == path
+        with pytest.raises(DataFileCorrupt), database.unit_of_work(write=False) as unit:
+            unit.usage.total_tokens([alice["id"]])
+        assert _lines(database, bob["id"]) == [("a/one", 1, 2)]
+    finally:
+        database.close()
