@@ -22,6 +22,7 @@ __all__ = [
     "add_line",
     "answer_figures",
     "as_records",
+    "is_day",
     "line_problem",
     "read_archive",
     "usage_figures",
@@ -98,7 +99,7 @@ def line_problem(line: Mapping[str, Any]) -> str | None:
     if _is_well_formed(line):  # the usual case, checked in one expression (start-up reads 360,000)
         return None
     day, model, cost = line.get("day"), line.get("model"), line.get("cost")
-    if not _is_day(day):
+    if not is_day(day):
         return "has no valid 'day' (YYYY-MM-DD)"
     if not isinstance(model, str) or not 0 < len(model) <= 200:
         return "has no valid 'model'"
@@ -123,7 +124,7 @@ def _is_well_formed(line: Mapping[str, Any]) -> bool:
         get("total_tokens"),
     )
     return (  # unrolled: a generator per line cost a third of reading an archive
-        _is_day(get("day"))
+        is_day(get("day"))
         and type(model) is str
         and 0 < len(model) <= 200
         and type(messages) is int
@@ -138,7 +139,8 @@ def _is_well_formed(line: Mapping[str, Any]) -> bool:
     )
 
 
-def _is_day(value: object) -> bool:
+def is_day(value: object) -> bool:
+    """Whether `value` is a day written YYYY-MM-DD."""
     return isinstance(value, str) and len(value) == 10 and _is_iso_day(value)
 
 
