@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ..records import is_valid_id
 from .base import UsageTotals
@@ -96,16 +96,6 @@ class UsageIndex:
             self._by_thread, self._threads_of, self._archives = {}, {}, {}
             self._archived.clear()
             self._generation += 1
-
-    def count_stored(self, user_id: str, conversation_id: str, message: dict[str, Any]) -> None:
-        """Start-up: count one stored message if it is an answer that carries its model."""
-        figures = answer_figures(message)
-        if figures is not None:
-            key = (message["created_at"][:10], message["model"])
-            with self._guard:
-                lines = dict(self._by_thread.get((user_id, conversation_id), {}))
-                add_line(lines, key, figures)
-                self._set_thread(user_id, conversation_id, lines)
 
     def count_thread(self, user_id: str, conversation_id: str, lines: Mapping[Key, UsageTotals]) -> None:
         """Start-up: count what a live thread spent, as its stored summary says (the summary's own
