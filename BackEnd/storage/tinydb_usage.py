@@ -50,14 +50,15 @@ class TinyUsageLedger(UsageLedger):
         pending_users = {user for user, *_ in self.changes.added}
         sums: dict[str, UsageTotals] = {}
         for user_id in sorted(pending_users.union(self._index.owners())):
-            lines = self._index.user_lines(user_id, keep=False)
-            if user_id in pending_users:
-                lines = _merged(lines, self.changes.pending(user_id=user_id))
-            chosen = [figures for (day, _), figures in lines.items() if first_day <= day <= last_day]
-            if chosen:
-                total = UsageTotals()
-                for figures in chosen:
-                    total = total.plus(figures)
+            if user_id not in pending_users:
+                total = self._index.user_total(user_id, first_day, last_day)
+            else:
+                total = _total_between(
+                    _merged(self._index.user_lines(user_id), self.changes.pending(user_id=user_id)),
+                    first_day,
+                    last_day,
+                )
+            if total is not None:
                 sums[user_id] = total
         return sums
 
@@ -94,3 +95,13 @@ def _merged(lines: Lines, more: Lines) -> Lines:
         found = merged.get(key)
         merged[key] = figures if found is None else found.plus(figures)
     return merged
+
+
+def _total_between(lines: Lines, first_day: str, last_day: str) -> UsageTotals | None:
+    chosen = [figures for (day, _), figures in lines.items() if first_day <= day <= last_day]
+    if not chosen:
+        return None
+    total = UsageTotals()
+    for figures in chosen:
+        total = total.plus(figures)
+    return total

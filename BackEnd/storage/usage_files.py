@@ -26,11 +26,11 @@ from .usage_lines import (
     answer_figures,
     as_records,
     line_problem,
-    read_archive,
     usage_figures,
     usage_problem,
     write_lines,
 )
+from .usage_pack import PackedLines, read_archive
 
 __all__ = [
     "Key",
@@ -82,7 +82,7 @@ class UsageIndex:
         self.folder = folder / "usage"
         self._guard = threading.Lock()
         self._cached_accounts = cached_accounts
-        self._archived: OrderedDict[str, Lines] = OrderedDict()  # user: archive lines, LRU
+        self._archived: OrderedDict[str, Mapping[Key, UsageTotals]] = OrderedDict()  # user: archive, LRU
         self._generation = 0  # moves each time an archive file may have changed
         # (owner, thread): what it spent; keyed by owner too, so each account sums only its own.
         self._by_thread: dict[tuple[str, str], Mapping[Key, UsageTotals]] = {}
@@ -115,6 +115,13 @@ class UsageIndex:
         """The account's lines: its archive's plus its live threads'. `keep=False` (a read of
         every account) leaves the LRU of archives as it was, for the accounts in use."""
         return self._read(user_id, self._user_lines, keep=keep)
+
+    def user_total(self, user_id: str, first_day: str, last_day: str) -> UsageTotals | None:
+        """What the account spent from `first_day` to `last_day`, None if nothing (a global view:
+        the LRU is left as it was)."""
+        return self._read(
+            user_id, lambda user, archived: self._total(user, archived, first_day, last_day), keep=False
+        )
 
     def thread_lines(self, user_id: str, conversation_id: str) -> Lines:
         """A copy of what a live thread spent."""
@@ -177,7 +184,9 @@ class UsageIndex:
             self._generation += 1
 
     # -- inside ----------------------------------------------------------------------------
-    def _read(self, user_id: str, under_guard: Callable[[str, Lines], _T], *, keep: bool = True) -> _T:
+    def _read(
+        self, user_id: str, under_guard: Callable[[str, Mapping[Key, UsageTotals]], _T], *, keep: bool = True
+    ) -> _T:
         """`under_guard(user_id, archive lines)` with the archive read outside the lock, so a
         global view reading 2,000 files never holds up a commit; read again if a commit
         changed archives meanwhile, so thread and archive lines are one consistent view."""
@@ -198,13 +207,37 @@ class UsageIndex:
                         self._archived.popitem(last=False)
                     return under_guard(user_id, lines)
 
-    def _user_lines(self, user_id: str, archived: Lines) -> Lines:
-        lines = dict(archived)
+    def _user_lines(self, user_id: str, archived: Mapping[Key, UsageTotals]) -> Lines:
+        lines = dict(archived.items())  # items(): a packed archive's own fast iteration
         for conversation_id in self._threads_of.get(user_id, ()):
             for key, figures in self._by_thread[(user_id, conversation_id)].items():
                 found = lines.get(key)
                 lines[key] = figures if found is None else found.plus(figures)
         return lines
+
+    def _total(
+        self, user_id: str, archived: Mapping[Key, UsageTotals], first_day: str, last_day: str
+    ) -> UsageTotals | None:
+        sums, costs, found = [0, 0, 0, 0], list[float](), False
+        threads = (self._by_thread[(user_id, thread)] for thread in self._threads_of.get(user_id, ()))
+        for part in (archived, *threads):
+            if isinstance(part, PackedLines):
+                found = part.add_between(first_day, last_day, sums, costs) or found
+                continue
+            for (day, _), figures in part.items():  # a thread an answer changed since start-up
+                if first_day <= day <= last_day:
+                    found = True
+                    sums[0] += figures.messages
+                    sums[1] += figures.prompt_tokens
+                    sums[2] += figures.completion_tokens
+                    sums[3] += figures.total_tokens
+                    if figures.cost is not None:
+                        costs.append(figures.cost)
+        # One sum of the costs, as UsageTotals.plus adds them: None until some line reported one.
+        messages, prompt, completion, total = sums
+        return (
+            UsageTotals(messages, prompt, completion, total, sum(costs) if costs else None) if found else None
+        )
 
     def _set_thread(self, user_id: str, conversation_id: str, lines: Mapping[Key, UsageTotals]) -> None:
         self._by_thread[(user_id, conversation_id)] = lines

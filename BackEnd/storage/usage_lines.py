@@ -6,15 +6,12 @@ import functools
 import sys
 from collections.abc import Mapping
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from ..completion import Usage
-from ..errors import DataFileCorrupt
 from ..records import UsageRecord
 from .base import UsageTotals
 from .record_file import RecordFile
-from .record_layout import read_records
 
 __all__ = [
     "Key",
@@ -24,7 +21,6 @@ __all__ = [
     "as_records",
     "is_day",
     "line_problem",
-    "read_archive",
     "usage_figures",
     "usage_problem",
     "write_lines",
@@ -34,19 +30,6 @@ Key = tuple[str, str]  # (day, model)
 Lines = dict[Key, UsageTotals]
 _COUNTS = ("messages", "prompt_tokens", "completion_tokens", "total_tokens")
 _MAX_COUNT = 10**15
-
-
-def read_archive(path: Path) -> Lines:
-    """An account's archive lines, each checked; DataFileCorrupt names a bad file. {} if none."""
-    lines: Lines = {}
-    if not path.exists():
-        return lines
-    for doc in read_records(path, "usage"):
-        problem = line_problem(doc)
-        if problem is not None:
-            raise DataFileCorrupt(path, f"usage line {doc.get('id')!r} {problem}")
-        add_line(lines, (doc["day"], doc["model"]), _figures(doc))
-    return lines
 
 
 def answer_figures(message: dict[str, Any]) -> UsageTotals | None:

@@ -325,3 +325,33 @@ def test_tinydb_refuses_a_corrupt_ledger_file_on_its_accounts_first_read_naming_
         assert _lines(database, bob["id"]) == [("a/one", 1, 2)]
     finally:
         database.close()
+
+
+def test_tinydb_totals_add_archives_stored_summaries_and_later_answers_alike(data_dir: Path) -> None:
+    # After a restart the archive and the summaries are packed; a later answer makes its thread's
+    # lines a dict again: the global view sums both kinds the same way, one account at a time.
+    database = TinyDBDatabase.open(data_dir)
+    alice, bob = make_user("alice@example.com"), make_user("bob@example.com")
+    try:
+        add_users(database, alice, bob)
+        kept = _answer(database, alice["id"], None, Usage(1, 1, 2, 0.25))
+        gone = _answer(database, alice["id"], None, Usage(10, 10, 20))
+        with database.unit_of_work(alice["id"]) as unit:
+            unit.threads.delete(alice["id"], gone)
+        _answer(database, bob["id"], None, Usage(3, 3, 6))
+    finally:
+        database.close()
+
+    database = TinyDBDatabase.open(data_dir)
+    try:
+        _answer(database, alice["id"], kept, Usage(100, 100, 200, 0.5))
+        with database.unit_of_work(write=False) as unit:
+            totals = unit.usage.totals("2000-01-01", "2999-12-31")
+            none = unit.usage.totals("2000-01-01", "2000-01-02")
+    finally:
+        database.close()
+    assert totals == {
+        alice["id"]: UsageTotals(3, 111, 111, 222, 0.75),
+        bob["id"]: UsageTotals(1, 3, 3, 6, None),
+    }
+    assert none == {}
