@@ -97,14 +97,19 @@ def restore_folder(
         advance(len(thread))
     by_user: dict[str, list[dict[str, Any]]] = {}
     for conversation in source.conversations():
-        # Each record stores its thread's summary: start-up reads no history file.
-        summary = summary_record(source.summaries.get(conversation["id"], EMPTY))
-        by_user.setdefault(conversation["user_id"], []).append({**conversation, "summary": summary})
+        by_user.setdefault(conversation["user_id"], []).append(conversation)
         advance(1)
     for user_id, conversations in by_user.items():
+        # Each record stores its thread's summary (start-up reads no history file), made as its
+        # file is written, not all 20,000 of a school year held as JSON objects at once.
+        with_summaries = [
+            {**conversation, "summary": summary_record(source.summaries.get(conversation["id"], EMPTY))}
+            for conversation in conversations
+        ]
         path = database.threads.conversations_dir / f"{user_id}.json"
-        written.append(_write_table(path, "conversations", conversations))
+        written.append(_write_table(path, "conversations", with_summaries))
         transaction.add_written(written[-1], path)
+    del by_user
     _restore_archives(database.usage.folder, source, threads_of, transaction, written, advance)
     # An account without preferences keeps the users.json shape it had before them.
     table.insert_multiple(_counted((_without_none(user, "preferences") for user in source.users()), advance))
