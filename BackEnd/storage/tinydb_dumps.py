@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["export_folder", "restore_folder"]
 
+_COST_ROUNDING = 1e-8  # dollars
+
 
 def export_folder(database: TinyDBDatabase) -> DumpSource:
     """Accounts oldest first, after each its threads by creation; a thread's history file is read
@@ -210,7 +212,10 @@ def _write_archives(
 
 
 def _minus(whole: UsageTotals, part: UsageTotals) -> UsageTotals:
-    cost = None if whole.cost is None else max(whole.cost - (part.cost or 0.0), 0.0)
+    cost = None if whole.cost is None else whole.cost - (part.cost or 0.0)
+    # Below a millionth of a cent it is the rounding of adding the same costs in another order
+    # (per thread, then per account), not spending: no archive line of zeros for it.
+    cost = cost if cost is None or cost > _COST_ROUNDING else 0.0
     return UsageTotals(
         max(whole.messages - part.messages, 0),
         max(whole.prompt_tokens - part.prompt_tokens, 0),

@@ -355,3 +355,31 @@ def test_tinydb_totals_add_archives_stored_summaries_and_later_answers_alike(dat
         bob["id"]: UsageTotals(1, 3, 3, 6, None),
     }
     assert none == {}
+
+
+def test_a_tinydb_restore_archives_no_rounding_of_costs_added_in_another_order(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    # SQL's ledger adds 0.1, 0.3, 0.7 as they come (1.1); a TinyDB restore adds them thread by
+    # thread (0.1 + 0.7, then 0.3: 1.0999999999999999). What is left is rounding, not a deleted thread.
+    source = TinyDBDatabase.open(data_dir)
+    alice = make_user("alice@example.com")
+    try:
+        add_users(source, alice)
+        first = _answer(source, alice["id"], None, Usage(1, 1, 2, 0.1))
+        _answer(source, alice["id"], None, Usage(1, 1, 2, 0.3))
+        _answer(source, alice["id"], first, Usage(1, 1, 2, 0.7))
+        dump = source.export_dump()
+    finally:
+        source.close()
+    (line,) = dump.usage
+    line["cost"] = 0.1 + 0.3 + 0.7  # as a dump from SQL has it
+    assert line["cost"] == 1.1
+
+    target = TinyDBDatabase.open(tmp_path / "target")
+    try:
+        target.import_dump(dump)
+        assert _lines(target, alice["id"]) == [("a/one", 3, 6)]
+    finally:
+        target.close()
+    assert not (tmp_path / "target" / "usage" / f"{alice['id']}.json").exists()
