@@ -11,7 +11,7 @@ from .dump_checks import audit_event, file_of, ledger_line, record_of
 from .dump_stream import DumpCounts, Thread, brought_up
 from .file_store import StoredFile
 from .json_stream import JSONStreamError, MemberReader
-from .summaries import ThreadSummary, summarise
+from .summaries import ThreadSummary, summarise, summary_from_record, summary_record
 
 __all__ = ["CheckedDump"]
 
@@ -38,6 +38,7 @@ class CheckedDump:
         self.summaries: dict[str, ThreadSummary] = {}
         self.moved = 0
         self.grouped = True  # whether the file lists each thread's messages together
+        self.usage_grouped = True  # whether it lists each account's ledger lines together
         self._checked_once = False  # every record passed the checks: later readings only shape them
         self._format, self._versions = format_name, versions
         self._user_ids: set[str] = set()
@@ -110,6 +111,31 @@ class CheckedDump:
         self.moved = sum(1 for key, summary in self.summaries.items() if summary.last > updated[key])
         self._check_tail(images, advance)
 
+    def _check_usage(self, advance: Callable[[int], None], *, grouped: bool = True) -> int:
+        """The ledger's lines, checked; returns how many. Both backends list them account by
+        account, so the keys kept are one account's (360,000 lines of a school year were 77 MB
+        of keys); a file that is not grouped so is checked again keeping every key."""
+        keys: set[tuple[str, str, str]] = set()
+        done_users: set[str] = set()  # accounts whose lines are over (grouped reading)
+        count = 0
+        for index, line in enumerate(self._section("usage")):
+            user_id = line["user_id"]
+            if user_id not in self._user_ids:
+                raise RestoreError(f"usage[{index}] belongs to unknown user {user_id!r}")
+            if grouped and keys and next(iter(keys))[0] != user_id:
+                if user_id in done_users:
+                    self.usage_grouped = False
+                    return self._check_usage(lambda _: None, grouped=False)
+                done_users.add(next(iter(keys))[0])
+                keys.clear()
+            key = (user_id, line["day"], line["model"])
+            if key in keys:
+                raise RestoreError(f"usage[{index}] repeats the day and model of an earlier line")
+            keys.add(key)
+            count += 1
+            advance(1)
+        return count
+
     def _check_messages(self, advance: Callable[[int], None]) -> dict[str, tuple[str, str, str, str | None]]:
         images: dict[str, tuple[str, str, str, str | None]] = {}
         for positions, thread in self._message_groups(advance):
@@ -134,23 +160,14 @@ class CheckedDump:
                     if image["id"] is not None:
                         owner = (message["id"], message["user_id"], conversation_id, image["content_type"])
                         images[image["id"]] = owner
-            self.summaries[conversation_id] = summarise(thread)
+            self.summaries[conversation_id] = compact(summarise(thread))
             self.counts.messages += len(thread)
         return images
 
     def _check_tail(
         self, images: dict[str, tuple[str, str, str, str | None]], advance: Callable[[int], None]
     ) -> None:
-        keys: set[tuple[str, str, str]] = set()
-        for index, line in enumerate(self._section("usage")):
-            if line["user_id"] not in self._user_ids:
-                raise RestoreError(f"usage[{index}] belongs to unknown user {line['user_id']!r}")
-            key = (line["user_id"], line["day"], line["model"])
-            if key in keys:
-                raise RestoreError(f"usage[{index}] repeats the day and model of an earlier line")
-            keys.add(key)
-            advance(1)
-        self.counts.usage = len(keys)
+        self.counts.usage = self._check_usage(advance)
         for _ in self._section("audit"):
             self.counts.audit += 1
             advance(1)
@@ -247,3 +264,10 @@ class CheckedDump:
                 yield record_of(
                     name, index, element, self._reader.may_hold_unstorable_text, checked=self._checked_once
                 )
+
+
+def compact(summary: ThreadSummary) -> ThreadSummary:
+    """The summary as start-up keeps it (usage lines packed): 20,000 of them are held to the end."""
+    stored = summary_from_record(summary_record(summary))
+    assert not isinstance(stored, str), stored  # our own record: always valid
+    return stored

@@ -61,6 +61,7 @@ class RestoreSource(Protocol):
     counts: DumpCounts
     summaries: dict[str, ThreadSummary]
     moved: int
+    usage_grouped: bool  # whether `usage()` lists each account's lines together
 
     def users(self) -> Iterator[Record]: ...
     def conversations(self) -> Iterator[Record]: ...
@@ -83,6 +84,7 @@ class MemoryRestore:
         files: list[StoredFile],
     ) -> None:
         self._users, self._usage, self._audit, self._files = users, usage, audit, files
+        self.usage_grouped = False  # made by code: no promise on the order
         self._by_thread: dict[str, list[Record]] = {}
         for message in messages:
             self._by_thread.setdefault(message["conversation_id"], []).append(dict(message))

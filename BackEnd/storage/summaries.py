@@ -9,7 +9,8 @@ from typing import Any
 
 from ..organising import preview_of
 from .base import UsageTotals
-from .usage_files import Lines, answer_figures, usage_problem
+from .usage_files import answer_figures
+from .usage_pack import pack_lines
 
 __all__ = ["EMPTY", "ThreadSummary", "summarise", "summary_for", "summary_from_record", "summary_record"]
 
@@ -92,20 +93,11 @@ def summary_from_record(stored: object) -> ThreadSummary | str:
         isinstance(first, str) and isinstance(last, str) and (preview is None or isinstance(preview, str))
     ):
         return "has no valid 'first', 'last' or 'preview'"
-    if not isinstance(days, dict) or not all(
-        isinstance(n, int) and not isinstance(n, bool) for n in days.values()
-    ):
+    if not isinstance(days, dict) or not set(map(type, days.values())) <= {int}:  # type(): no bool
         return "has no valid 'days'"
-    if not isinstance(lines, list):
-        return "has no valid 'usage'"
-    usage: Lines = {}
-    for line in lines:
-        problem = usage_problem({**line, "user_id": ""}) if isinstance(line, dict) else "is not an object"
-        if problem is not None:
-            return f"usage line {problem}"
-        usage[(sys.intern(line["day"]), sys.intern(line["model"]))] = UsageTotals(
-            *(line[name] for name in _USAGE_FIELDS)
-        )
+    usage = pack_lines(lines)  # compact, and checked a column at a time (usage_pack.py)
+    if isinstance(usage, str):
+        return usage
     # Interned: 20,000 threads repeat the same days and model names; one string each in memory.
     days = {sys.intern(day): n for day, n in days.items()}
     return ThreadSummary(count=count, first=first, last=last, preview=preview, days=days, usage=usage)

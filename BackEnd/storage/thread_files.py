@@ -5,19 +5,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import DataFileCorrupt, ThreadDamaged
 from ..record_checks import record_problem
 from ..records import ConversationRecord
+from .base import UsageTotals
 from .journal import FileTransaction
 from .record_file import RecordFile
 from .record_layout import Record, find_documents, read_records
 from .summaries import ThreadSummary, summarise, summary_from_record
 from .summary_flush import history_stamp, stamp_of
-from .usage_files import Lines
+from .usage_files import Key
 
 __all__ = ["PATCH_FROM_BYTES", "ThreadFiles"]
 
@@ -193,7 +194,9 @@ class ThreadFiles:
         """Whether no conversation or history file exists."""
         return not any(any(folder.glob("*.json")) for folder in (self.conversations_dir, self.history_dir))
 
-    def load(self, user_ids: set[str], count_usage: Callable[[str, str, Lines], None]) -> list[Path]:
+    def load(
+        self, user_ids: set[str], count_usage: Callable[[str, str, Mapping[Key, UsageTotals]], None]
+    ) -> list[Path]:
         """Start-up of a converted folder: every conversations file and the summaries its records
         store (`summaries.py`), checked; no history file is read. Returns the files no record
         refers to; DataFileCorrupt names a bad file, so a refused start-up changes no file.
@@ -216,7 +219,7 @@ class ThreadFiles:
                 if summary is not None and summary.count:
                     self.summaries[doc["id"]] = summary
                     self.last_message[doc["id"]] = summary.last
-                    count_usage(path.stem, doc["id"], dict(summary.usage))
+                    count_usage(path.stem, doc["id"], summary.usage)
             if path.stem not in user_ids:
                 unreferenced.append(path)
         # Names only: listing the folder costs no read of the files in it.

@@ -165,7 +165,7 @@ class TinyDBDatabase(Database):
             removed = recover(self.folder, journals, self._folders())
             if journals:  # the files they finished are what the figures in memory must come from
                 unreferenced = self._read_threads(conversion, referenced)
-            self.usage.load_archives()
+            self.usage.forget_archives()  # journals may have finished archive writes
             self.images.load()
             if conversion is not None:
                 # An image is committed with its message, so only an interrupted commit of an older
@@ -175,7 +175,7 @@ class TinyDBDatabase(Database):
                 conversion.write(self.users.ids())
                 # Read back as every later start-up will: the same figures, in less memory.
                 self._read_threads(None, referenced)
-                self.usage.load_archives()
+                self.usage.forget_archives()
         except BaseException:
             if conversion is not None:
                 conversion.abandon()
@@ -256,7 +256,7 @@ class TinyDBDatabase(Database):
         for user_id, conversation_ids in threads.items():  # stamped now that the history files exist
             self.threads.dirty.setdefault(user_id, set()).update(conversation_ids)
         self.flush_summaries()
-        self.usage.load_archives()
+        self.usage.forget_archives()
         self.images.load()
         if source.moved:
             logger.warning("Brought %d conversation time(s) up to their last message", source.moved)

@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..record_checks import stored_conversation, with_defaults
+from ..records import UsageRecord
 from .base import UsageTotals
 from .dump_stream import DumpCounts, DumpSource, RestoreSource
 from .files import durable_temp, sync_all
 from .journal import FileTransaction
-from .record_file import RecordFile
-from .record_layout import encode_value, line_of
+from .record_layout import encode_value, line_of, read_records
 from .summaries import EMPTY, summary_record
 from .tinydb_files import FileEntry
-from .usage_files import Lines, answer_figures, as_records, write_lines
+from .usage_files import Lines, as_records
 
 if TYPE_CHECKING:
     from .tinydb_backend import TinyDBDatabase
 
 __all__ = ["export_folder", "restore_folder"]
 
-Counted = dict[tuple[str, str, str], UsageTotals]
+_COST_ROUNDING = 1e-8  # dollars
 
 
 def export_folder(database: TinyDBDatabase) -> DumpSource:
@@ -32,17 +32,24 @@ def export_folder(database: TinyDBDatabase) -> DumpSource:
     threads: list[dict[str, Any]] = []
     for user in users:
         with database.threads.lock(user["id"]):
-            records = database.threads.conversations(user["id"]).records()
+            records = _conversations(database, user["id"])
         for thread in sorted(records, key=lambda doc: doc["created_at"]):
             thread["updated_at"] = max(
                 thread["updated_at"], database.threads.last_message.get(thread["id"], "")
             )
             threads.append(stored_conversation(thread))
-    usage = [line for user in users for line in as_records(user["id"], database.usage.user_lines(user["id"]))]
+    # The ledger is read account by account as the writer reaches it (360,000 lines of a school
+    # year were 140 MB as one list); counted first for the progress line, one account at a time.
+    usage_lines = sum(len(database.usage.user_lines(user["id"], keep=False)) for user in users)
+
+    def usage() -> Iterator[UsageRecord]:
+        for user in users:
+            yield from as_records(user["id"], database.usage.user_lines(user["id"], keep=False))
+
     images = database.images.all()
     audit = database.users.audit()
     messages = sum(summary.count for summary in database.threads.summaries.values())
-    counts = DumpCounts(len(users), len(threads), messages, len(usage), len(audit), len(images))
+    counts = DumpCounts(len(users), len(threads), messages, usage_lines, len(audit), len(images))
 
     def history() -> Iterator[dict[str, Any]]:
         for thread in threads:
@@ -57,7 +64,17 @@ def export_folder(database: TinyDBDatabase) -> DumpSource:
                 if found is not None:
                     yield found
 
-    return DumpSource(counts, users, threads, history(), usage, audit, files())
+    return DumpSource(counts, users, threads, history(), usage(), audit, files())
+
+
+def _conversations(database: TinyDBDatabase, user_id: str) -> list[dict[str, Any]]:
+    """The account's conversation records, without keeping its file in memory (2,000 accounts'
+    files, their summaries with them, stayed decoded after a dump) unless it already is."""
+    table = database.threads.conversations(user_id)
+    if table.is_loaded():
+        return table.records()
+    path = table.path
+    return [dict(record) for record in read_records(path, "conversations")] if path.exists() else []
 
 
 def restore_folder(
@@ -70,29 +87,33 @@ def restore_folder(
     """Write every file of the dump inside `transaction` (active): each thread's history straight
     to a durable temp file, renamed at commit, so memory holds one thread at a time. Returns each
     account's threads that hold messages (their summaries are stamped once the files exist)."""
-    counted: Counted = {}
     written: list[str] = []  # temp files written unsynced, synced at once before the commit
+    threads_of: dict[str, list[str]] = {}  # account: its threads that hold messages
     for conversation, thread in source.threads():
-        _restore_thread(database.threads.history_dir, conversation, thread, transaction, counted, written)
-        for message in thread:  # the ledger counts the stored answers (usage_files.py)
-            database.usage.count_stored(message["user_id"], message["conversation_id"], message)
+        _restore_thread(database.threads.history_dir, conversation, thread, transaction, written)
+        if thread:
+            threads_of.setdefault(conversation["user_id"], []).append(conversation["id"])
+            # The ledger counts what the thread's summary says, as start-up does (usage_files.py).
+            database.usage.count_thread(
+                conversation["user_id"], conversation["id"], source.summaries[conversation["id"]].usage
+            )
         advance(len(thread))
     by_user: dict[str, list[dict[str, Any]]] = {}
     for conversation in source.conversations():
-        # Each record stores its thread's summary: start-up reads no history file.
-        summary = summary_record(source.summaries.get(conversation["id"], EMPTY))
-        by_user.setdefault(conversation["user_id"], []).append({**conversation, "summary": summary})
+        by_user.setdefault(conversation["user_id"], []).append(conversation)
         advance(1)
     for user_id, conversations in by_user.items():
+        # Each record stores its thread's summary (start-up reads no history file), made as its
+        # file is written, not all 20,000 of a school year held as JSON objects at once.
+        with_summaries = [
+            {**conversation, "summary": summary_record(source.summaries.get(conversation["id"], EMPTY))}
+            for conversation in conversations
+        ]
         path = database.threads.conversations_dir / f"{user_id}.json"
-        written.append(_write_table(path, "conversations", conversations))
+        written.append(_write_table(path, "conversations", with_summaries))
         transaction.add_written(written[-1], path)
-    archived: dict[str, Lines] = {}
-    for line in source.usage():
-        _archive(line, counted, archived)
-        advance(1)
-    for user_id, lines in archived.items():
-        write_lines(RecordFile(database.usage.folder / f"{user_id}.json", "usage"), lines)
+    del by_user
+    _restore_archives(database.usage.folder, source, threads_of, transaction, written, advance)
     # An account without preferences keeps the users.json shape it had before them.
     table.insert_multiple(_counted((_without_none(user, "preferences") for user in source.users()), advance))
     database.users.audit_table().insert_multiple(_counted(source.audit(), advance))
@@ -104,10 +125,7 @@ def restore_folder(
         transaction.add_written(name, path)
         advance(1)
     sync_all(written)  # before the journal's commit point names them
-    return {
-        user_id: {record["id"] for record in conversations if record["id"] in source.summaries}
-        for user_id, conversations in by_user.items()
-    }
+    return {user_id: set(conversation_ids) for user_id, conversation_ids in threads_of.items()}
 
 
 def _restore_thread(
@@ -115,7 +133,6 @@ def _restore_thread(
     conversation: dict[str, Any],
     thread: list[dict[str, Any]],
     transaction: FileTransaction,
-    counted: Counted,
     written: list[str],
 ) -> None:
     """One thread: its history file written, and what the rest of the restore needs noted.
@@ -127,11 +144,6 @@ def _restore_thread(
     path = folder / f"{conversation['id']}.json"
     written.append(_write_table(path, "messages", thread))
     transaction.add_written(written[-1], path)
-    for message in thread:
-        figures = answer_figures(message)
-        if figures is not None:
-            key = (message["user_id"], message["created_at"][:10], str(message.get("model")))
-            counted[key] = counted[key].plus(figures) if key in counted else figures
 
 
 def _write_table(path: Path, table: str, records: list[dict[str, Any]]) -> str:
@@ -142,18 +154,70 @@ def _write_table(path: Path, table: str, records: list[dict[str, Any]]) -> str:
     return name
 
 
-def _archive(line: dict[str, Any], counted: Counted, archived: dict[str, Lines]) -> None:
+def _restore_archives(
+    folder: Path,
+    source: RestoreSource,
+    threads_of: dict[str, list[str]],
+    transaction: FileTransaction,
+    written: list[str],
+    advance: Callable[[int], None],
+) -> None:
     """What the dump's ledger holds beyond its own answers (threads deleted before the dump): the
     archive files, so that the answers counted at start-up plus them give the dump's ledger back.
-    A line below what the dump's answers show (a hand edit) comes back as the answers show."""
-    answers = counted.get((line["user_id"], line["day"], line["model"]), UsageTotals())
-    rest = _minus(UsageTotals.of(line), answers)  # type: ignore[arg-type]
+    Written account by account when the dump lists its lines so (both backends do): memory then
+    holds one account's lines, not the 360,000 of a school year."""
+    archived: dict[str, Lines] = {}
+    answered: tuple[str, Lines] = ("", {})  # the current account's answers, from its summaries
+    for line in source.usage():
+        user_id = line["user_id"]
+        if user_id != answered[0]:
+            if source.usage_grouped:
+                _write_archives(folder, archived, transaction, written)
+            answered = (user_id, _answers(source, threads_of.get(user_id, ())))
+        _archive(line, answered[1], archived)
+        advance(1)
+    _write_archives(folder, archived, transaction, written)
+
+
+def _answers(source: RestoreSource, threads: Iterable[str]) -> Lines:
+    lines: Lines = {}
+    for conversation_id in threads:
+        for key, figures in source.summaries[conversation_id].usage.items():
+            found = lines.get(key)
+            lines[key] = figures if found is None else found.plus(figures)
+    return lines
+
+
+def _archive(line: dict[str, Any], answers: Lines, archived: dict[str, Lines]) -> None:
+    """A line below what the dump's answers show (a hand edit) comes back as the answers show."""
+    rest = _minus(UsageTotals.of(line), answers.get((line["day"], line["model"]), UsageTotals()))  # type: ignore[arg-type]
     if rest.messages or rest.total_tokens or rest.prompt_tokens or rest.completion_tokens or rest.cost:
         archived.setdefault(line["user_id"], {})[(line["day"], line["model"])] = rest
 
 
+def _write_archives(
+    folder: Path, archived: dict[str, Lines], transaction: FileTransaction, written: list[str]
+) -> None:
+    """Each account's archive straight to a temp file (renamed at the commit); `archived` emptied."""
+    for user_id, lines in archived.items():
+        path = folder / f"{user_id}.json"
+        records = [
+            {
+                "id": f"{record['day']} {record['model']}",
+                **{k: v for k, v in record.items() if k != "user_id"},
+            }
+            for record in as_records(user_id, lines)
+        ]
+        written.append(_write_table(path, "usage", records))
+        transaction.add_written(written[-1], path)
+    archived.clear()
+
+
 def _minus(whole: UsageTotals, part: UsageTotals) -> UsageTotals:
-    cost = None if whole.cost is None else max(whole.cost - (part.cost or 0.0), 0.0)
+    cost = None if whole.cost is None else whole.cost - (part.cost or 0.0)
+    # Below a millionth of a cent it is the rounding of adding the same costs in another order
+    # (per thread, then per account), not spending: no archive line of zeros for it.
+    cost = cost if cost is None or cost > _COST_ROUNDING else 0.0
     return UsageTotals(
         max(whole.messages - part.messages, 0),
         max(whole.prompt_tokens - part.prompt_tokens, 0),

@@ -36,6 +36,7 @@ class TinyUsageLedger(UsageLedger):
         self._unit.lock_user(user_id)
         figures = dataclasses.replace(usage_figures(usage), messages=0)  # tokens, not a message
         write_lines(self._index.archive(user_id), {(day, model): figures})
+        self.changes.archived_users.add(user_id)
         self.changes.added.append((user_id, "", (day, model), figures))
 
     def lines(self, user_id: str, first_day: str, last_day: str) -> list[UsageRecord]:
@@ -45,16 +46,19 @@ class TinyUsageLedger(UsageLedger):
         )
 
     def totals(self, first_day: str, last_day: str) -> dict[str, UsageTotals]:
-        everyone = self._index.all_lines()
-        for user_id in {user for user, *_ in self.changes.added}:
-            everyone[user_id] = _merged(everyone.get(user_id, {}), self.changes.pending(user_id=user_id))
+        # One account at a time: what is in memory at once does not grow with the accounts.
+        pending_users = {user for user, *_ in self.changes.added}
         sums: dict[str, UsageTotals] = {}
-        for user_id, lines in everyone.items():
-            chosen = [figures for (day, _), figures in lines.items() if first_day <= day <= last_day]
-            if chosen:
-                total = UsageTotals()
-                for figures in chosen:
-                    total = total.plus(figures)
+        for user_id in sorted(pending_users.union(self._index.owners())):
+            if user_id not in pending_users:
+                total = self._index.user_total(user_id, first_day, last_day)
+            else:
+                total = _total_between(
+                    _merged(self._index.user_lines(user_id), self.changes.pending(user_id=user_id)),
+                    first_day,
+                    last_day,
+                )
+            if total is not None:
                 sums[user_id] = total
         return sums
 
@@ -68,11 +72,13 @@ class TinyUsageLedger(UsageLedger):
     def thread_dropped(self, user_id: str, conversation_id: str) -> None:
         """A thread's messages are being deleted: what it spent moves to its owner's archive file."""
         lines = _merged(
-            self._index.thread_lines(conversation_id), self.changes.pending(conversation_id=conversation_id)
+            self._index.thread_lines(user_id, conversation_id),
+            self.changes.pending(user_id=user_id, conversation_id=conversation_id),
         )
         if lines:
             write_lines(self._index.archive(user_id), lines)
-        self.changes.dropped_threads.add(conversation_id)
+            self.changes.archived_users.add(user_id)
+        self.changes.dropped_threads.add((user_id, conversation_id))
 
     def forget(self, user_id: str) -> None:
         """The account is being deleted: its archive file goes with the unit, its counts at commit."""
@@ -89,3 +95,13 @@ def _merged(lines: Lines, more: Lines) -> Lines:
         found = merged.get(key)
         merged[key] = figures if found is None else found.plus(figures)
     return merged
+
+
+def _total_between(lines: Lines, first_day: str, last_day: str) -> UsageTotals | None:
+    chosen = [figures for (day, _), figures in lines.items() if first_day <= day <= last_day]
+    if not chosen:
+        return None
+    total = UsageTotals()
+    for figures in chosen:
+        total = total.plus(figures)
+    return total

@@ -262,3 +262,57 @@ def test_sql_refuses_one_message_id_in_two_threads_and_stays_empty(
     with pytest.raises(RestoreError, match="refused a record"):
         _restore(db, path)
     assert db.export_dump().users == []
+
+
+def _ledger_line(user_id: str, day: str, tokens: int) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "day": day,
+        "model": "a/one",
+        "messages": 1,
+        "prompt_tokens": tokens,
+        "completion_tokens": 0,
+        "total_tokens": tokens,
+        "cost": None,
+    }
+
+
+def test_ledger_lines_not_grouped_by_account_still_restore(
+    db: Database, source: TinyDBDatabase, tmp_path: Path
+) -> None:
+    # The check keeps one account's keys while the file lists accounts one after the other; an
+    # account seen again later makes it check the whole ledger again, keeping every key.
+    document = _document(source)
+    alice, bob = (user["id"] for user in document["users"][:2])
+    document["usage"] = [
+        _ledger_line(alice, "2020-01-01", 1),
+        _ledger_line(bob, "2020-01-01", 2),
+        _ledger_line(alice, "2020-01-02", 3),
+    ]
+    path = tmp_path / "interleaved.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+
+    _restore(db, path)
+
+    with db.unit_of_work(write=False) as unit:
+        lines = unit.usage.lines(alice, "2020-01-01", "2020-12-31")
+        totals = unit.usage.totals("2020-01-01", "2020-12-31")
+    assert [(line["day"], line["total_tokens"]) for line in lines] == [("2020-01-01", 1), ("2020-01-02", 3)]
+    assert {user: figures.total_tokens for user, figures in totals.items()} == {alice: 4, bob: 2}
+
+
+def test_a_ledger_line_repeated_after_another_accounts_is_refused(
+    source: TinyDBDatabase, tmp_path: Path
+) -> None:
+    document = _document(source)
+    alice, bob = (user["id"] for user in document["users"][:2])
+    document["usage"] = [
+        _ledger_line(alice, "2020-01-01", 1),
+        _ledger_line(bob, "2020-01-01", 2),
+        _ledger_line(alice, "2020-01-01", 3),
+    ]
+    path = tmp_path / "repeated.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+
+    with pytest.raises(RestoreError, match=r"usage\[2\] repeats the day and model"):
+        read_dump(path)

@@ -298,18 +298,88 @@ def test_tinydb_counts_answers_again_at_start_up_and_keeps_deleted_threads_in_an
         database.close()
 
 
-def test_tinydb_refuses_to_start_on_a_corrupt_ledger_file_naming_it(data_dir: Path) -> None:
+def test_tinydb_refuses_a_corrupt_ledger_file_on_its_accounts_first_read_naming_it(data_dir: Path) -> None:
+    # Start-up no longer reads the archives: the damage shows on the account's first need, and
+    # stays there (never served, never cached), while other accounts are served.
     database = TinyDBDatabase.open(data_dir)
-    alice = make_user("alice@example.com")
+    alice, bob = make_user("alice@example.com"), make_user("bob@example.com")
     try:
-        add_users(database, alice)
+        add_users(database, alice, bob)
         thread = _answer(database, alice["id"], None, Usage(1, 1, 2))
         with database.unit_of_work(alice["id"]) as unit:
             unit.threads.delete(alice["id"], thread)
+        _answer(database, bob["id"], None, Usage(1, 1, 2))
     finally:
         database.close()
     path = data_dir / "usage" / f"{alice['id']}.json"
     path.write_text(path.read_text().replace('"total_tokens": 2', '"total_tokens": -2'))
 
-    with pytest.raises(DataFileCorrupt, match="usage.*total_tokens"):
-        TinyDBDatabase.open(data_dir)
+    database = TinyDBDatabase.open(data_dir)
+    try:
+        for _ in range(2):
+            with pytest.raises(DataFileCorrupt, match="usage.*total_tokens") as refused:
+                _lines(database, alice["id"])
+            assert refused.value.path == path
+        with pytest.raises(DataFileCorrupt), database.unit_of_work(write=False) as unit:
+            unit.usage.total_tokens([alice["id"]])
+        assert _lines(database, bob["id"]) == [("a/one", 1, 2)]
+    finally:
+        database.close()
+
+
+def test_tinydb_totals_add_archives_stored_summaries_and_later_answers_alike(data_dir: Path) -> None:
+    # After a restart the archive and the summaries are packed; a later answer makes its thread's
+    # lines a dict again: the global view sums both kinds the same way, one account at a time.
+    database = TinyDBDatabase.open(data_dir)
+    alice, bob = make_user("alice@example.com"), make_user("bob@example.com")
+    try:
+        add_users(database, alice, bob)
+        kept = _answer(database, alice["id"], None, Usage(1, 1, 2, 0.25))
+        gone = _answer(database, alice["id"], None, Usage(10, 10, 20))
+        with database.unit_of_work(alice["id"]) as unit:
+            unit.threads.delete(alice["id"], gone)
+        _answer(database, bob["id"], None, Usage(3, 3, 6))
+    finally:
+        database.close()
+
+    database = TinyDBDatabase.open(data_dir)
+    try:
+        _answer(database, alice["id"], kept, Usage(100, 100, 200, 0.5))
+        with database.unit_of_work(write=False) as unit:
+            totals = unit.usage.totals("2000-01-01", "2999-12-31")
+            none = unit.usage.totals("2000-01-01", "2000-01-02")
+    finally:
+        database.close()
+    assert totals == {
+        alice["id"]: UsageTotals(3, 111, 111, 222, 0.75),
+        bob["id"]: UsageTotals(1, 3, 3, 6, None),
+    }
+    assert none == {}
+
+
+def test_a_tinydb_restore_archives_no_rounding_of_costs_added_in_another_order(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    # SQL's ledger adds 0.1, 0.3, 0.7 as they come (1.1); a TinyDB restore adds them thread by
+    # thread (0.1 + 0.7, then 0.3: 1.0999999999999999). What is left is rounding, not a deleted thread.
+    source = TinyDBDatabase.open(data_dir)
+    alice = make_user("alice@example.com")
+    try:
+        add_users(source, alice)
+        first = _answer(source, alice["id"], None, Usage(1, 1, 2, 0.1))
+        _answer(source, alice["id"], None, Usage(1, 1, 2, 0.3))
+        _answer(source, alice["id"], first, Usage(1, 1, 2, 0.7))
+        dump = source.export_dump()
+    finally:
+        source.close()
+    (line,) = dump.usage
+    line["cost"] = 0.1 + 0.3 + 0.7  # as a dump from SQL has it
+    assert line["cost"] == 1.1
+
+    target = TinyDBDatabase.open(tmp_path / "target")
+    try:
+        target.import_dump(dump)
+        assert _lines(target, alice["id"]) == [("a/one", 3, 6)]
+    finally:
+        target.close()
+    assert not (tmp_path / "target" / "usage" / f"{alice['id']}.json").exists()

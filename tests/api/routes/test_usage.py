@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -186,3 +188,33 @@ async def test_the_report_comes_as_csv_safe_to_open_in_a_spreadsheet(
     assert [row["user_id"] for row in rows] == [alice.id, admin.id]
     assert rows[0]["name"] == '\'=HYPERLINK("http://evil")'
     assert (rows[0]["total_tokens"], rows[0]["cost"], rows[1]["cost"]) == ("15", "0.25", "")
+
+
+@pytest.mark.parametrize("backend", ["tinydb"])
+async def test_a_damaged_usage_archive_fails_its_accounts_reads_with_503_naming_the_file(
+    client: httpx.AsyncClient,
+    metered: FakeUpstream,
+    alice: Account,
+    bob: Account,
+    admin: Account,
+    data_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The archive is read on the account's first need: the damage is found then, never served.
+    gone = await say(client, alice, "a/small")
+    assert (await client.delete(f"/conversations/{gone}", headers=alice.headers)).status_code == 204
+    await say(client, bob, "a/small")
+    path = data_dir / "usage" / f"{alice.id}.json"
+    path.write_text(path.read_text().replace('"total_tokens": 15', '"total_tokens": "15"'))
+
+    for who, route in (
+        (alice, "/auth/me/usage"),
+        (admin, f"/users/{alice.id}/usage"),
+        (admin, "/users/usage"),
+    ):
+        with caplog.at_level(logging.ERROR):
+            response = await client.get(route, headers=who.headers)
+        assert response.status_code == 503, (route, response.text)
+        assert str(path) in caplog.text
+        caplog.clear()
+    assert (await usage(client, bob))["total"]["total_tokens"] == 15
