@@ -88,9 +88,9 @@ NewPassword = Annotated[Text, Field(min_length=8, max_length=72), AfterValidator
 # The chat parameters (issue 9), also checked in preferences. Model ids use these characters
 # (`openai/gpt-4o-mini`, `meta-llama/llama-3:free`).
 ModelName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:/@+-]+$")]
-Temperature = Annotated[float, Field(ge=0, le=2, allow_inf_nan=False)]
-TopP = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-MaxTokens = Annotated[int, Field(ge=1, le=32_000)]
+Temperature = Annotated[float, Field(ge=0, le=2, allow_inf_nan=False, strict=True)]
+TopP = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
+MaxTokens = Annotated[int, Field(ge=1, le=32_000, strict=True)]
 Title = Annotated[
     OneLine, BeforeValidator(_strip), Field(max_length=MAX_TITLE_CHARS), AfterValidator(_not_blank)
 ]

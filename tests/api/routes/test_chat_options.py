@@ -64,6 +64,11 @@ async def test_parameters_given_are_sent_upstream_and_those_left_out_are_not(
         ("max_tokens", 0),
         ("max_tokens", 32_001),
         ("max_tokens", 1.5),
+        # A boolean or a numeric string is not a number here: lax parsing read false as 0.0.
+        ("temperature", False),
+        ("top_p", True),
+        ("max_tokens", True),
+        ("temperature", "1"),
         ("model", ""),
         ("model", "bad model name"),
         ("model", "x" * 201),
