@@ -159,5 +159,16 @@ def _record(user_id: str, key: Key, figures: UsageTotals) -> UsageRecord:
         "prompt_tokens": figures.prompt_tokens,
         "completion_tokens": figures.completion_tokens,
         "total_tokens": figures.total_tokens,
-        "cost": figures.cost,
+        "cost": reported_cost(figures.cost),
     }
+
+
+# Decimal places a ledger's cost is given with. A day's cost is a float sum whose last digits
+# depend on the order its parts were added (a thread's answers, then the archive of deleted
+# threads): rounded, a dump restored and dumped again gives the same figures.
+COST_DECIMALS = 12
+
+
+def reported_cost(cost: float | None) -> float | None:
+    """A summed cost as the ledger reports it (None stays None: no answer reported a cost)."""
+    return None if cost is None else round(cost, COST_DECIMALS)

@@ -383,3 +383,34 @@ def test_a_tinydb_restore_archives_no_rounding_of_costs_added_in_another_order(
     finally:
         target.close()
     assert not (tmp_path / "target" / "usage" / f"{alice['id']}.json").exists()
+
+
+def test_a_tinydb_ledger_dumped_restored_and_dumped_again_gives_the_same_costs(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    # A day's cost is a sum whose last digits depend on the order of its parts (a kept thread's
+    # answers, then a deleted thread's archive): the ledger reports it rounded, so a round trip
+    # gives back the very same figures.
+    source = TinyDBDatabase.open(data_dir)
+    alice = make_user("alice@example.com")
+    try:
+        add_users(source, alice)
+        threads = [_answer(source, alice["id"], None, Usage(1, 1, 2, 0.0001)) for _ in range(3)]
+        for _ in range(12):
+            for thread in threads:
+                _answer(source, alice["id"], thread, Usage(1, 1, 2, 0.0001))
+        with source.unit_of_work(alice["id"]) as unit:
+            assert unit.threads.delete(alice["id"], threads[1])
+        first = source.export_dump()
+    finally:
+        source.close()
+    dumps = [first]
+    for name in ("one", "two"):
+        target = TinyDBDatabase.open(tmp_path / name)
+        try:
+            target.import_dump(dumps[-1])
+            dumps.append(target.export_dump())
+        finally:
+            target.close()
+    assert [dump.usage for dump in dumps[1:]] == [first.usage, first.usage]
+    assert first.usage[0]["cost"] == round(39 * 0.0001, 12)
