@@ -40,12 +40,21 @@ class ThreadFiles:
     size of messages; a thread larger than the whole budget is read from disk at each use.
     """
 
-    def __init__(self, folder: Path, *, history_cache_bytes: int = 24 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        history_cache_bytes: int = 24 * 1024 * 1024,
+        conversation_cache_bytes: int = 4 * 1024 * 1024,
+    ) -> None:
         self.conversations_dir = folder / "conversations"
         self.history_dir = folder / "historique"
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
-        self._conversation_tables: dict[str, RecordFile] = {}
+        # Conversations files are kept decoded (about six times their size in memory): bounded
+        # too, or a school year's 2,000 accounts listing their threads once would hold them all.
+        self._conversation_tables: OrderedDict[str, RecordFile] = OrderedDict()
+        self._conversation_cache_bytes = conversation_cache_bytes
         self._history_tables: OrderedDict[str, RecordFile] = OrderedDict()
         self._history_checks: dict[str, _MessageCheck] = {}  # kept beside the cached tables
         self._history_guard = threading.Lock()
@@ -71,16 +80,21 @@ class ThreadFiles:
 
     def conversations(self, user_id: str) -> RecordFile:
         """The user's conversations (the file appears on first write)."""
-        table = self._conversation_tables.get(user_id)
-        if table is None:
+        with self._history_guard:
+            table = self._conversation_tables.get(user_id)
+            if table is not None:
+                self._conversation_tables.move_to_end(user_id)
+                return table
             path = self.conversations_dir / f"{user_id}.json"
             table = RecordFile(path, "conversations", keep_decoded=True)
             self._conversation_tables[user_id] = table
+            self._may_exceed_budget = True
         return table
 
     def cached_conversations(self, user_id: str) -> RecordFile | None:
         """The user's conversations if a request already read them, else None."""
-        return self._conversation_tables.get(user_id)
+        with self._history_guard:
+            return self._conversation_tables.get(user_id)
 
     def history(self, conversation_id: str, user_id: str | None = None) -> RecordFile:
         """A thread's messages table; each message it serves is checked (ThreadDamaged if bad).
@@ -157,6 +171,23 @@ class ThreadFiles:
                 evicted, oldest = self._history_tables.popitem(last=False)
                 self._history_checks.pop(evicted, None)
                 cached -= oldest.size
+            self._trim_conversations()
+
+    def _trim_conversations(self) -> None:
+        # Only an account no unit of work holds is dropped (its lock is free): a unit keeps using
+        # the table it read, and a second table of the same file would lose its staged change.
+        held = sum(table.size for table in self._conversation_tables.values())
+        for user_id in list(self._conversation_tables):
+            if held <= self._conversation_cache_bytes:
+                return
+            lock = self._locks.get(user_id)
+            if lock is not None and not lock.acquire(blocking=False):
+                continue
+            try:
+                held -= self._conversation_tables.pop(user_id).size
+            finally:
+                if lock is not None:
+                    lock.release()
 
     def cached_threads(self) -> list[str]:
         """The threads whose messages are in memory, least recently used first."""
@@ -182,8 +213,8 @@ class ThreadFiles:
 
     def forget(self, user_id: str, conversation_ids: list[str]) -> None:
         """Drop cached tables whose staged change was abandoned or whose file went."""
-        self._conversation_tables.pop(user_id, None)
         with self._history_guard:
+            self._conversation_tables.pop(user_id, None)
             for conversation_id in conversation_ids:
                 self._history_tables.pop(conversation_id, None)
                 self._history_checks.pop(conversation_id, None)

@@ -51,3 +51,30 @@ def test_a_thread_larger_than_the_whole_budget_is_not_kept(tmp_path: Path) -> No
 
     assert files.cached_threads() == ["conv_small"]
     assert [len(text) for text in _contents(files, "conv_huge")] == [20_000] * 3
+
+
+def test_conversations_files_are_kept_within_their_budget_but_never_while_their_owner_is_busy(
+    tmp_path: Path,
+) -> None:
+    from BackEnd.records import conversation_record
+    from BackEnd.storage.journal import FileTransaction
+
+    files = ThreadFiles(tmp_path, conversation_cache_bytes=3000)
+    files.conversations_dir.mkdir(parents=True)
+    users = [f"usr_{n}" for n in range(20)]
+    for user_id in users:  # each file about 700 bytes
+        with FileTransaction(tmp_path).activate() as transaction:
+            files.conversations(user_id).insert([conversation_record(user_id, f"T {n}") for n in range(3)])
+            transaction.commit()
+        files.trim()
+    kept = [user_id for user_id in users if files.cached_conversations(user_id) is not None]
+    assert 2 <= len(kept) <= 5 and kept == users[-len(kept) :]  # the most recently used
+    busy = users[0]
+    with files.lock(busy):
+        files.conversations(busy).records()  # read again: back in the cache
+        for user_id in users[1:]:
+            files.conversations(user_id).records()
+            files.trim()
+        assert files.cached_conversations(busy) is not None  # its owner's unit still holds it
+    for user_id in users:  # dropped tables are read again from their files
+        assert [record["title"] for record in files.conversations(user_id).records()] == ["T 0", "T 1", "T 2"]
