@@ -58,23 +58,35 @@ def bench_env(data_dir: Path, database_url: str | None, **settings: str) -> dict
     return env
 
 
+# Runs a command and writes its peak RSS (KB) to the file named first. Linux keeps a process's
+# RSS high-water mark across exec, so a command forked straight from the bench would report at
+# least the bench's own size (hundreds of MB at a school year's): this small Python forks it.
+_PEAK_RSS = (
+    "import os, subprocess, sys; process = subprocess.Popen(sys.argv[2:]); "
+    "_, status, usage = os.wait4(process.pid, 0); "
+    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss)); sys.exit(os.waitstatus_to_exitcode(status))"
+)
+
+
 def run_command(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
     """Run `python main.py ARGS` to completion; its wall time in seconds and its peak RSS in MB."""
     start = time.perf_counter()
-    with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen(
-            [sys.executable, str(MAIN), *args], cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT
+    with tempfile.TemporaryFile() as output, tempfile.TemporaryDirectory() as scratch:
+        peak = Path(scratch) / "peak-rss-kb"
+        process = subprocess.run(
+            [sys.executable, "-c", _PEAK_RSS, str(peak), sys.executable, str(MAIN), *args],
+            cwd=cwd,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            check=False,
         )
-        # wait4 gives this one child's own peak RSS (ru_maxrss, in KB on Linux), which
-        # getrusage(RUSAGE_CHILDREN) would mix with every earlier child's.
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
         elapsed = time.perf_counter() - start
         if process.returncode != 0:
             output.seek(0)
             text = output.read().decode(errors="replace")
             raise RuntimeError(f"python main.py {' '.join(args)} failed:\n{text}")
-    return elapsed, usage.ru_maxrss / 1024
+        return elapsed, int(peak.read_text()) / 1024
 
 
 class Process:
