@@ -12,7 +12,7 @@ from .base import UsageTotals
 from .usage_files import answer_figures
 from .usage_pack import pack_lines
 
-__all__ = ["EMPTY", "ThreadSummary", "summarise", "summary_for", "summary_from_record", "summary_record"]
+__all__ = ["EMPTY", "ThreadSummary", "summarise", "summary_from_record", "summary_record"]
 
 _USAGE_FIELDS = ("messages", "prompt_tokens", "completion_tokens", "total_tokens", "cost")
 
@@ -74,11 +74,6 @@ def summary_record(summary: ThreadSummary) -> dict[str, Any]:
             for (day, model), figures in sorted(summary.usage.items())
         ],
     }
-
-
-def summary_for(messages: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """The stored `summary` of a thread holding `messages` (what a restore writes with each thread)."""
-    return summary_record(summarise(messages))
 
 
 def summary_from_record(stored: object) -> ThreadSummary | str:

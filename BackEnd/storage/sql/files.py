@@ -7,7 +7,7 @@ from sqlalchemy import Connection, insert, select
 from ..file_store import FileStore, StoredFile
 from .schema import stored_files
 
-__all__ = ["SQLFiles", "all_files", "insert_files"]
+__all__ = ["SQLFiles", "insert_files"]
 
 
 class SQLFiles(FileStore):
@@ -35,12 +35,6 @@ def _row(file: StoredFile) -> dict[str, object]:
         "content_type": file.content_type,
         "data": file.data,
     }
-
-
-def all_files(db: Connection) -> list[StoredFile]:
-    """Every stored file, for a dump."""
-    rows = db.execute(select(stored_files).order_by(stored_files.c.user_id, stored_files.c.id))
-    return [StoredFile(**row._asdict()) for row in rows]
 
 
 def insert_files(db: Connection, files: list[StoredFile]) -> None:
