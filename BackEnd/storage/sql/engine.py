@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -116,8 +118,24 @@ def _prepare_sqlite(dbapi_connection: Any, _: object) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     for pragma in ("foreign_keys = ON", "journal_mode = WAL", "synchronous = FULL"):
-        cursor.execute(f"PRAGMA {pragma}")
+        _pragma(cursor, pragma)
     cursor.close()
+
+
+def _pragma(cursor: Any, pragma: str) -> None:
+    # Switching a new file to WAL answers "database is locked" at once, without the busy
+    # timeout, while another connection opening it at the same moment (servers starting together)
+    # switches it: that is over in milliseconds, so try again for as long as the busy timeout.
+    waited_ms, busy_timeout_ms = 0, int(cursor.execute("PRAGMA busy_timeout").fetchone()[0])
+    while True:
+        try:
+            cursor.execute(f"PRAGMA {pragma}")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or waited_ms >= busy_timeout_ms:
+                raise
+        time.sleep(0.01)
+        waited_ms += 10
 
 
 def _set_busy_timeout(connection: Connection, milliseconds: int) -> int:
